@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { ID_PATTERN } from '@wa-session-sync/shared';
+import { ConfigError } from './errors';
+
+/** Where the accounts live: a Postgres server, or the embedded PGlite folder. */
+export type DatabaseConfig =
+  | {
+      kind: 'postgres';
+      /** The full connection string (may hold a password: never print it, print `label`). */
+      url: string;
+      /** `host:port/database`, safe to print. */
+      label: string;
+    }
+  | { kind: 'embedded'; dataDir: string; label: string };
+
+/** Reconnect back-off across runs. */
+export interface BackoffPolicy {
+  /** Wait after the first failed attempt; doubles with each further attempt. */
+  baseMinutes: number;
+  /** Attempts after which the sync gives up on a session until a person acts. */
+  maxAttempts: number;
+}
+
+/** Everything `wa-sync sync-sessions` needs, resolved once from flags and environment. */
+export interface SyncConfig {
+  /** Worker base URL without a trailing slash (`WHATSAPP_NODE_SERVICE_URL`). */
+  workerUrl: string;
+  /** `WHATSAPP_NODE_API_KEY`, sent as `X-API-Key`; never printed. */
+  apiKey: string | undefined;
+  database: DatabaseConfig;
+  /** Winston JSON-lines audit file (`WA_SYNC_AUDIT_LOG`). */
+  auditLogPath: string;
+  /** Per-request timeout towards the worker (`WA_SYNC_REQUEST_TIMEOUT_MS`). */
+  requestTimeoutMs: number;
+  /** Reconnect requests in flight at once (`WA_SYNC_RECONNECT_CONCURRENCY`). */
+  reconnectConcurrency: number;
+  backoff: BackoffPolicy;
+  autoReconnect: boolean;
+  /** Only this workspace's accounts and sessions, when set. */
+  workspaceId: string | undefined;
+  dryRun: boolean;
+  json: boolean;
+  /** Colour the human report: only on a terminal and never with `NO_COLOR`. */
+  color: boolean;
+  /** Print the process's peak RSS to stderr at exit (`WA_SYNC_REPORT_MAX_RSS=1`, for the benchmark). */
+  reportMaxRss: boolean;
+}
+
+export interface SyncFlags {
+  autoReconnect?: boolean;
+  workspace?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_WORKER_URL = 'http://localhost:3001';
+export const DEFAULT_AUDIT_LOG = './logs/wa-sync-audit.log';
+export const DEFAULT_DATA_DIR = './.data/pglite';
+
+export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boolean): SyncConfig {
+  const workspaceId = flags.workspace;
+  if (workspaceId !== undefined && !ID_PATTERN.test(workspaceId)) {
+    throw new ConfigError(`--workspace must match ${ID_PATTERN.source}, got ${JSON.stringify(workspaceId)}`);
+  }
+  return {
+    workerUrl: resolveWorkerUrl(env.WHATSAPP_NODE_SERVICE_URL),
+    apiKey: env.WHATSAPP_NODE_API_KEY || undefined,
+    database: resolveDatabaseConfig(env),
+    auditLogPath: path.resolve(env.WA_SYNC_AUDIT_LOG || DEFAULT_AUDIT_LOG),
+    requestTimeoutMs: positiveInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000),
+    reconnectConcurrency: positiveInt(env, 'WA_SYNC_RECONNECT_CONCURRENCY', 4),
+    backoff: {
+      baseMinutes: positiveInt(env, 'WA_SYNC_RECONNECT_BACKOFF_MINUTES', 5),
+      maxAttempts: positiveInt(env, 'WA_SYNC_RECONNECT_MAX_ATTEMPTS', 5),
+    },
+    autoReconnect: flags.autoReconnect === true,
+    workspaceId,
+    dryRun: flags.dryRun === true,
+    json: flags.json === true,
+    color: stdoutIsTTY && env.NO_COLOR === undefined,
+    reportMaxRss: env.WA_SYNC_REPORT_MAX_RSS === '1',
+  };
+}
+
+export function resolveDatabaseConfig(env: Env): DatabaseConfig {
+  const url = env.DATABASE_URL;
+  if (!url) {
+    const dataDir = path.resolve(env.WA_SYNC_DATA_DIR || DEFAULT_DATA_DIR);
+    return { kind: 'embedded', dataDir, label: `embedded PGlite at ${dataDir}` };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // The value itself is not echoed: it may hold a password.
+    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database)');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must use postgres:// or postgresql://, got ${parsed.protocol}//`);
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default)';
+  return { kind: 'postgres', url, label: `${parsed.hostname}:${parsed.port || '5432'}/${database}` };
+}
+
+function resolveWorkerUrl(value: string | undefined): string {
+  const raw = value || DEFAULT_WORKER_URL;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`WHATSAPP_NODE_SERVICE_URL is not a valid URL: ${JSON.stringify(raw)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(`WHATSAPP_NODE_SERVICE_URL must be an http(s) URL, got ${parsed.protocol}//`);
+  }
+  if (parsed.username || parsed.password || parsed.search) {
+    throw new ConfigError('WHATSAPP_NODE_SERVICE_URL must not carry credentials or a query; use WHATSAPP_NODE_API_KEY');
+  }
+  return parsed.toString().replace(/\/+$/, '');
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}

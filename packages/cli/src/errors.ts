@@ -1,0 +1,55 @@
+/**
+ * Every failure the CLI can explain. Each class has a stable `code` (for logs and `--json`)
+ * and the process exit code the contract gives it: 1 = could not sync, 2 = bad arguments
+ * or configuration. Messages never contain an API key or a database password.
+ */
+export abstract class WaSyncError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: 1 | 2;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown while resolving flags and environment into a `SyncConfig` (bad `--workspace`, bad URL). */
+export class ConfigError extends WaSyncError {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+}
+
+/** Thrown when the worker's `/health` is unreachable, times out, answers non-2xx or malformed JSON. */
+export class WorkerUnavailableError extends WaSyncError {
+  readonly code = 'WORKER_UNAVAILABLE';
+  readonly exitCode = 1;
+}
+
+/** Thrown when `/api/sessions` cannot be read as a whole (the sync then writes nothing). */
+export class WorkerResponseError extends WaSyncError {
+  readonly code = 'WORKER_BAD_RESPONSE';
+  readonly exitCode = 1;
+}
+
+/** Thrown when the database cannot be reached; the message names host:port/database only. */
+export class DatabaseUnavailableError extends WaSyncError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  readonly exitCode = 1;
+}
+
+/** Thrown when `whatsapp_accounts` does not exist on a `DATABASE_URL` database: run `wa-sync migrate`. */
+export class SchemaMissingError extends WaSyncError {
+  readonly code = 'SCHEMA_MISSING';
+  readonly exitCode = 1;
+}
+
+/**
+ * Thrown when another wa-sync process holds the embedded database's file lock.
+ * `sync-sessions` reports it as a skipped run (exit 0), other commands fail with exit 1.
+ */
+export class EmbeddedDatabaseLockedError extends WaSyncError {
+  readonly code = 'EMBEDDED_DATABASE_LOCKED';
+  readonly exitCode = 1;
+  constructor(readonly dataDir: string) {
+    super(`another wa-sync process is using the embedded database at ${dataDir}`);
+  }
+}

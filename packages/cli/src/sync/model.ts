@@ -1,0 +1,71 @@
+import type { SessionStatus, WorkerSession } from '@wa-session-sync/shared';
+import type { BackoffPolicy } from '../config';
+
+/** One active row of `whatsapp_accounts`, as the sync reads it. */
+export interface Account {
+  id: string;
+  session_id: string;
+  workspace_id: string;
+  phone_number: string | null;
+  status: SessionStatus;
+  metadata: Record<string, unknown>;
+  /** ISO-8601 UTC (millisecond precision). */
+  updated_at: string;
+  /** Row version read with the row (`xmin`); the write is skipped if it changed meanwhile. */
+  version: string;
+}
+
+/** A worker answer entry the sync refused to use (unknown status, no id, duplicate...). */
+export interface InvalidWorkerSession {
+  session_id: string | null;
+  reason: string;
+}
+
+/** What the worker told us on `/api/sessions`, split into usable and garbage entries. */
+export interface WorkerSnapshot {
+  sessions: WorkerSession[];
+  invalid: InvalidWorkerSession[];
+}
+
+export interface PlanOptions {
+  autoReconnect: boolean;
+  backoff: BackoffPolicy;
+}
+
+/**
+ * What the sync does about one session:
+ * - `update_status`: the row takes the observed status, no request;
+ * - `start` / `reconnect`: ask the worker (`POST /api/sessions`, `POST /api/sessions/:id/reconnect`);
+ * - `backed_off`: a reconnect is due but the back-off window has not passed;
+ * - `given_up`: the reconnect cap is reached, left alone until a person acts.
+ */
+export type ChangeAction = 'update_status' | 'start' | 'reconnect' | 'backed_off' | 'given_up';
+
+export interface RowWrite {
+  status: SessionStatus;
+  /** Written only where the row has none (`COALESCE`). */
+  phone_number: string | null;
+  /** Merged into `metadata` with `||`. */
+  patch: Record<string, unknown>;
+}
+
+export interface PlannedChange {
+  account: Account;
+  /** `null`: the worker does not have the session. */
+  worker_status: SessionStatus | null;
+  action: ChangeAction;
+  /** The row write if no request is made (or it fails); `null` = nothing to write. */
+  write: RowWrite | null;
+}
+
+export interface SyncPlan {
+  changes: PlannedChange[];
+  /** Sessions the worker runs that are not among the active accounts: reported, never touched. */
+  unknownWorkerSessions: WorkerSession[];
+  /** Worker entries that were garbage; accounts with those ids are not written. */
+  invalidWorkerSessions: InvalidWorkerSession[];
+  accountsChecked: number;
+}
+
+/** What happened to a `start`/`reconnect` request. */
+export type RequestOutcome = { ok: true; status: SessionStatus | null } | { ok: false; error: string };

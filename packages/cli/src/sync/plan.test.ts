@@ -1,0 +1,227 @@
+import type { WorkerSession } from '@wa-session-sync/shared';
+import type { Account, PlanOptions, WorkerSnapshot } from './model';
+import { NOT_FOUND_REASON, plan, settle } from './plan';
+
+const NOW = new Date('2026-01-10T12:00:00.000Z');
+const EARLIER = '2026-01-10T11:00:00.000Z';
+const MANUAL = { autoReconnect: false, backoff: { baseMinutes: 5, maxAttempts: 3 } } satisfies PlanOptions;
+const AUTO = { ...MANUAL, autoReconnect: true } satisfies PlanOptions;
+
+function account(overrides: Partial<Account> = {}): Account {
+  return {
+    id: '1',
+    session_id: 's1',
+    workspace_id: 'w1',
+    phone_number: '62811801641',
+    status: 'connected',
+    metadata: {},
+    updated_at: EARLIER,
+    version: '100',
+    ...overrides,
+  };
+}
+
+function session(overrides: Partial<WorkerSession> = {}): WorkerSession {
+  return {
+    session_id: 's1',
+    workspace_id: 'w1',
+    status: 'connected',
+    phone_number: '62811801641',
+    updated_at: EARLIER,
+    ...overrides,
+  };
+}
+
+function worker(...sessions: WorkerSession[]): WorkerSnapshot {
+  return { sessions, invalid: [] };
+}
+
+/** A row whose current status the sync itself wrote (its stamp equals `updated_at`). */
+function syncWritten(status: Account['status'], metadata: Record<string, unknown> = {}): Account {
+  return account({ status, updated_at: EARLIER, metadata: { sync_written_at: EARLIER, sync_revive: true, ...metadata } });
+}
+
+describe('plan: database connected, worker lacks the session', () => {
+  it('marks the row disconnected with the seed metadata when auto-reconnect is off', () => {
+    const result = plan([account()], worker(), MANUAL, NOW);
+    expect(result.changes).toEqual([
+      {
+        account: account(),
+        worker_status: null,
+        action: 'update_status',
+        write: {
+          status: 'disconnected',
+          phone_number: null,
+          patch: {
+            auto_disconnected_at: '2026-01-10T12:00:00.000Z',
+            reason: NOT_FOUND_REASON,
+            sync_written_at: '2026-01-10T12:00:00.000Z',
+            sync_revive: true,
+          },
+        },
+      },
+    ]);
+  });
+
+  it('plans a start request with auto-reconnect, falling back to disconnected', () => {
+    const [change] = plan([account()], worker(), AUTO, NOW).changes;
+    expect(change.action).toBe('start');
+    expect(change.write?.status).toBe('disconnected');
+    expect(change.write?.patch).toMatchObject({ auto_disconnected_at: NOW.toISOString(), reason: NOT_FOUND_REASON });
+  });
+
+  it('stores the status the worker reports after a start, never connected on paper', () => {
+    const [change] = plan([account()], worker(), AUTO, NOW).changes;
+    const written = settle(change, { ok: true, status: null }, AUTO.backoff, NOW);
+    expect(written.status).toBe('initializing');
+    expect(written.patch).toMatchObject({
+      auto_disconnected_at: NOW.toISOString(),
+      reason: NOT_FOUND_REASON,
+      auto_reconnect_at: NOW.toISOString(),
+      reconnect_triggered_by: 'sync_command',
+      reconnect_attempts: 1,
+      next_reconnect_at: '2026-01-10T12:05:00.000Z',
+      last_reconnect_error: null,
+    });
+    expect(settle(change, { ok: true, status: 'qr_scanning' }, AUTO.backoff, NOW).status).toBe('qr_scanning');
+  });
+
+  it('keeps the row disconnected and records the error when the start request fails', () => {
+    const [change] = plan([account()], worker(), AUTO, NOW).changes;
+    const written = settle(change, { ok: false, error: 'HTTP 500' }, AUTO.backoff, NOW);
+    expect(written.status).toBe('disconnected');
+    expect(written.patch).toMatchObject({ reconnect_attempts: 1, last_reconnect_error: 'HTTP 500' });
+  });
+});
+
+describe('plan: database connected, worker reports it not connected', () => {
+  it('takes the worker status without auto-reconnect', () => {
+    const [change] = plan([account()], worker(session({ status: 'failed' })), MANUAL, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', worker_status: 'failed' });
+    expect(change.write).toMatchObject({
+      status: 'failed',
+      patch: { auto_disconnected_at: NOW.toISOString(), reason: 'Node.js session failed during sync' },
+    });
+  });
+
+  it('takes a live non-connected status without reconnecting it', () => {
+    const [change] = plan([account()], worker(session({ status: 'qr_scanning' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', write: { status: 'qr_scanning' } });
+  });
+
+  it.each(['disconnected', 'failed'] as const)('reconnects a %s session with auto-reconnect', (status) => {
+    const [change] = plan([account()], worker(session({ status })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'reconnect', write: { status } });
+    expect(settle(change, { ok: true, status: null }, AUTO.backoff, NOW).status).toBe('reconnecting');
+  });
+
+  it('does not reconnect a session the person logged out from the phone', () => {
+    const [change] = plan([account()], worker(session({ status: 'disconnected', reason: 'LOGOUT' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', write: { status: 'disconnected', patch: { sync_revive: false } } });
+  });
+});
+
+describe('plan: worker connected, database not', () => {
+  it('makes the row connected, learns the phone and resets the reconnect bookkeeping', () => {
+    const row = account({ status: 'disconnected', phone_number: null, metadata: { reconnect_attempts: 2 } });
+    const [change] = plan([row], worker(session({ phone_number: '6281' })), MANUAL, NOW).changes;
+    expect(change).toMatchObject({
+      action: 'update_status',
+      worker_status: 'connected',
+      write: {
+        status: 'connected',
+        phone_number: '6281',
+        patch: { reconnect_attempts: 0, next_reconnect_at: null, reconnect_given_up_at: null, sync_revive: true },
+      },
+    });
+  });
+});
+
+describe('plan: nothing to do', () => {
+  it('leaves agreeing rows alone', () => {
+    const rows = [account(), account({ id: '2', session_id: 's2', status: 'qr_scanning' })];
+    const result = plan(rows, worker(session(), session({ session_id: 's2', status: 'qr_scanning' })), AUTO, NOW);
+    expect(result.changes).toEqual([]);
+    expect(result.accountsChecked).toBe(2);
+  });
+
+  it('leaves a disconnected row alone when the worker lacks it and nothing asks to revive it', () => {
+    expect(plan([account({ status: 'disconnected' })], worker(), MANUAL, NOW).changes).toEqual([]);
+  });
+});
+
+describe('plan: person-disconnected versus sync-disconnected', () => {
+  it('never revives a row a person disconnected (no sync stamp)', () => {
+    const row = account({ status: 'disconnected', metadata: { reason: 'user clicked disconnect' } });
+    expect(plan([row], worker(), AUTO, NOW).changes).toEqual([]);
+    expect(plan([row], worker(session({ status: 'disconnected' })), AUTO, NOW).changes).toEqual([]);
+  });
+
+  it('never revives a row a person changed after the sync wrote it (updated_at moved on)', () => {
+    const row = account({
+      status: 'disconnected',
+      updated_at: '2026-01-10T11:30:00.000Z',
+      metadata: { sync_written_at: EARLIER, sync_revive: true },
+    });
+    expect(plan([row], worker(), AUTO, NOW).changes).toEqual([]);
+  });
+
+  it('revives a row the sync took down, on a later run with auto-reconnect', () => {
+    const [change] = plan([syncWritten('disconnected')], worker(), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'start', worker_status: null });
+  });
+
+  it('mirrors the worker on a person-disconnected row without making it revivable', () => {
+    const row = account({ status: 'disconnected' });
+    const [change] = plan([row], worker(session({ status: 'failed' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', write: { status: 'failed', patch: { sync_revive: false } } });
+  });
+});
+
+describe('plan: reconnect back-off across runs', () => {
+  it('waits while next_reconnect_at is in the future and writes nothing', () => {
+    const row = syncWritten('disconnected', { reconnect_attempts: 1, next_reconnect_at: '2026-01-10T12:04:00.000Z' });
+    const [change] = plan([row], worker(), AUTO, NOW).changes;
+    expect(change).toEqual({ account: row, worker_status: null, action: 'backed_off', write: null });
+  });
+
+  it('tries again once the window has passed and doubles the next wait', () => {
+    const row = syncWritten('disconnected', { reconnect_attempts: 2, next_reconnect_at: '2026-01-10T11:59:00.000Z' });
+    const [change] = plan([row], worker(), AUTO, NOW).changes;
+    expect(change.action).toBe('start');
+    const written = settle(change, { ok: false, error: 'HTTP 503' }, AUTO.backoff, NOW);
+    expect(written.patch).toMatchObject({ reconnect_attempts: 3, next_reconnect_at: '2026-01-10T12:20:00.000Z' });
+  });
+
+  it('gives up at the cap, marks it once, then leaves it alone', () => {
+    const row = syncWritten('failed', { reconnect_attempts: 3, next_reconnect_at: EARLIER });
+    const [first] = plan([row], worker(session({ status: 'failed' })), AUTO, NOW).changes;
+    expect(first).toMatchObject({ action: 'given_up', write: { status: 'failed', patch: { reconnect_given_up_at: NOW.toISOString() } } });
+
+    const marked = syncWritten('failed', { reconnect_attempts: 3, reconnect_given_up_at: EARLIER });
+    const [again] = plan([marked], worker(session({ status: 'failed' })), AUTO, NOW).changes;
+    expect(again).toMatchObject({ action: 'given_up', write: null });
+  });
+
+  it('starts counting afresh when the database shows the session connected again', () => {
+    const row = account({ metadata: { reconnect_attempts: 3, reconnect_given_up_at: EARLIER, next_reconnect_at: '2026-02-01T00:00:00.000Z' } });
+    const [change] = plan([row], worker(), AUTO, NOW).changes;
+    expect(change.action).toBe('start');
+    expect(settle(change, { ok: true, status: null }, AUTO.backoff, NOW).patch).toMatchObject({ reconnect_attempts: 1 });
+  });
+});
+
+describe('plan: what the worker runs that the database does not know, and garbage', () => {
+  it('reports unknown worker sessions and plans nothing for them', () => {
+    const result = plan([account()], worker(session(), session({ session_id: 'stranger' })), AUTO, NOW);
+    expect(result.changes).toEqual([]);
+    expect(result.unknownWorkerSessions.map((s) => s.session_id)).toEqual(['stranger']);
+  });
+
+  it('never writes an account whose worker entry was garbage', () => {
+    const snapshot: WorkerSnapshot = { sessions: [], invalid: [{ session_id: 's1', reason: 'unknown status "online"' }] };
+    const result = plan([account()], snapshot, AUTO, NOW);
+    expect(result.changes).toEqual([]);
+    expect(result.invalidWorkerSessions).toEqual(snapshot.invalid);
+  });
+});

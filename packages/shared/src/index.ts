@@ -1,0 +1,5 @@
+export * from './status';
+export * from './ids';
+export * from './http';
+export * from './webhook';
+export * from './browser-pipes';

@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import https from 'node:https';
+import { Client, LocalAuth } from 'whatsapp-web.js';
+import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
+import type { Simulator } from '../src';
+
+const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH || '/usr/bin/chromium';
+
+/** A real whatsapp-web.js client whose Chromium is sent to the simulator; its profile lives in `dataPath`. */
+export function simulatedClient(simulator: Simulator, dataPath: string): Client {
+  const authStrategy = new LocalAuth({ dataPath });
+  const client = new Client({
+    authStrategy,
+    webVersionCache: { type: 'none' },
+    puppeteer: {
+      executablePath: CHROMIUM,
+      headless: true,
+      pipe: true,
+      args: [
+        ...simulator.chromiumArgs(),
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  });
+  // The library calls this hook right after launching Chromium: the earliest point to guard its pipes.
+  const afterBrowserInitialized = authStrategy.afterBrowserInitialized.bind(authStrategy);
+  authStrategy.afterBrowserInitialized = async () => {
+    silenceLateBrowserPipeErrors(client.pupBrowser?.process());
+    return afterBrowserInitialized();
+  };
+  return client;
+}
+
+/** The first emission of `event`, or a rejection naming it after `timeoutMs`. */
+export function nextEvent<T = unknown>(client: Client, event: string, timeoutMs = 15_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, listener);
+      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (value: T) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    client.once(event, listener);
+  });
+}
+
+/** Settles with `promise`, or rejects after `ms` (the promise is left to itself). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Destroys a client and makes sure its Chromium is gone: destroy() can hang (a hung page) or
+ * throw (the library already closed its browser), so the browser process is killed if it is left.
+ */
+export async function destroyClient(client: Client): Promise<void> {
+  const browserProcess = client.pupBrowser?.process() ?? null;
+  await within(client.destroy(), 5_000, 'client.destroy()').catch(() => {});
+  if (browserProcess && browserProcess.exitCode === null && browserProcess.signalCode === null) {
+    browserProcess.kill('SIGKILL');
+    await new Promise((resolve) => browserProcess.once('exit', resolve));
+  }
+}
+
+/** PIDs of processes whose command line mentions `text` (e.g. a profile directory). */
+export function processesMentioning(text: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', text], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => pid !== process.pid);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** One request to the simulator's HTTP control API, trusting its own certificate. */
+export function control(
+  simulator: Simulator,
+  method: 'GET' | 'POST',
+  pathname: string,
+  body?: unknown,
+): Promise<{ status: number; contentType: string | undefined; body: any }> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      new URL(pathname, simulator.controlUrl),
+      { method, ca: simulator.certificate, headers: payload ? { 'content-type': 'application/json' } : {} },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode!, contentType: response.headers['content-type'], body: text ? JSON.parse(text) : null }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
+  });
+}

@@ -1,0 +1,210 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Client, Message } from 'whatsapp-web.js';
+import { startSimulator, type Simulator } from '../src';
+import { control, destroyClient, nextEvent, processesMentioning, simulatedClient, within } from './support';
+
+// Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time.
+jest.setTimeout(60_000);
+
+let simulator: Simulator;
+let tmpRoot: string;
+const clients: Client[] = [];
+let profileCount = 0;
+
+beforeAll(async () => {
+  tmpRoot = await mkdtemp(path.join(tmpdir(), 'wa-simulator-test-'));
+  simulator = await startSimulator();
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await destroyClient(client);
+});
+
+afterAll(async () => {
+  await simulator?.stop();
+  // Chromium's helpers exit just after the browser process: wait for them, then insist they are gone.
+  for (let i = 0; i < 50 && processesMentioning(tmpRoot).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const leftovers = processesMentioning(tmpRoot);
+  await rm(tmpRoot, { recursive: true, force: true });
+  expect(leftovers).toEqual([]);
+});
+
+function newProfile(): string {
+  profileCount += 1;
+  return path.join(tmpRoot, `profile-${profileCount}`);
+}
+
+function track(client: Client): Client {
+  clients.push(client);
+  return client;
+}
+
+/** Starts a client on `profile`, scans its QR as `phone` and resolves once it is ready. */
+async function pairedClient(profile: string, phone: string): Promise<Client> {
+  const client = track(simulatedClient(simulator, profile));
+  const qr = nextEvent<string>(client, 'qr');
+  const ready = nextEvent(client, 'ready');
+  await client.initialize();
+  simulator.scan(await qr, phone);
+  await ready;
+  return client;
+}
+
+describe('whatsapp-web.js against the simulator', () => {
+  it('pairs by QR: qr, then scan, then authenticated and ready as the scanning phone', async () => {
+    const phone = '6281200000001';
+    const client = track(simulatedClient(simulator, newProfile()));
+    const qr = nextEvent<string>(client, 'qr');
+    const authenticated = nextEvent(client, 'authenticated');
+    const ready = nextEvent(client, 'ready');
+    await client.initialize();
+
+    const shown = await qr;
+    expect(shown.split(',')).toHaveLength(5);
+    expect(await simulator.waitForPage({ qr: shown })).toMatchObject({ state: 'UNPAIRED', phone: null, qr: shown });
+
+    simulator.scan(shown, phone);
+    await authenticated;
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+    expect(client.info.wid._serialized).toBe(`${phone}@c.us`);
+    expect(await client.getState()).toBe('CONNECTED');
+    expect(await simulator.waitForPage({ phone, state: 'CONNECTED' })).toMatchObject({ ref: null, qr: null, hung: false });
+  });
+
+  it('delivers an incoming message to client.on(message) and records client.sendMessage in outbound', async () => {
+    const phone = '6281200000002';
+    const client = await pairedClient(newProfile(), phone);
+
+    const received = nextEvent<Message>(client, 'message');
+    const id = simulator.sendMessage(phone, '628111222333', 'halo dari simulator');
+    const message = await received;
+    expect(message).toMatchObject({ body: 'halo dari simulator', from: '628111222333@c.us', fromMe: false, type: 'chat' });
+    expect(message.id.id).toBe(id);
+
+    const outbound = new Promise((resolve) => simulator.once('outbound', resolve));
+    await client.sendMessage('628444555666@c.us', 'balasan');
+    await outbound;
+    expect(simulator.outbound).toContainEqual({ from: phone, to: '628444555666@c.us', body: 'balasan', id: expect.any(String) });
+  });
+
+  it('restores a saved profile: ready again with no qr, then CONFLICT makes the library emit disconnected', async () => {
+    const phone = '6281200000003';
+    const profile = newProfile();
+    await destroyClient(await pairedClient(profile, phone));
+
+    const restored = track(simulatedClient(simulator, profile));
+    const qrs: string[] = [];
+    restored.on('qr', (qr: string) => qrs.push(qr));
+    const ready = nextEvent(restored, 'ready');
+    await restored.initialize();
+    await ready;
+    expect(qrs).toEqual([]);
+    expect(restored.info.wid.user).toBe(phone);
+
+    const disconnected = nextEvent<string>(restored, 'disconnected');
+    simulator.setState(phone, 'CONFLICT');
+    expect(await disconnected).toBe('CONFLICT');
+  });
+
+  it('logout while the page is open: disconnected(LOGOUT), then a new qr on the same client', async () => {
+    const phone = '6281200000004';
+    const client = await pairedClient(newProfile(), phone);
+
+    const disconnected = nextEvent<string>(client, 'disconnected');
+    const newQr = nextEvent<string>(client, 'qr');
+    simulator.logout(phone);
+    expect(await disconnected).toBe('LOGOUT');
+    const qr = await newQr;
+    expect(await simulator.waitForPage({ qr, state: 'UNPAIRED' })).toMatchObject({ phone: null });
+
+    // the same client links again (and destroying it mid re-injection would crash Node: pitfall 3)
+    const ready = nextEvent(client, 'ready');
+    simulator.scan(qr, phone);
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+  });
+
+  it('logout while the profile is closed: the next restore is logged out and shows a qr instead of connecting', async () => {
+    const phone = '6281200000005';
+    const profile = newProfile();
+    await destroyClient(await pairedClient(profile, phone));
+    simulator.logout(phone);
+
+    const restored = track(simulatedClient(simulator, profile));
+    let wasReady = false;
+    restored.on('ready', () => (wasReady = true));
+    const disconnected = nextEvent<string>(restored, 'disconnected');
+    const qr = nextEvent<string>(restored, 'qr');
+    await restored.initialize();
+    expect(await disconnected).toBe('LOGOUT');
+    await qr;
+    expect(wasReady).toBe(false);
+
+    // the phone can link this profile again
+    const ready = nextEvent(restored, 'ready');
+    simulator.scan(await qr, phone);
+    await ready;
+    expect(restored.info.wid.user).toBe(phone);
+  });
+
+  it('hang: getState() never answers, while a new client on the same profile is healthy', async () => {
+    const phone = '6281200000006';
+    const profile = newProfile();
+    const hung = await pairedClient(profile, phone);
+
+    simulator.hang(phone);
+    await simulator.waitForPage({ phone, hung: true });
+    await expect(within(hung.getState(), 1_500, 'getState()')).rejects.toThrow('did not settle');
+    await destroyClient(hung);
+
+    const fresh = track(simulatedClient(simulator, profile));
+    const ready = nextEvent(fresh, 'ready');
+    await fresh.initialize();
+    await ready;
+    expect(await fresh.getState()).toBe('CONNECTED');
+    expect(simulator.pages().filter((page) => page.phone === phone)).toEqual([expect.objectContaining({ hung: false })]);
+  });
+
+  it('the HTTP control API drives a real client: pages, scan, message, state, outbound', async () => {
+    const phone = '6281200000007';
+    const client = track(simulatedClient(simulator, newProfile()));
+    const qr = nextEvent<string>(client, 'qr');
+    const ready = nextEvent(client, 'ready');
+    await client.initialize();
+    const shown = await qr;
+
+    const listed = await control(simulator, 'GET', '/control/pages');
+    expect(listed.body.pages).toContainEqual(expect.objectContaining({ qr: shown, state: 'UNPAIRED', phone: null }));
+    expect(await control(simulator, 'POST', '/control/scan', { qr: shown.split(',')[0], phone })).toMatchObject({ status: 200 });
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+
+    const received = nextEvent<Message>(client, 'message');
+    const sent = await control(simulator, 'POST', '/control/message', { phone, from: '628999000111@c.us', body: 'lewat http' });
+    expect(sent).toMatchObject({ status: 200, body: { id: expect.any(String) } });
+    expect(await received).toMatchObject({ body: 'lewat http', from: '628999000111@c.us' });
+
+    await client.sendMessage('628999000111@c.us', 'dijawab');
+    await simulator.waitForPage({ phone }); // the outbound POST may still be in flight: wait for the record
+    await new Promise((resolve) => (simulator.outbound.some((m) => m.body === 'dijawab') ? resolve(null) : simulator.once('outbound', resolve)));
+    expect((await control(simulator, 'GET', '/control/outbound')).body.outbound).toContainEqual({
+      from: phone,
+      to: '628999000111@c.us',
+      body: 'dijawab',
+      id: expect.any(String),
+    });
+
+    const disconnected = nextEvent<string>(client, 'disconnected');
+    expect(await control(simulator, 'POST', '/control/state', { phone, state: 'TIMEOUT' })).toMatchObject({ status: 200 });
+    expect(await control(simulator, 'POST', '/control/state', { phone, state: 'UNPAIRED_IDLE' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_ARGUMENT' } },
+    });
+    expect(await client.getState()).toBe('TIMEOUT'); // an accepted state: no disconnect
+    expect(await control(simulator, 'POST', '/control/state', { phone, state: 'CONFLICT' })).toMatchObject({ status: 200 });
+    expect(await disconnected).toBe('CONFLICT');
+  });
+});

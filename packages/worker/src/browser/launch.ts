@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ChromiumNotFoundError } from '../errors';
+
+const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `PUPPETEER_EXECUTABLE_PATH` when given, else the first Chromium on PATH. */
+export function findChromium(
+  configured: string | undefined,
+  searchPath: string = process.env.PATH ?? '',
+): string {
+  if (configured) {
+    if (isExecutable(configured)) return configured;
+    throw new ChromiumNotFoundError();
+  }
+  for (const name of CANDIDATES) {
+    for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+      const file = path.join(dir, name);
+      if (isExecutable(file)) return file;
+    }
+  }
+  throw new ChromiumNotFoundError();
+}
+
+/** Argument carried by every Chromium this worker launches, so orphans of an earlier run can be found. */
+export function markerArg(sessionsDir: string): string {
+  return `--wa-worker-sessions=${sessionsDir}`;
+}
+
+/**
+ * The worker's own Chromium flags. Memory/CPU savers: one renderer, no extensions, audio,
+ * background networking or optional features a headless WhatsApp page never needs.
+ */
+export function browserArgs(options: {
+  sessionsDir: string;
+  extraArgs: readonly string[];
+  isRoot?: boolean;
+}): string[] {
+  const isRoot = options.isRoot ?? process.getuid?.() === 0;
+  return [
+    ...(isRoot ? ['--no-sandbox'] : []),
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--disable-background-networking',
+    '--disable-extensions',
+    '--disable-component-update',
+    '--disable-default-apps',
+    '--disable-sync',
+    '--mute-audio',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--renderer-process-limit=1',
+    '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,InterestFeedContentSuggestions,CalculateNativeWinOcclusion,BackForwardCache',
+    markerArg(options.sessionsDir),
+    ...options.extraArgs,
+  ];
+}
+
+/** Puppeteer launch options (whatsapp-web.js passes them through). */
+export interface PuppeteerLaunchOptions {
+  executablePath: string;
+  headless: boolean;
+  pipe: boolean;
+  args: string[];
+  handleSIGINT: boolean;
+  handleSIGTERM: boolean;
+  handleSIGHUP: boolean;
+  protocolTimeout: number;
+}
+
+export function puppeteerOptions(options: {
+  executablePath: string;
+  sessionsDir: string;
+  extraArgs: readonly string[];
+}): PuppeteerLaunchOptions {
+  return {
+    executablePath: options.executablePath,
+    headless: true,
+    // With a pipe, Chromium exits by itself when the worker dies (even on SIGKILL).
+    pipe: true,
+    args: browserArgs(options),
+    // The worker owns its signals: it destroys clients itself, within a bound.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    protocolTimeout: 60_000,
+  };
+}

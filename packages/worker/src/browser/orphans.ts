@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+
+/** A process whose command line matched. */
+export interface MatchedProcess {
+  pid: number;
+  pgid: number;
+}
+
+function readProcess(pid: number): { args: string[]; pgid: number } | null {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state ppid pgrp ...
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { args, pgid: Number(rest[2]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Processes (other than this one) whose argument list contains every string in `requiredArgs`. */
+export function findProcesses(requiredArgs: readonly string[]): MatchedProcess[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: MatchedProcess[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const info = readProcess(pid);
+    if (info && requiredArgs.every((arg) => info.args.includes(arg))) {
+      found.push({ pid, pgid: info.pgid });
+    }
+  }
+  return found;
+}
+
+/**
+ * SIGKILLs the matched processes and, when one leads its own process group (puppeteer launches
+ * Chromium detached), the whole group, so renderers and helpers go too. Returns the pids killed.
+ */
+export function killProcesses(matched: readonly MatchedProcess[]): number[] {
+  const killed: number[] = [];
+  for (const { pid, pgid } of matched) {
+    try {
+      if (pgid === pid && pgid !== process.pid && pgid > 1) process.kill(-pgid, 'SIGKILL');
+      else process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      // already gone
+    }
+  }
+  return killed;
+}

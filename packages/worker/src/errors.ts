@@ -1,0 +1,61 @@
+/**
+ * Named errors of the worker. Each carries a stable `code` that reaches HTTP answers
+ * (`{"error":{"code","message"}}`) and logs; messages never include secret values.
+ */
+export class WorkerError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** HTTP status this error maps to at the edge. */
+    readonly statusCode = 500,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown at boot when an environment variable is missing or malformed (the worker exits 2). */
+export class ConfigError extends WorkerError {
+  constructor(message: string) {
+    super('config_invalid', message, 500);
+  }
+}
+
+/** Thrown when no Chromium can be found to launch. */
+export class ChromiumNotFoundError extends WorkerError {
+  constructor() {
+    super(
+      'chromium_not_found',
+      'No Chromium found: install it (apt-get install chromium) or set PUPPETEER_EXECUTABLE_PATH',
+      500,
+    );
+  }
+}
+
+/** Thrown when a request names a session the worker does not hold. */
+export class SessionNotFoundError extends WorkerError {
+  constructor(sessionId: string) {
+    super('session_not_found', `Session ${sessionId} not found`, 404);
+  }
+}
+
+/** Thrown when a session exists but not in the state the request needs (e.g. no QR to show). */
+export class SessionStateError extends WorkerError {
+  constructor(code: string, message: string) {
+    super(code, message, 409);
+  }
+}
+
+/** Thrown when an id does not match the contract's pattern or would leave its folder. */
+export class InvalidIdError extends WorkerError {
+  constructor(what: string) {
+    super('invalid_id', `${what} must match ^[A-Za-z0-9_-]{1,100}$`, 400);
+  }
+}
+
+/** Thrown by the state machine for a transition its table does not allow (a programming error). */
+export class InvalidTransitionError extends WorkerError {
+  constructor(from: string, event: string) {
+    super('invalid_transition', `No transition from ${from} on ${event}`, 500);
+  }
+}

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  logDir: string;
+  level: string;
+  /** Also write to stdout (the bin does; tests do not). */
+  console?: boolean;
+}
+
+/** winston JSON lines in `<logDir>/whatsapp-service.log` (the seed system's file name). */
+export function createLogger(options: LoggerOptions): Logger {
+  fs.mkdirSync(options.logDir, { recursive: true });
+  const transports: winston.transport[] = [
+    new winston.transports.File({ filename: path.join(options.logDir, 'whatsapp-service.log') }),
+  ];
+  if (options.console) transports.push(new winston.transports.Console());
+  return winston.createLogger({
+    level: options.level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports,
+  });
+}
+
+/** A logger that writes nowhere (unit tests). */
+export function silentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
+}
+
+/** Flushes the file transports before the process exits. */
+export function closeLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    logger.on('finish', () => setTimeout(resolve, 50));
+    logger.end();
+  });
+}
