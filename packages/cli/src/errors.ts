@@ -50,6 +50,8 @@ export class EmbeddedDatabaseLockedError extends WaSyncError {
   readonly code = 'EMBEDDED_DATABASE_LOCKED';
   readonly exitCode = 1;
   constructor(readonly dataDir: string) {
-    super(`another wa-sync process is using the embedded database at ${dataDir}`);
+    super(
+      `the embedded database at ${dataDir} is in use by another wa-sync process; set DATABASE_URL to share a real Postgres`,
+    );
   }
 }

@@ -1,0 +1,126 @@
+import { Command, CommanderError, Option } from 'commander';
+import { resolveDatabaseConfig, resolveSyncConfig, type Env, type SyncFlags } from './config';
+import { openDatabase, redact } from './db/knex';
+import { migrateToLatest } from './db/migrations';
+import { WaSyncError } from './errors';
+import { renderReport, reportJson } from './sync/report';
+import { runSync } from './sync/run';
+
+/** Where the CLI reads and writes; the process's own streams in `bin.ts`, fakes in tests. */
+export interface CliIo {
+  env: Env;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+}
+
+/** Exit codes from the contract. */
+export const EXIT_OK = 0;
+export const EXIT_CANNOT_SYNC = 1;
+export const EXIT_BAD_USAGE = 2;
+
+/**
+ * Runs `wa-sync` with `argv` (without node and the script) and resolves to the exit code.
+ * Only wiring lives here: flags into a config, a library call, its result onto the streams.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('wa-sync')
+    .description('Makes the accounts database tell the truth about the WhatsApp worker\'s sessions')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Commander may add a "(Did you mean ...?)" line: keep the error to one line.
+      outputError: (text, write) => write(`wa-sync: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('sync-sessions')
+    .description('compare the database with the worker, correct statuses, optionally bring sessions back')
+    .option('--auto-reconnect', 'ask the worker to start or reconnect sessions that a crash took down')
+    .addOption(new Option('--workspace <id>', 'only this workspace\'s accounts and sessions'))
+    .option('--dry-run', 'print the plan; send and write nothing')
+    .option('--json', 'print one JSON object instead of the report')
+    .action(async (flags: SyncFlags) => {
+      exitCode = await syncSessions(flags, io);
+    });
+
+  program
+    .command('migrate')
+    .description('apply the database schema (whatsapp_accounts)')
+    .action(async () => {
+      exitCode = await migrate(io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return EXIT_OK;
+      // Help printed because no command was given counts as bad usage.
+      return EXIT_BAD_USAGE;
+    }
+    return fail(error, io, false);
+  }
+  return exitCode;
+}
+
+async function syncSessions(flags: SyncFlags, io: CliIo): Promise<number> {
+  const json = flags.json === true;
+  try {
+    const config = resolveSyncConfig(flags, io.env, io.stdout.isTTY === true);
+    const outcome = await runSync(config);
+    if (outcome.kind === 'skipped') {
+      if (json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason: outcome.reason })}\n`);
+      else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
+      return EXIT_OK;
+    }
+    if (json) io.stdout.write(`${JSON.stringify(reportJson(outcome.report))}\n`);
+    else io.stdout.write(renderReport(outcome.report, { color: config.color }));
+    return EXIT_OK;
+  } catch (error) {
+    return fail(error, io, json);
+  }
+}
+
+async function migrate(io: CliIo): Promise<number> {
+  try {
+    const config = resolveDatabaseConfig(io.env);
+    const db = await openDatabase(config);
+    try {
+      const applied = db.embedded ? db.migrated : await migrateToLatest(db.knex);
+      io.stdout.write(
+        applied.length === 0
+          ? `Schema is up to date (${config.label})\n`
+          : `Applied ${applied.join(', ')} (${config.label})\n`,
+      );
+    } finally {
+      await db.close();
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return fail(error, io, false);
+  }
+}
+
+/** One line on stderr (and the JSON error object with `--json`), then the error's exit code. */
+function fail(error: unknown, io: CliIo, json: boolean): number {
+  const known = error instanceof WaSyncError;
+  const code = known ? error.code : 'UNEXPECTED';
+  const exitCode = known ? error.exitCode : EXIT_CANNOT_SYNC;
+  const message = safeMessage(error, io.env);
+  io.stderr.write(`wa-sync: ${message} [${code}]\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
+  return exitCode;
+}
+
+/** The error's message on one line, with the database password and the API key removed. */
+function safeMessage(error: unknown, env: Env): string {
+  let message = error instanceof Error ? error.message : String(error);
+  if (env.DATABASE_URL) message = redact(message, env.DATABASE_URL);
+  for (const secret of [env.WHATSAPP_NODE_API_KEY]) {
+    if (secret) message = message.split(secret).join('***');
+  }
+  return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+}

@@ -1,0 +1,85 @@
+import type { Knex } from 'knex';
+import { isSessionStatus } from '@wa-session-sync/shared';
+import type { Account, RowWrite } from '../sync/model';
+import { SchemaMissingError } from '../errors';
+
+export const ACCOUNTS_TABLE = 'whatsapp_accounts';
+
+interface AccountRow {
+  id: string;
+  session_id: string;
+  workspace_id: string;
+  phone_number: string | null;
+  status: string;
+  metadata: Record<string, unknown> | null;
+  updated_at: string;
+  version: string;
+}
+
+/**
+ * The active accounts (is_active, not deleted, provider `webjs`), optionally of one workspace,
+ * each with its row version (`xmin`) so the write can skip rows changed meanwhile.
+ * `updated_at` is read as ISO-8601 UTC with milliseconds, the precision the sync stamps.
+ */
+export async function readActiveAccounts(knex: Knex, workspaceId: string | undefined): Promise<Account[]> {
+  const where = workspaceId === undefined ? '' : 'AND workspace_id = ?';
+  let rows: AccountRow[];
+  try {
+    const result = await knex.raw(
+      `SELECT id::text AS id, session_id, workspace_id, phone_number, status, metadata,
+              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+              xmin::text AS version
+         FROM ${ACCOUNTS_TABLE}
+        WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs' ${where}
+        ORDER BY id`,
+      workspaceId === undefined ? [] : [workspaceId],
+    );
+    rows = result.rows;
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') {
+      throw new SchemaMissingError(`table ${ACCOUNTS_TABLE} does not exist: run \`wa-sync migrate\` first`);
+    }
+    throw error;
+  }
+  return rows.map((row) => ({
+    ...row,
+    // The check constraint keeps the vocabulary; anything else would be a schema we do not own.
+    status: isSessionStatus(row.status) ? row.status : 'disconnected',
+    metadata: row.metadata && typeof row.metadata === 'object' ? row.metadata : {},
+  }));
+}
+
+/** One row to write: the account's id and the version it was read at. */
+export interface AccountWrite extends RowWrite {
+  id: string;
+  version: string;
+}
+
+/**
+ * Writes every row of a run in ONE statement: `metadata || patch` (merged, never replaced),
+ * `phone_number` only where the row has none, `updated_at` = `now` (the value the planner
+ * stamped into `metadata.sync_written_at`). Rows whose `xmin` moved since they were read were
+ * changed by someone else meanwhile and are left alone. Returns the ids written.
+ */
+export async function writeAccounts(knex: Knex, writes: AccountWrite[], now: Date): Promise<Set<string>> {
+  if (writes.length === 0) return new Set();
+  const records = writes.map((write) => ({
+    id: write.id,
+    version: write.version,
+    status: write.status,
+    phone_number: write.phone_number,
+    patch: write.patch,
+  }));
+  const result = await knex.raw(
+    `UPDATE ${ACCOUNTS_TABLE} AS a
+        SET status = r.status,
+            phone_number = COALESCE(NULLIF(a.phone_number, ''), r.phone_number),
+            metadata = COALESCE(a.metadata, '{}'::jsonb) || r.patch,
+            updated_at = ?::timestamptz
+       FROM jsonb_to_recordset(?::jsonb) AS r(id bigint, version text, status text, phone_number text, patch jsonb)
+      WHERE a.id = r.id AND a.xmin::text = r.version
+  RETURNING a.id::text AS id`,
+    [now.toISOString(), JSON.stringify(records)],
+  );
+  return new Set((result.rows as { id: string }[]).map((row) => row.id));
+}

@@ -1,0 +1,104 @@
+import fs from 'node:fs/promises';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import lockfile from 'proper-lockfile';
+import type { DatabaseConfig } from '../config';
+import { DatabaseUnavailableError, EmbeddedDatabaseLockedError } from '../errors';
+import { migrateToLatest } from './migrations';
+
+/** An open database: the knex instance and how to give everything back. */
+export interface Database {
+  knex: Knex;
+  config: DatabaseConfig;
+  /** True for the embedded PGlite (one connection; its file lock is the sync's mutex). */
+  embedded: boolean;
+  /** Migrations applied while opening (the embedded database migrates itself). */
+  migrated: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the configured database and proves it answers (`select 1`), so a wrong host fails
+ * here with a `DatabaseUnavailableError` naming `host:port/database`, never the password.
+ * The embedded database is locked for this process first and migrated to the latest schema
+ * (it is ours alone); a Postgres server is migrated only by `wa-sync migrate`.
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  return config.kind === 'postgres' ? openPostgres(config) : openEmbedded(config);
+}
+
+/** knex prints pool errors with stacks on its own; ours are reported once, as one line. */
+const SILENT = { warn() {}, error() {}, debug() {}, deprecate() {} };
+
+async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>): Promise<Database> {
+  const knex = knexFactory({
+    client: 'pg',
+    connection: { connectionString: config.url, connectionTimeoutMillis: 5_000, application_name: 'wa-sync' },
+    // One connection pinned for the advisory lock, one for reads and the write transaction.
+    pool: { min: 0, max: 2 },
+    acquireConnectionTimeout: 10_000,
+    log: SILENT,
+  });
+  try {
+    await knex.raw('select 1');
+  } catch (error) {
+    await knex.destroy().catch(() => undefined);
+    throw new DatabaseUnavailableError(`cannot reach the database at ${config.label}: ${describeDbError(error, config.url)}`);
+  }
+  return { knex, config, embedded: false, migrated: [], close: () => knex.destroy() };
+}
+
+async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }>): Promise<Database> {
+  await fs.mkdir(config.dataDir, { recursive: true });
+  let release: () => Promise<void>;
+  try {
+    // The lock file sits next to the data folder; proper-lockfile refreshes its mtime while we
+    // run, so a killed process's lock turns stale and is taken over after `stale` ms.
+    release = await lockfile.lock(config.dataDir, {
+      lockfilePath: `${config.dataDir}.lock`,
+      stale: 10_000,
+      update: 2_000,
+      retries: 0,
+      realpath: false,
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new EmbeddedDatabaseLockedError(config.dataDir);
+    throw new DatabaseUnavailableError(`cannot lock the embedded database at ${config.dataDir}: ${(error as Error).message}`);
+  }
+  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { filename: config.dataDir }, log: SILENT });
+  const close = async () => {
+    try {
+      await knex.destroy();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  };
+  let migrated: string[];
+  try {
+    migrated = await migrateToLatest(knex);
+  } catch (error) {
+    await close();
+    throw new DatabaseUnavailableError(`cannot open the embedded database at ${config.dataDir}: ${(error as Error).message}`);
+  }
+  return { knex, config, embedded: true, migrated, close };
+}
+
+/** The driver's message with any trace of the connection string's password removed. */
+export function describeDbError(error: unknown, url: string): string {
+  const err = error as NodeJS.ErrnoException & { errors?: unknown[] };
+  let message = err?.code && !err.message ? err.code : String(err?.message ?? error);
+  if (!message && Array.isArray(err?.errors)) message = err.errors.map((e) => String((e as Error).message)).join('; ');
+  return redact(message, url) || 'unknown error';
+}
+
+export function redact(text: string, url: string): string {
+  let out = text;
+  try {
+    const parsed = new URL(url);
+    const password = decodeURIComponent(parsed.password);
+    if (password) out = out.split(password).join('***').split(parsed.password).join('***');
+  } catch {
+    // not a URL: nothing to redact beyond the generic pattern below
+  }
+  return out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
+}

@@ -1,0 +1,100 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { MismatchReport, SyncReport } from './run';
+
+const RULE = '='.repeat(60);
+
+/** The seed document's report, as text. Colour only when asked (a TTY without NO_COLOR). */
+export function renderReport(report: SyncReport, options: { color: boolean }): string {
+  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const lines: string[] = [];
+  const out = (line = '') => lines.push(line);
+
+  out(`🔄 Starting WhatsApp session synchronization...${report.dry_run ? c.yellow(' (dry run: nothing is sent or written)') : ''}`);
+  out(c.green(`✅ Worker is healthy (uptime: ${Math.round(report.worker.uptime)}s) at ${report.worker.url}`));
+  out(`   Sessions in worker: ${report.worker.total} total, ${report.worker.connected} connected`);
+  out();
+  out(c.bold('📊 Database Analysis:'));
+  const scope = report.workspace_id === null ? '' : ` in workspace ${report.workspace_id}`;
+  out(`   Sessions in database: ${report.database.active_accounts} active${scope} (${report.database.label})`);
+  out();
+
+  const blocks = report.mismatches.filter((m) => m.result !== 'backed_off' && m.result !== 'given_up');
+  for (const m of blocks) {
+    out(c.yellow('⚠️  Mismatch found:'));
+    out(`   Session ID: ${m.session_id}`);
+    out(`   Phone: ${m.phone_number ?? 'unknown'}`);
+    out(`   Database status: ${m.database_status}`);
+    out(`   Worker status: ${m.worker_status ?? 'not found'}`);
+    for (const line of outcomeLines(m, report, c)) out(`   ${line}`);
+    out();
+  }
+  if (report.mismatches.length === 0) {
+    out(c.green('✅ No mismatches found'));
+    out();
+  }
+
+  section(out, c, '⏸️  Reconnect backed off (waiting for the next attempt):', report.mismatches.filter((m) => m.result === 'backed_off'), (m) =>
+    `${m.session_id}: ${m.database_status} / worker ${m.worker_status ?? 'not found'}, ${m.reconnect_attempts ?? 0} of ${report.reconnect_policy.max_attempts} attempts, next not before ${m.next_reconnect_at ?? 'now'}`,
+  );
+  section(out, c, '🛑 Given up (a person must reconnect these):', report.mismatches.filter((m) => m.result === 'given_up'), (m) =>
+    `${m.session_id}: ${m.database_status} / worker ${m.worker_status ?? 'not found'}, ${m.reconnect_attempts ?? 0} attempts failed`,
+  );
+  section(out, c, '❓ Sessions the worker runs that the database does not know (left alone):', report.unknown_worker_sessions, (s) =>
+    `${s.session_id} (workspace ${s.workspace_id}): ${s.status}`,
+  );
+  section(out, c, '🚫 Worker entries skipped as invalid (never written):', report.invalid_worker_sessions, (s) =>
+    `${s.session_id ?? '(no id)'}: ${s.reason}`,
+  );
+
+  const s = report.summary;
+  out(RULE);
+  out(c.bold(`📈 Synchronization Summary:${report.dry_run ? ' (dry run)' : ''}`));
+  out(`   Mismatches found: ${s.mismatches}`);
+  out(`   Sessions reconnected: ${s.reconnected}`);
+  out(`   Statuses updated: ${s.statuses_updated}`);
+  out(`   Reconnects failed: ${s.reconnect_failed}`);
+  out(`   Reconnects backed off: ${s.backed_off}`);
+  out(`   Reconnects given up: ${s.given_up}`);
+  out(`   Unknown to the database: ${s.unknown_worker_sessions}`);
+  out(`   Invalid worker entries: ${s.invalid_worker_sessions}`);
+  if (s.conflicts > 0) out(`   Skipped (row changed meanwhile): ${s.conflicts}`);
+  out(RULE);
+  return `${lines.join('\n')}\n`;
+}
+
+function section<T>(out: (line?: string) => void, c: ChalkInstance, title: string, items: T[], line: (item: T) => string): void {
+  if (items.length === 0) return;
+  out(c.yellow(title));
+  for (const item of items) out(`   ${line(item)}`);
+  out();
+}
+
+function outcomeLines(m: MismatchReport, report: SyncReport, c: ChalkInstance): string[] {
+  const verb = m.action === 'start' ? 'start the session' : 'reconnect the session';
+  const attempt = `attempt ${m.reconnect_attempts ?? 1} of ${report.reconnect_policy.max_attempts}`;
+  switch (m.result) {
+    case 'planned':
+      if (m.action === 'start' || m.action === 'reconnect') return [`📝 Would ask the worker to ${verb} (dry run)`];
+      return [`📝 Would set the status to ${m.new_status ?? m.database_status} (dry run)`];
+    case 'reconnected':
+      return ['🔄 Attempting auto-reconnect...', c.green(`✅ Reconnection initiated successfully (${verb}; now ${m.new_status}, ${attempt})`)];
+    case 'reconnect_failed':
+      return [
+        '🔄 Attempting auto-reconnect...',
+        c.red(`❌ Reconnect failed: ${m.error}; status ${m.new_status} (${attempt}, next not before ${m.next_reconnect_at})`),
+      ];
+    case 'status_updated':
+      return [c.cyan(`📝 Status updated: ${m.database_status} → ${m.new_status}`)];
+    case 'metadata_updated':
+      return [`📝 Recorded in metadata; status stays ${m.new_status ?? m.database_status}`];
+    case 'conflict':
+      return [c.yellow('⏭️  Skipped: the row changed during the sync (the next run decides)')];
+    default:
+      return [];
+  }
+}
+
+/** The `--json` object: the same facts as the text report. */
+export function reportJson(report: SyncReport): Record<string, unknown> {
+  return { ok: true, skipped: false, ...report };
+}

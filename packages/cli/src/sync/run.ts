@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionStatus } from '@wa-session-sync/shared';
+import { AuditLog } from '../audit';
+import type { SyncConfig } from '../config';
+import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
+import { openDatabase, type Database } from '../db/knex';
+import { acquireSyncLock, type SyncLock } from '../db/lock';
+import { EmbeddedDatabaseLockedError } from '../errors';
+import { WorkerClient, type SessionRequest } from '../worker-client';
+import type { InvalidWorkerSession, PlannedChange, RequestOutcome } from './model';
+import { plan, settle } from './plan';
+
+/** What became of one planned change. */
+export type ChangeResult =
+  /** `--dry-run`: nothing was sent or written. */
+  | 'planned'
+  | 'status_updated'
+  /** Metadata only (e.g. the give-up mark); the status stayed. */
+  | 'metadata_updated'
+  | 'reconnected'
+  | 'reconnect_failed'
+  | 'backed_off'
+  | 'given_up'
+  /** Someone changed the row between our read and our write: left alone, next run decides. */
+  | 'conflict';
+
+export interface MismatchReport {
+  session_id: string;
+  workspace_id: string;
+  phone_number: string | null;
+  database_status: SessionStatus;
+  /** `null`: the worker does not have the session. */
+  worker_status: SessionStatus | null;
+  action: PlannedChange['action'];
+  result: ChangeResult;
+  /** The status now in the database (or planned, with `--dry-run`); `null` when not written. */
+  new_status: SessionStatus | null;
+  /** Reconnect attempts recorded for this session (back-off across runs). */
+  reconnect_attempts: number | null;
+  next_reconnect_at: string | null;
+  error: string | null;
+}
+
+export interface SyncReport {
+  run_id: string;
+  dry_run: boolean;
+  auto_reconnect: boolean;
+  /** The back-off policy the run applied (attempts across runs, then it gives up). */
+  reconnect_policy: { base_minutes: number; max_attempts: number };
+  workspace_id: string | null;
+  started_at: string;
+  worker: { url: string; uptime: number; total: number; connected: number };
+  database: { label: string; active_accounts: number };
+  mismatches: MismatchReport[];
+  unknown_worker_sessions: { session_id: string; workspace_id: string; status: SessionStatus }[];
+  invalid_worker_sessions: InvalidWorkerSession[];
+  summary: {
+    mismatches: number;
+    reconnected: number;
+    statuses_updated: number;
+    reconnect_failed: number;
+    backed_off: number;
+    given_up: number;
+    conflicts: number;
+    unknown_worker_sessions: number;
+    invalid_worker_sessions: number;
+  };
+  audit_log: string | null;
+  duration_ms: number;
+}
+
+export type SyncOutcome = { kind: 'done'; report: SyncReport } | { kind: 'skipped'; reason: string };
+
+/**
+ * One sync run: health, connect, lock, read, plan (pure), act, write (one transaction, one
+ * statement), audit; the lock is released and everything closed in `finally`.
+ * Throws a `WaSyncError` when it cannot sync; then nothing has been written.
+ */
+export async function runSync(config: SyncConfig, clock: () => Date = () => new Date()): Promise<SyncOutcome> {
+  const startedAt = performance.now();
+  const client = new WorkerClient({
+    baseUrl: config.workerUrl,
+    apiKey: config.apiKey,
+    timeoutMs: config.requestTimeoutMs,
+    concurrency: config.reconnectConcurrency,
+  });
+  let db: Database | undefined;
+  let lock: SyncLock | null = null;
+  try {
+    const health = await client.health();
+    try {
+      db = await openDatabase(config.database);
+    } catch (error) {
+      if (error instanceof EmbeddedDatabaseLockedError) {
+        return { kind: 'skipped', reason: error.message };
+      }
+      throw error;
+    }
+    lock = await acquireSyncLock(db);
+    if (!lock) return { kind: 'skipped', reason: 'another sync-sessions run holds the lock' };
+
+    const [accounts, snapshot] = await Promise.all([
+      readActiveAccounts(db.knex, config.workspaceId),
+      client.sessions(config.workspaceId),
+    ]);
+    const now = clock();
+    const planned = plan(accounts, snapshot, { autoReconnect: config.autoReconnect, backoff: config.backoff }, now);
+
+    const outcomes = config.dryRun ? new Map<PlannedChange, RequestOutcome>() : await act(client, planned.changes);
+    const writes = new Map<PlannedChange, AccountWrite>();
+    for (const change of planned.changes) {
+      const outcome = outcomes.get(change);
+      const write = outcome ? settle(change, outcome, config.backoff, now) : change.write;
+      if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
+    }
+
+    let written = new Set<string>();
+    if (!config.dryRun && writes.size > 0) {
+      const knex = db.knex;
+      written = await knex.transaction((trx) => writeAccounts(trx, [...writes.values()], now));
+    }
+
+    const runId = randomUUID();
+    const mismatches = planned.changes.map((change) =>
+      describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun),
+    );
+    let auditFile: string | null = null;
+    if (!config.dryRun && mismatches.length > 0) {
+      const audit = await AuditLog.open(config.auditLogPath);
+      for (const [i, change] of planned.changes.entries()) {
+        const m = mismatches[i];
+        audit.record(runId, {
+          session_id: m.session_id,
+          workspace_id: m.workspace_id,
+          action: m.action,
+          before: { status: change.account.status, phone_number: change.account.phone_number },
+          after: m.new_status ? { status: m.new_status, phone_number: change.account.phone_number ?? writes.get(change)?.phone_number ?? null } : null,
+          result: m.result,
+          ...(m.error ? { error: m.error } : {}),
+        });
+      }
+      await audit.close();
+      auditFile = audit.file;
+    }
+
+    const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
+    return {
+      kind: 'done',
+      report: {
+        run_id: runId,
+        dry_run: config.dryRun,
+        auto_reconnect: config.autoReconnect,
+        reconnect_policy: { base_minutes: config.backoff.baseMinutes, max_attempts: config.backoff.maxAttempts },
+        workspace_id: config.workspaceId ?? null,
+        started_at: now.toISOString(),
+        worker: { url: config.workerUrl, ...health },
+        database: { label: db.config.label, active_accounts: planned.accountsChecked },
+        mismatches,
+        unknown_worker_sessions: planned.unknownWorkerSessions.map((s) => ({
+          session_id: s.session_id,
+          workspace_id: s.workspace_id,
+          status: s.status,
+        })),
+        invalid_worker_sessions: planned.invalidWorkerSessions,
+        summary: {
+          mismatches: mismatches.length,
+          reconnected: count('reconnected'),
+          statuses_updated: mismatches.filter(statusUpdated).length,
+          reconnect_failed: count('reconnect_failed'),
+          backed_off: count('backed_off'),
+          given_up: count('given_up'),
+          conflicts: count('conflict'),
+          unknown_worker_sessions: planned.unknownWorkerSessions.length,
+          invalid_worker_sessions: planned.invalidWorkerSessions.length,
+        },
+        audit_log: auditFile,
+        duration_ms: Math.round(performance.now() - startedAt),
+      },
+    };
+  } finally {
+    try {
+      await lock?.release();
+    } finally {
+      await db?.close();
+      await client.close();
+    }
+  }
+}
+
+/** A row whose status column the run changed, other than by a successful reconnect. */
+function statusUpdated(m: MismatchReport): boolean {
+  if (m.result === 'planned' || m.result === 'conflict' || m.result === 'reconnected') return false;
+  return m.new_status !== null && m.new_status !== m.database_status;
+}
+
+/** Sends the start/reconnect requests of the plan; one failure never stops the others. */
+async function act(client: WorkerClient, changes: PlannedChange[]): Promise<Map<PlannedChange, RequestOutcome>> {
+  const requesting = changes.filter((c) => c.action === 'start' || c.action === 'reconnect');
+  const requests: SessionRequest[] = requesting.map((c) => ({
+    kind: c.action as SessionRequest['kind'],
+    session_id: c.account.session_id,
+    workspace_id: c.account.workspace_id,
+  }));
+  const outcomes = await client.requestAll(requests);
+  return new Map(requesting.map((change, i) => [change, outcomes[i]]));
+}
+
+function describe(
+  change: PlannedChange,
+  write: AccountWrite | null,
+  outcome: RequestOutcome | undefined,
+  written: Set<string>,
+  dryRun: boolean,
+): MismatchReport {
+  const { account } = change;
+  const patch = write?.patch ?? {};
+  const attempts = 'reconnect_attempts' in patch ? patch.reconnect_attempts : account.metadata.reconnect_attempts;
+  const next = 'next_reconnect_at' in patch ? patch.next_reconnect_at : account.metadata.next_reconnect_at;
+  let result: ChangeResult;
+  if (dryRun) result = 'planned';
+  else if (write && !written.has(account.id)) result = 'conflict';
+  else if (outcome) result = outcome.ok ? 'reconnected' : 'reconnect_failed';
+  else if (change.action === 'backed_off' || change.action === 'given_up') result = change.action;
+  else result = write && write.status !== account.status ? 'status_updated' : 'metadata_updated';
+  return {
+    session_id: account.session_id,
+    workspace_id: account.workspace_id,
+    phone_number: account.phone_number ?? write?.phone_number ?? null,
+    database_status: account.status,
+    worker_status: change.worker_status,
+    action: change.action,
+    result,
+    new_status: result === 'conflict' ? null : (write?.status ?? null),
+    reconnect_attempts: typeof attempts === 'number' ? attempts : null,
+    next_reconnect_at: typeof next === 'string' ? next : null,
+    error: outcome && !outcome.ok ? outcome.error : result === 'conflict' ? 'row changed by someone else during the sync' : null,
+  };
+}
