@@ -1,0 +1,136 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  accountsBySession,
+  API_KEY,
+  createTestDatabase,
+  runCli,
+  seedAccounts,
+  tempDir,
+  WorkerStandIn,
+  type TestDatabase,
+} from './support';
+
+// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+jest.setTimeout(30_000);
+
+let db: TestDatabase;
+let worker: WorkerStandIn;
+let dir: string;
+let env: Record<string, string>;
+
+/** A port nothing listens on: bound once, then released. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-fail-')]);
+  env = {
+    DATABASE_URL: db.url,
+    WHATSAPP_NODE_SERVICE_URL: worker.url,
+    WHATSAPP_NODE_API_KEY: API_KEY,
+    WA_SYNC_AUDIT_LOG: path.join(dir, 'audit.log'),
+    WA_SYNC_REQUEST_TIMEOUT_MS: '1000',
+  };
+  expect((await runCli(['migrate'], env)).code).toBe(0);
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+});
+
+beforeEach(async () => {
+  worker.reset();
+  await seedAccounts(db.client, [{ session_id: 'gone' }]);
+});
+
+async function expectNothingWritten(before: Awaited<ReturnType<typeof accountsBySession>>): Promise<void> {
+  expect(await accountsBySession(db.client)).toEqual(before);
+  expect(worker.posts()).toEqual([]);
+  await expect(fs.stat(path.join(dir, 'audit.log'))).rejects.toThrow(/ENOENT/);
+}
+
+describe('the worker cannot be used', () => {
+  it('exits 1 naming the URL when the worker is down, writing nothing', async () => {
+    const before = await accountsBySession(db.client);
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WHATSAPP_NODE_SERVICE_URL: url });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`wa-sync: the worker is not healthy: ${url}/health refused the connection (is the worker running?) [WORKER_UNAVAILABLE]\n`);
+    await expectNothingWritten(before);
+  });
+
+  it.each([
+    ['a non-2xx health answer', { status: 503, body: '{"status":"starting"}' }, /answered HTTP 503/],
+    ['malformed JSON', { status: 200, body: '<html>oops' }, /answered malformed JSON/],
+    ['JSON without the health facts', { status: 200, body: '{"status":"ok"}' }, /without uptime and session counts/],
+  ])('exits 1 on %s, writing nothing', async (_name, health, message) => {
+    const before = await accountsBySession(db.client);
+    worker.health = health;
+    const result = await runCli(['sync-sessions', '--auto-reconnect', '--json'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain(`${worker.url}/health`);
+    expect(result.stderr.split('\n')).toHaveLength(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'WORKER_UNAVAILABLE' } });
+    await expectNothingWritten(before);
+  });
+
+  it('exits 1 when the worker rejects the API key, never printing the key', async () => {
+    const before = await accountsBySession(db.client);
+    const result = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (UNAUTHORIZED)`);
+    expect(result.stderr).not.toContain('wrong-key-123');
+    await expectNothingWritten(before);
+  });
+});
+
+describe('the database cannot be used', () => {
+  it('exits 1 naming the host, never the password', async () => {
+    const port = await closedPort();
+    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/accounts` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `wa-sync: cannot reach the database at 127.0.0.1:${port}/accounts: connect ECONNREFUSED 127.0.0.1:${port} [DATABASE_UNAVAILABLE]\n`,
+    );
+    expect(result.stdout + result.stderr).not.toContain('hunter2');
+    expect(worker.posts()).toEqual([]);
+  });
+
+  it('exits 1 and says to migrate when the table is missing', async () => {
+    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:5432/postgres' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('run `wa-sync migrate` first [SCHEMA_MISSING]');
+  });
+
+  it('exits 2 on a DATABASE_URL that is not a URL, without echoing it', async () => {
+    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: 'host=db password=topsecret' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^wa-sync: DATABASE_URL is not a valid URL.*\[CONFIG_INVALID\]\n$/);
+    expect(result.stderr).not.toContain('topsecret');
+  });
+});
+
+describe('bad arguments', () => {
+  it.each([
+    [['sync-sessions', '--bogus'], "wa-sync: unknown option '--bogus'\n"],
+    [['sync-sessions', '--jsn'], "wa-sync: unknown option '--jsn' (Did you mean --json?)\n"],
+    [['sync-sessions', '--workspace'], "wa-sync: option '--workspace <id>' argument missing\n"],
+    [['sync-sessions', '--workspace=../etc'], 'wa-sync: --workspace must match ^[A-Za-z0-9_-]{1,100}$, got "../etc" [CONFIG_INVALID]\n'],
+    [['sync-sessions', '--workspace', 'a b'], 'wa-sync: --workspace must match ^[A-Za-z0-9_-]{1,100}$, got "a b" [CONFIG_INVALID]\n'],
+    [['resync'], "wa-sync: unknown command 'resync'\n"],
+  ])('%j exits 2 with one line on stderr', async (args, stderr) => {
+    const before = await accountsBySession(db.client);
+    const result = await runCli(args, env);
+    expect(result).toMatchObject({ code: 2, stdout: '', stderr });
+    await expectNothingWritten(before);
+  });
+});

@@ -1,0 +1,76 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  accountsBySession,
+  API_KEY,
+  createTestDatabase,
+  runCli,
+  seedAccounts,
+  startCli,
+  tempDir,
+  WorkerStandIn,
+  type TestDatabase,
+} from './support';
+
+// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+jest.setTimeout(30_000);
+
+let db: TestDatabase;
+let worker: WorkerStandIn;
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-lock-')]);
+  env = {
+    DATABASE_URL: db.url,
+    WHATSAPP_NODE_SERVICE_URL: worker.url,
+    WHATSAPP_NODE_API_KEY: API_KEY,
+    WA_SYNC_AUDIT_LOG: path.join(dir, 'audit.log'),
+  };
+  expect((await runCli(['migrate'], env)).code).toBe(0);
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+});
+
+beforeEach(async () => {
+  worker.reset();
+  await seedAccounts(db.client, [{ session_id: 'gone' }]);
+});
+
+describe('never overlapping', () => {
+  it('lets exactly one of two concurrent runs sync; the other says it skipped and exits 0', async () => {
+    worker.stall();
+    const first = startCli(['sync-sessions', '--json'], env);
+    await worker.sessionsRequested(); // the first run holds the lock now
+
+    const second = await runCli(['sync-sessions', '--json'], env);
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(second.stdout)).toEqual({ ok: true, skipped: true, reason: 'another sync-sessions run holds the lock' });
+    const human = await runCli(['sync-sessions'], env);
+    expect(human.stdout).toBe('⏭️  Sync skipped: another sync-sessions run holds the lock\n');
+    expect((await accountsBySession(db.client)).gone.status).toBe('connected');
+
+    worker.release();
+    const done = await first.done;
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout).summary).toMatchObject({ mismatches: 1, statuses_updated: 1 });
+    expect((await accountsBySession(db.client)).gone.status).toBe('disconnected');
+  });
+
+  it('frees the lock at once when a run holding it is killed with SIGKILL', async () => {
+    worker.stall();
+    const doomed = startCli(['sync-sessions', '--json'], env);
+    await worker.sessionsRequested();
+    doomed.kill('SIGKILL');
+    expect((await doomed.done).signal).toBe('SIGKILL');
+    worker.release();
+
+    const next = await runCli(['sync-sessions', '--json'], env);
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ skipped: false, summary: { mismatches: 1, statuses_updated: 1 } });
+    expect((await accountsBySession(db.client)).gone.status).toBe('disconnected');
+  });
+});

@@ -1,0 +1,253 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import type { WorkerSession } from '@wa-session-sync/shared';
+
+export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BIN = path.resolve(__dirname, '..', 'dist', 'bin.js');
+export const API_KEY = 'test-api-key-7f3a';
+
+/** A fresh database `wa_sync_test_<random>`, dropped WITH (FORCE) by `drop()`. */
+export interface TestDatabase {
+  name: string;
+  /** With a password the server ignores (trust auth), to prove it is never printed. */
+  url: string;
+  client: Client;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `wa_sync_test_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = `postgres://postgres:s3cret-pw-${name}@127.0.0.1:5432/${name}`;
+  const client = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${name}` });
+  await client.connect();
+  return {
+    name,
+    url,
+    client,
+    drop: async () => {
+      await client.end().catch(() => undefined);
+      const dropper = new Client({ connectionString: ADMIN_URL });
+      await dropper.connect();
+      try {
+        await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
+}
+
+export interface SeedRow {
+  session_id: string;
+  workspace_id?: string;
+  status?: string;
+  phone_number?: string | null;
+  metadata?: Record<string, unknown>;
+  is_active?: boolean;
+  updated_at?: string;
+}
+
+export async function seedAccounts(client: Client, rows: SeedRow[]): Promise<void> {
+  await client.query('TRUNCATE whatsapp_accounts');
+  for (const row of rows) {
+    await client.query(
+      `INSERT INTO whatsapp_accounts (workspace_id, session_id, status, phone_number, metadata, is_active, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, now()))`,
+      [
+        row.workspace_id ?? '1',
+        row.session_id,
+        row.status ?? 'connected',
+        row.phone_number ?? null,
+        JSON.stringify(row.metadata ?? {}),
+        row.is_active ?? true,
+        row.updated_at ?? null,
+      ],
+    );
+  }
+}
+
+export interface AccountState {
+  status: string;
+  phone_number: string | null;
+  metadata: Record<string, unknown>;
+  updated_at: Date;
+}
+
+export async function accountsBySession(client: Client): Promise<Record<string, AccountState>> {
+  const { rows } = await client.query('SELECT session_id, status, phone_number, metadata, updated_at FROM whatsapp_accounts');
+  return Object.fromEntries(rows.map(({ session_id, ...rest }) => [session_id, rest]));
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  apiKey: string | undefined;
+  body: string;
+}
+
+/**
+ * An HTTP stand-in for the worker (node:http on an ephemeral port). Tests set what it
+ * reports and how it answers, and read the requests it received.
+ */
+export class WorkerStandIn {
+  sessions: unknown[] = [];
+  health: { status: number; body: string } | null = null;
+  /** Per session id: the answer to its start/reconnect request. */
+  answers = new Map<string, { status: number; body: unknown }>();
+  requests: RecordedRequest[] = [];
+  private stalled: (() => void)[] = [];
+  private stallSessions = false;
+  private arrived: (() => void)[] = [];
+
+  private constructor(private readonly server: http.Server) {}
+
+  static async start(): Promise<WorkerStandIn> {
+    let standIn!: WorkerStandIn;
+    const server = http.createServer((req, res) => standIn.handle(req, res));
+    standIn = new WorkerStandIn(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return standIn;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  report(...sessions: Partial<WorkerSession>[]): void {
+    this.sessions = sessions.map((s) => ({
+      workspace_id: '1',
+      status: 'connected',
+      phone_number: null,
+      updated_at: '2026-01-01T00:00:00.000Z',
+      ...s,
+    }));
+  }
+
+  reset(): void {
+    this.sessions = [];
+    this.health = null;
+    this.answers.clear();
+    this.requests = [];
+    this.stallSessions = false;
+  }
+
+  /** From now on `GET /api/sessions` waits until `release()`. */
+  stall(): void {
+    this.stallSessions = true;
+  }
+
+  release(): void {
+    this.stallSessions = false;
+    for (const resume of this.stalled.splice(0)) resume();
+  }
+
+  /** Resolves once a `GET /api/sessions` has arrived (the run is inside the lock then). */
+  sessionsRequested(): Promise<void> {
+    if (this.requests.some((r) => r.method === 'GET' && r.url.startsWith('/api/sessions'))) return Promise.resolve();
+    return new Promise((resolve) => this.arrived.push(resolve));
+  }
+
+  posts(): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST');
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const url = req.url ?? '/';
+      const apiKey = req.headers['x-api-key'] as string | undefined;
+      this.requests.push({ method: req.method ?? 'GET', url, apiKey, body });
+      const send = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
+      };
+      if (url === '/health') {
+        if (this.health) return send(this.health.status, this.health.body);
+        const connected = this.sessions.filter((s) => (s as WorkerSession).status === 'connected').length;
+        return send(200, { status: 'ok', uptime: 1390, sessions: { total: this.sessions.length, connected, by_status: {} }, memory: {}, version: 'test' });
+      }
+      if (apiKey !== API_KEY) return send(401, { error: { code: 'UNAUTHORIZED', message: 'bad key' } });
+      if (req.method === 'GET' && url.startsWith('/api/sessions')) {
+        for (const notify of this.arrived.splice(0)) notify();
+        const answer = () => send(200, { sessions: this.sessions });
+        if (this.stallSessions) this.stalled.push(answer);
+        else answer();
+        return;
+      }
+      if (req.method === 'POST' && url === '/api/sessions') {
+        const { session_id } = JSON.parse(body) as { session_id: string };
+        const answer = this.answers.get(session_id) ?? { status: 201, body: { session_id, status: 'initializing' } };
+        return send(answer.status, answer.body);
+      }
+      const reconnect = /^\/api\/sessions\/([^/]+)\/reconnect$/.exec(url);
+      if (req.method === 'POST' && reconnect) {
+        const answer = this.answers.get(decodeURIComponent(reconnect[1])) ?? { status: 202, body: { status: 'reconnecting' } };
+        return send(answer.status, answer.body);
+      }
+      send(404, { error: { code: 'NOT_FOUND', message: url } });
+    });
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliProcess {
+  pid: number;
+  done: Promise<CliResult>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts the BUILT CLI (`node dist/bin.js`) with a clean environment plus `env`. */
+export function startCli(args: string[], env: Record<string, string | undefined>): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { pid: child.pid!, done, kill: (signal) => child.kill(signal) };
+}
+
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  return startCli(args, env).done;
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export async function readAuditLines(file: string): Promise<Record<string, unknown>[]> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}

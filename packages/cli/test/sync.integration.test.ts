@@ -1,0 +1,293 @@
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import {
+  accountsBySession,
+  API_KEY,
+  createTestDatabase,
+  readAuditLines,
+  runCli,
+  seedAccounts,
+  tempDir,
+  WorkerStandIn,
+  type TestDatabase,
+} from './support';
+
+// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+jest.setTimeout(30_000);
+
+let db: TestDatabase;
+let worker: WorkerStandIn;
+let dir: string;
+let env: Record<string, string>;
+let auditLog: string;
+
+beforeAll(async () => {
+  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-it-')]);
+  auditLog = path.join(dir, 'logs', 'audit.log');
+  env = { DATABASE_URL: db.url, WHATSAPP_NODE_SERVICE_URL: worker.url, WHATSAPP_NODE_API_KEY: API_KEY, WA_SYNC_AUDIT_LOG: auditLog };
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+});
+
+beforeEach(async () => {
+  worker.reset();
+  await fs.rm(auditLog, { force: true });
+});
+
+const sync = (...args: string[]) => runCli(['sync-sessions', ...args], env);
+const syncJson = async (...args: string[]) => {
+  const result = await sync('--json', ...args);
+  expect(result).toMatchObject({ code: 0, stderr: '' });
+  return JSON.parse(result.stdout);
+};
+
+describe('wa-sync migrate', () => {
+  it('creates whatsapp_accounts with the contract defaults and is idempotent', async () => {
+    const first = await runCli(['migrate'], env);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toContain('Applied 001_create_whatsapp_accounts');
+    const again = await runCli(['migrate'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('up to date');
+
+    const { rows } = await db.client.query(
+      "INSERT INTO whatsapp_accounts (workspace_id, session_id) VALUES ('1', 'defaults') RETURNING *",
+    );
+    expect(rows[0]).toMatchObject({ provider_type: 'webjs', status: 'disconnected', is_active: true, metadata: {}, deleted_at: null });
+    expect(rows[0].uuid).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(
+      db.client.query("INSERT INTO whatsapp_accounts (workspace_id, session_id, status) VALUES ('1', 'bad', 'online')"),
+    ).rejects.toThrow(/whatsapp_accounts_status_check/);
+    await expect(db.client.query("INSERT INTO whatsapp_accounts (workspace_id, session_id) VALUES ('2', 'defaults')")).rejects.toThrow(
+      /duplicate key/,
+    );
+  });
+});
+
+describe('wa-sync sync-sessions', () => {
+  it('marks a connected row the worker lacks disconnected, merging metadata, and reports it', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'gone', phone_number: '62811801641', metadata: { owner: 'sales' } },
+      { session_id: 'alive', phone_number: '6282' },
+      { session_id: 'inactive', is_active: false },
+    ]);
+    worker.report({ session_id: 'alive', phone_number: '6282' });
+    const before = await accountsBySession(db.client);
+
+    const result = await sync();
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('✅ Worker is healthy (uptime: 1390s)');
+    expect(result.stdout).toContain('Sessions in worker: 1 total, 1 connected');
+    expect(result.stdout).toContain('Sessions in database: 2 active');
+    expect(result.stdout).toContain(
+      ['   Session ID: gone', '   Phone: 62811801641', '   Database status: connected', '   Worker status: not found'].join('\n'),
+    );
+    expect(result.stdout).toMatch(/Mismatches found: 1\n {3}Sessions reconnected: 0\n {3}Statuses updated: 1\n/);
+    expect(result.stdout).not.toContain('\u001b[');
+
+    const after = await accountsBySession(db.client);
+    expect(after.gone.status).toBe('disconnected');
+    expect(after.gone.metadata).toMatchObject({
+      owner: 'sales',
+      reason: 'Node.js session not found during sync',
+      auto_disconnected_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    expect(after.alive).toEqual(before.alive);
+    expect(after.inactive).toEqual(before.inactive);
+    expect(worker.posts()).toEqual([]);
+
+    const audit = await readAuditLines(auditLog);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        session_id: 'gone',
+        workspace_id: '1',
+        before: { status: 'connected', phone_number: '62811801641' },
+        after: { status: 'disconnected', phone_number: '62811801641' },
+        result: 'status_updated',
+      }),
+    ]);
+  });
+
+  it('takes the status the worker reports and learns a missing phone number', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'broken' },
+      { session_id: 'paired', status: 'disconnected', phone_number: null },
+      { session_id: 'scanning', status: 'connected' },
+    ]);
+    worker.report(
+      { session_id: 'broken', status: 'failed' },
+      { session_id: 'paired', status: 'connected', phone_number: '628123' },
+      { session_id: 'scanning', status: 'qr_scanning' },
+    );
+
+    const report = await syncJson();
+    expect(report.summary).toMatchObject({ mismatches: 3, reconnected: 0, statuses_updated: 3 });
+    const after = await accountsBySession(db.client);
+    expect(after.broken).toMatchObject({ status: 'failed', metadata: { reason: 'Node.js session failed during sync' } });
+    expect(after.paired).toMatchObject({ status: 'connected', phone_number: '628123' });
+    expect(after.scanning.status).toBe('qr_scanning');
+  });
+
+  it('with --auto-reconnect starts and reconnects sessions, stores what the worker reports, and survives one failing request', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'missing', phone_number: '6281' },
+      { session_id: 'failed-one' },
+      { session_id: 'refused' },
+      { session_id: 'dropped' },
+    ]);
+    worker.report({ session_id: 'failed-one', status: 'failed' }, { session_id: 'dropped', status: 'disconnected' });
+    worker.answers.set('missing', { status: 201, body: { session_id: 'missing', status: 'qr_scanning' } });
+    worker.answers.set('refused', { status: 500, body: { error: { code: 'BROWSER_LAUNCH_FAILED', message: 'no' } } });
+
+    const report = await syncJson('--auto-reconnect');
+    expect(report).toMatchObject({
+      ok: true,
+      skipped: false,
+      dry_run: false,
+      auto_reconnect: true,
+      worker: { url: worker.url, uptime: 1390, total: 2, connected: 0 },
+      database: { label: `127.0.0.1:5432/${db.name}`, active_accounts: 4 },
+      summary: { mismatches: 4, reconnected: 3, statuses_updated: 1, reconnect_failed: 1 },
+    });
+    expect(JSON.stringify(report)).not.toContain('s3cret-pw');
+
+    const posts = worker.posts();
+    expect(posts.every((p) => p.apiKey === API_KEY)).toBe(true);
+    expect(posts.map((p) => `${p.url} ${p.body}`).sort()).toEqual([
+      '/api/sessions {"session_id":"missing","workspace_id":"1"}',
+      '/api/sessions {"session_id":"refused","workspace_id":"1"}',
+      '/api/sessions/dropped/reconnect {}',
+      '/api/sessions/failed-one/reconnect {}',
+    ]);
+
+    const after = await accountsBySession(db.client);
+    expect(after.missing).toMatchObject({
+      status: 'qr_scanning',
+      metadata: {
+        reason: 'Node.js session not found during sync',
+        auto_disconnected_at: expect.any(String),
+        auto_reconnect_at: expect.any(String),
+        reconnect_triggered_by: 'sync_command',
+        reconnect_attempts: 1,
+      },
+    });
+    expect(after['failed-one'].status).toBe('reconnecting');
+    expect(after.dropped.status).toBe('reconnecting');
+    expect(after.refused).toMatchObject({
+      status: 'disconnected',
+      metadata: { reconnect_attempts: 1, last_reconnect_error: 'HTTP 500 (BROWSER_LAUNCH_FAILED)' },
+    });
+    expect(Object.values(after).some((row) => row.status === 'connected')).toBe(false);
+    expect((await readAuditLines(auditLog)).map((line) => `${line.session_id}:${line.result}`).sort()).toEqual([
+      'dropped:reconnected',
+      'failed-one:reconnected',
+      'missing:reconnected',
+      'refused:reconnect_failed',
+    ]);
+  });
+
+  it('never revives a session a person disconnected or logged out, but revives one the sync took down', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'by-person', status: 'disconnected' },
+      { session_id: 'by-crash' },
+      { session_id: 'logged-out' },
+    ]);
+    worker.report({ session_id: 'logged-out', status: 'disconnected', reason: 'LOGOUT' });
+
+    expect((await syncJson()).summary.statuses_updated).toBe(2);
+    const second = await syncJson('--auto-reconnect');
+    expect(worker.posts().map((p) => p.url)).toEqual(['/api/sessions']);
+    expect(JSON.parse(worker.posts()[0].body)).toEqual({ session_id: 'by-crash', workspace_id: '1' });
+    expect(second.summary).toMatchObject({ reconnected: 1 });
+
+    const after = await accountsBySession(db.client);
+    expect(after['by-person'].status).toBe('disconnected');
+    expect(after['by-crash'].status).toBe('initializing');
+    expect(after['logged-out']).toMatchObject({ status: 'disconnected', metadata: { sync_revive: false } });
+  });
+
+  it('backs reconnects off across runs and gives up at the cap', async () => {
+    const capped = { ...env, WA_SYNC_RECONNECT_MAX_ATTEMPTS: '2' };
+    const run = async () => JSON.parse((await runCli(['sync-sessions', '--auto-reconnect', '--json'], capped)).stdout);
+    const makeDue = () =>
+      db.client.query(
+        `UPDATE whatsapp_accounts SET metadata = metadata || '{"next_reconnect_at":"2000-01-01T00:00:00.000Z"}' WHERE session_id = 'flaky'`,
+      );
+    await seedAccounts(db.client, [{ session_id: 'flaky' }]);
+    worker.answers.set('flaky', { status: 503, body: 'busy' });
+
+    expect((await run()).summary).toMatchObject({ reconnect_failed: 1 });
+    const backedOff = await run();
+    expect(backedOff.summary).toMatchObject({ backed_off: 1, reconnect_failed: 0 });
+    expect(backedOff.mismatches[0]).toMatchObject({ result: 'backed_off', reconnect_attempts: 1, next_reconnect_at: expect.any(String) });
+    expect(worker.posts()).toHaveLength(1);
+
+    await makeDue();
+    expect((await run()).summary).toMatchObject({ reconnect_failed: 1 });
+    expect(worker.posts()).toHaveLength(2);
+    await makeDue();
+    expect((await run()).summary).toMatchObject({ given_up: 1, reconnect_failed: 0 });
+    const givenUp = (await accountsBySession(db.client)).flaky;
+    expect(givenUp.metadata).toMatchObject({ reconnect_attempts: 2, reconnect_given_up_at: expect.any(String) });
+
+    const human = await runCli(['sync-sessions', '--auto-reconnect'], capped);
+    expect(human.stdout).toContain('🛑 Given up');
+    expect(human.stdout).toContain('Reconnects given up: 1');
+    expect(worker.posts()).toHaveLength(2);
+    expect((await accountsBySession(db.client)).flaky.updated_at).toEqual(givenUp.updated_at);
+  });
+
+  it('with --dry-run prints the plan and sends and writes nothing', async () => {
+    await seedAccounts(db.client, [{ session_id: 'gone' }, { session_id: 'dead' }]);
+    worker.report({ session_id: 'dead', status: 'failed' });
+    const before = await accountsBySession(db.client);
+
+    const result = await sync('--dry-run', '--auto-reconnect');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('dry run');
+    expect(result.stdout).toContain('Would ask the worker to start the session');
+    expect(result.stdout).toContain('Would ask the worker to reconnect the session');
+    expect(result.stdout).toContain('Mismatches found: 2');
+    expect(await accountsBySession(db.client)).toEqual(before);
+    expect(worker.posts()).toEqual([]);
+    expect(await readAuditLines(auditLog)).toEqual([]);
+  });
+
+  it('with --workspace reads and writes only that workspace', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'one', workspace_id: '1' },
+      { session_id: 'two', workspace_id: '2' },
+    ]);
+    const report = await syncJson('--workspace=2');
+    expect(report).toMatchObject({ workspace_id: '2', database: { active_accounts: 1 }, summary: { mismatches: 1 } });
+    expect(worker.requests.find((r) => r.method === 'GET' && r.url.startsWith('/api/sessions'))?.url).toBe('/api/sessions?workspace_id=2');
+    const after = await accountsBySession(db.client);
+    expect(after.one.status).toBe('connected');
+    expect(after.two.status).toBe('disconnected');
+  });
+
+  it('skips and reports garbage worker entries and sessions the database does not know, writing none of them', async () => {
+    await seedAccounts(db.client, [{ session_id: 'garbled' }, { session_id: 'fine', status: 'disconnected' }]);
+    worker.report(
+      { session_id: 'garbled', status: 'online' as never },
+      { session_id: undefined, status: 'connected' },
+      { session_id: 'fine', status: 'connected' },
+      { session_id: 'stranger', workspace_id: '9', status: 'connected' },
+    );
+    const before = await accountsBySession(db.client);
+
+    const report = await syncJson('--auto-reconnect');
+    expect(report.invalid_worker_sessions).toEqual([
+      { session_id: 'garbled', reason: 'unknown status "online"' },
+      { session_id: null, reason: 'invalid session_id missing' },
+    ]);
+    expect(report.unknown_worker_sessions).toEqual([{ session_id: 'stranger', workspace_id: '9', status: 'connected' }]);
+    expect(report.summary).toMatchObject({ mismatches: 1, invalid_worker_sessions: 2, unknown_worker_sessions: 1 });
+    const after = await accountsBySession(db.client);
+    expect(after.garbled).toEqual(before.garbled);
+    expect(after.fine.status).toBe('connected');
+    expect(worker.posts()).toEqual([]);
+  });
+});
