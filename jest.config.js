@@ -1,4 +1,4 @@
-/** Root jest config: one project per package, each with its own jest.config.js. */
+/** Root jest config: one project per package, each with its own jest.config.js, and the operator scripts. */
 module.exports = {
-  projects: ['<rootDir>/packages/*'],
+  projects: ['<rootDir>/packages/*', '<rootDir>/scripts'],
 };

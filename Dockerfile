@@ -1,0 +1,83 @@
+# One image for both processes of wa-session-sync:
+#   wa-worker  (the default command)  runs the WhatsApp Web sessions in Debian's Chromium
+#   wa-sync    (e.g. `wa-sync migrate`, `wa-sync sync-sessions --auto-reconnect`)
+#
+# No secret is baked in: API key, database password and webhook secret come from the
+# environment at run time (docker-compose.yml reads them from .env).
+#
+#   docker build -t wa-session-sync:local .
+#   docker run --rm wa-session-sync:local wa-sync --help
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---- build: full install (dev dependencies included) and TypeScript compile ----------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# puppeteer must never try to download its own Chrome: the image uses Debian's Chromium.
+ENV PUPPETEER_SKIP_DOWNLOAD=1
+COPY package.json package-lock.json ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/simulator/package.json packages/simulator/
+COPY packages/cli/package.json packages/cli/
+COPY packages/worker/package.json packages/worker/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.base.json ./
+COPY packages/shared packages/shared
+COPY packages/simulator packages/simulator
+COPY packages/cli packages/cli
+COPY packages/worker packages/worker
+RUN npx tsc -b
+
+# ---- prod-deps: production dependencies only --------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+ENV PUPPETEER_SKIP_DOWNLOAD=1
+COPY package.json package-lock.json ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/simulator/package.json packages/simulator/
+COPY packages/cli/package.json packages/cli/
+COPY packages/worker/package.json packages/worker/
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime ------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# chromium: the browser whatsapp-web.js drives; fonts-liberation: text metrics for the page;
+# tini: PID 1 that forwards SIGTERM and reaps the Chromium children (no zombie pile-up).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      chromium fonts-liberation tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    PUPPETEER_SKIP_DOWNLOAD=1 \
+    PUPPETEER_EXECUTABLE_PATH=/usr/bin/chromium \
+    WHATSAPP_SESSIONS_DIR=/data/sessions \
+    LOG_DIR=/data/logs \
+    WA_SYNC_AUDIT_LOG=/data/logs/wa-sync-audit.log \
+    WA_SYNC_DATA_DIR=/data/pglite
+
+WORKDIR /app
+COPY --from=prod-deps /app/package.json /app/package-lock.json ./
+COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=build /src/packages/shared/package.json packages/shared/
+COPY --from=build /src/packages/shared/dist packages/shared/dist
+COPY --from=build /src/packages/cli/package.json packages/cli/
+COPY --from=build /src/packages/cli/dist packages/cli/dist
+COPY --from=build /src/packages/worker/package.json packages/worker/
+COPY --from=build /src/packages/worker/dist packages/worker/dist
+COPY scripts/*.sh scripts/
+
+# `wa-worker` and `wa-sync` on PATH; the data folders belong to the unprivileged user so that
+# named volumes mounted there start with the right owner. whatsapp-web.js keeps its web-version
+# cache in ./.wwebjs_cache (relative to /app), so that folder is writable too.
+RUN printf '#!/bin/sh\nexec node /app/packages/worker/dist/main.js "$@"\n' > /usr/local/bin/wa-worker \
+ && printf '#!/bin/sh\nexec node /app/packages/cli/dist/bin.js "$@"\n' > /usr/local/bin/wa-sync \
+ && chmod 0755 /usr/local/bin/wa-worker /usr/local/bin/wa-sync scripts/*.sh \
+ && mkdir -p /data/sessions /data/logs /data/pglite /app/.wwebjs_cache \
+ && chown -R node:node /data /app/.wwebjs_cache
+
+# The image's own `node` user (uid 1000): Chromium and the worker never run as root.
+USER node
+EXPOSE 3001
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["wa-worker"]
