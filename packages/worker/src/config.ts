@@ -13,6 +13,12 @@ export interface WorkerConfig {
   /** Seconds between live probes of every session. */
   healthCheckIntervalSec: number;
   restoreConcurrency: number;
+  /**
+   * Restore the saved sessions at start (WHATSAPP_RESTORE_ON_START, default true). `false` starts
+   * empty, keeping the saved auth on disk: an operator knob, and how tests reproduce a worker that
+   * lost its sessions.
+   */
+  restoreOnStart: boolean;
   executablePath: string | undefined;
   browserArgs: string[];
   webVersionCache: 'none' | 'local' | 'remote' | undefined;
@@ -62,6 +68,7 @@ const schema = z.object({
   WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS: int(0, 1000).default(3),
   WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: positiveNumber.default(30),
   WHATSAPP_RESTORE_CONCURRENCY: int(1, 64).default(2),
+  WHATSAPP_RESTORE_ON_START: bool.default(true),
   PUPPETEER_EXECUTABLE_PATH: nonEmpty.optional(),
   WHATSAPP_WEBJS_BROWSER_ARGS: z.string().optional(),
   WHATSAPP_WEBJS_WEB_VERSION_CACHE: z.enum(['none', 'local', 'remote']).optional(),
@@ -126,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     maxReconnectAttempts: e.WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS,
     healthCheckIntervalSec: e.WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL,
     restoreConcurrency: e.WHATSAPP_RESTORE_CONCURRENCY,
+    restoreOnStart: e.WHATSAPP_RESTORE_ON_START,
     executablePath: e.PUPPETEER_EXECUTABLE_PATH,
     browserArgs: parseBrowserArgs(e.WHATSAPP_WEBJS_BROWSER_ARGS),
     webVersionCache: e.WHATSAPP_WEBJS_WEB_VERSION_CACHE,

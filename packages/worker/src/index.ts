@@ -1,3 +1,10 @@
+export { buildApp, type AppOptions } from './app';
 export { loadConfig, parseBrowserArgs, type WorkerConfig } from './config';
 export * from './errors';
 export { createLogger, silentLogger, type Logger } from './log';
+export { SessionManager, type ManagerOptions, type StartResult } from './sessions/manager';
+export type { SessionDriver, SessionClient, ClientEvents, ClientSpec } from './sessions/driver';
+export { WwebjsDriver } from './sessions/wwebjs-driver';
+export { restoreSessions } from './sessions/restore';
+export { HealthMonitor } from './sessions/probe';
+export { WebhookDispatcher, sign, nullSink, type EventSink } from './events/webhook';

@@ -1,0 +1,508 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs/promises';
+import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
+import { findProcesses, killProcesses } from '../browser/orphans';
+import { removeSingletonFiles, sessionFolder } from '../browser/profile';
+import { SessionNotFoundError, SessionStateError } from '../errors';
+import type { EventSink } from '../events/webhook';
+import type { Logger } from '../log';
+import type { ClientEvents, SessionClient, SessionDriver } from './driver';
+import { findSavedSession, writeManifest } from './manifest';
+import { nextReconnect } from './reconnect';
+import { holdsBrowser, transition, type SessionEvent } from './state';
+import { errorMessage, withTimeout } from './timeout';
+
+export interface ManagerOptions {
+  sessionsDir: string;
+  driver: SessionDriver;
+  logger: Logger;
+  events: EventSink;
+  /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
+  autoReconnect: boolean;
+  maxReconnectAttempts: number;
+  reconnectBaseDelayMs: number;
+  reconnectMaxDelayMs: number;
+  /** How long `getState()` may take before a connected session counts as wedged. */
+  probeTimeoutMs: number;
+  /** How long `initialize()` may take before the launch counts as failed. */
+  initTimeoutMs: number;
+  /** Bound on a client's `destroy()` before its browser is killed (the seed's force cleanup: 5 s). */
+  destroyTimeoutMs?: number;
+  now?: () => Date;
+  random?: () => number;
+}
+
+export interface StartResult {
+  /** true: a new client was launched (201); false: a live one already existed (200). */
+  created: boolean;
+  session: WorkerSession;
+}
+
+interface SessionRecord {
+  workspaceId: string;
+  sessionId: string;
+  folder: string;
+  status: SessionStatus;
+  reason: string | null;
+  qr: string | null;
+  phone: string | null;
+  updatedAt: Date;
+  reconnectAttempts: number;
+  lastSeenAliveAt: Date | null;
+  client: SessionClient | null;
+  /** Bumped whenever the client changes or is given up; events of older generations are stale. */
+  generation: number;
+  retryTimer: NodeJS.Timeout | null;
+  /** Settles when the launch that created this record has returned (restore waits on it). */
+  launched: Promise<void>;
+}
+
+/**
+ * Owns every session: one explicit state machine each (`state.ts`), lifecycle operations for one
+ * session run one after another (so two Chromium never share a profile), reconnects with backoff,
+ * probes liveness, and reports every status change as an event.
+ *
+ * Emits `status` (WorkerSession) after every status change.
+ */
+export class SessionManager extends EventEmitter {
+  private readonly sessions = new Map<string, SessionRecord>();
+  /** Per-session operation chains, kept apart from records so they outlive a force cleanup. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private closing = false;
+  private readonly destroyTimeoutMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: ManagerOptions) {
+    super();
+    this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  list(workspaceId?: string): WorkerSession[] {
+    return [...this.sessions.values()].filter((r) => workspaceId === undefined || r.workspaceId === workspaceId).map((r) => this.view(r));
+  }
+
+  /** One session; `SessionNotFoundError` when the worker does not hold it. */
+  get(sessionId: string): WorkerSession {
+    const record = this.sessions.get(sessionId);
+    if (!record) throw new SessionNotFoundError(sessionId);
+    return this.view(record);
+  }
+
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Starts a session. A live one is returned as it is (`created: false`) unless `replace` is set
+   * (restore, reconnect route): then it is force-cleaned first. A dead one is always replaced.
+   * Returns before whatsapp-web.js is ready; watch the status.
+   */
+  start(workspaceId: string, sessionId: string, options: { replace?: boolean; origin?: string } = {}): StartResult {
+    const folder = sessionFolder(this.options.sessionsDir, workspaceId, sessionId);
+    const existing = this.sessions.get(sessionId);
+    if (existing && existing.workspaceId !== workspaceId) {
+      throw new SessionStateError('session_workspace_mismatch', `Session ${sessionId} belongs to another workspace`);
+    }
+    if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
+    if (existing && holdsBrowser(existing.status) && !options.replace) {
+      return { created: false, session: this.view(existing) };
+    }
+    // Registered synchronously, before any await, so a concurrent start sees it and answers 200.
+    const record: SessionRecord = {
+      workspaceId,
+      sessionId,
+      folder,
+      status: 'initializing',
+      reason: null,
+      qr: null,
+      phone: existing?.phone ?? null,
+      updatedAt: this.now(),
+      reconnectAttempts: 0,
+      lastSeenAliveAt: null,
+      client: null,
+      generation: 0,
+      retryTimer: null,
+      launched: Promise.resolve(),
+    };
+    if (existing) this.retire(existing);
+    this.sessions.set(sessionId, record);
+    this.options.logger.info('Creating WhatsApp session', { sessionId, workspaceId, origin: options.origin ?? 'api' });
+    this.publishStatus(record, existing?.status ?? null);
+    const previousClient = existing?.client ?? null;
+    record.launched = this.serial(sessionId, async () => {
+      if (previousClient) {
+        this.options.logger.info('Force cleanup session', { sessionId });
+        await this.disposeClient(record, previousClient);
+      }
+      await writeManifest(folder, this.manifest(record, 'running')).catch((error) =>
+        this.options.logger.warn('Could not write the session manifest', { sessionId, error: errorMessage(error) }),
+      );
+      await this.launch(record);
+    });
+    return { created: true, session: this.view(record) };
+  }
+
+  /**
+   * Restores a saved session (force-cleaning a present one first) and resolves once its launch
+   * settled: connected, showing a QR, or given up for now. Never throws.
+   */
+  async restore(workspaceId: string, sessionId: string, settleTimeoutMs = this.options.initTimeoutMs): Promise<WorkerSession> {
+    const { session } = this.start(workspaceId, sessionId, { replace: true, origin: 'restore' });
+    const record = this.sessions.get(session.session_id)!;
+    await record.launched.catch(() => undefined);
+    await this.waitUntil(record, (s) => s !== 'initializing' && s !== 'authenticated', settleTimeoutMs);
+    const view = this.view(record);
+    if (view.status === 'connected') this.options.logger.info(`✅ Session restored: ${sessionId}`, { sessionId, workspaceId });
+    return view;
+  }
+
+  /** `POST /:id/reconnect`: force cleanup, then start again from saved auth. */
+  async reconnect(sessionId: string): Promise<WorkerSession> {
+    const record = this.sessions.get(sessionId);
+    const workspaceId = record?.workspaceId ?? (await findSavedSession(this.options.sessionsDir, sessionId))?.workspaceId;
+    if (!workspaceId) throw new SessionNotFoundError(sessionId);
+    return this.start(workspaceId, sessionId, { replace: true, origin: 'reconnect' }).session;
+  }
+
+  /** `DELETE /:id`: stops the session and frees it; keeps its saved auth unless `logout`. */
+  async stop(sessionId: string, options: { logout?: boolean } = {}): Promise<void> {
+    const saved = this.sessions.get(sessionId) ?? (await findSavedSession(this.options.sessionsDir, sessionId));
+    if (!saved) throw new SessionNotFoundError(sessionId);
+    await this.serial(sessionId, async () => {
+      const record = this.sessions.get(sessionId);
+      const folder = record?.folder ?? saved.folder;
+      if (record) {
+        const client = record.client;
+        const wasConnected = record.status === 'connected';
+        this.apply(record, 'stop', options.logout ? 'LOGGED_OUT' : 'STOPPED');
+        this.retire(record);
+        this.sessions.delete(sessionId);
+        if (client) {
+          if (options.logout && wasConnected) {
+            await withTimeout(client.logout(), this.destroyTimeoutMs, 'logout()').catch((error) =>
+              this.options.logger.warn('Logout failed; removing the saved auth anyway', { sessionId, error: errorMessage(error) }),
+            );
+          }
+          await this.disposeClient(record, client);
+        }
+      }
+      if (options.logout) {
+        await fs.rm(folder, { recursive: true, force: true, maxRetries: 3 });
+      } else {
+        const workspaceId = record?.workspaceId ?? ('workspaceId' in saved ? saved.workspaceId : '');
+        await writeManifest(folder, {
+          workspace_id: workspaceId,
+          session_id: sessionId,
+          desired: 'stopped',
+          phone_number: record?.phone ?? null,
+          updated_at: this.now().toISOString(),
+        });
+      }
+      this.options.logger.info('Session stopped', { sessionId, logout: options.logout === true });
+    });
+  }
+
+  /**
+   * The seed document's force cleanup, more aggressive than a disconnect: destroys the client
+   * within 5 s or kills its Chromium process group, and removes the session from memory. Never throws.
+   */
+  async forceCleanupSession(sessionId: string): Promise<void> {
+    try {
+      await this.serial(sessionId, async () => {
+        const record = this.sessions.get(sessionId);
+        this.options.logger.info('Force cleanup session', { sessionId });
+        if (!record) return;
+        const client = record.client;
+        this.retire(record);
+        this.sessions.delete(sessionId);
+        if (client) await this.disposeClient(record, client);
+      });
+    } catch (error) {
+      this.options.logger.warn('Force cleanup failed', { sessionId, error: errorMessage(error) });
+    }
+  }
+
+  /** Destroys every client within `timeoutMs` (keeping their auth), stops reconnecting. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    const records = [...this.sessions.values()];
+    const work = records.map(async (record) => {
+      const client = record.client;
+      this.retire(record);
+      if (client) await this.disposeClient(record, client, Math.min(this.destroyTimeoutMs, timeoutMs));
+    });
+    await withTimeout(Promise.all(work), timeoutMs, 'shutdown').catch(() => undefined);
+    // Whatever still runs on a profile (a launch that was in flight) goes too.
+    for (const record of records) this.killProfileProcesses(record.folder);
+    this.sessions.clear();
+  }
+
+  // ------------------------------------------------------------------ liveness
+
+  /**
+   * One live probe of every session: the browser connected and the page open, and for a
+   * `connected` session `getState()` answering CONNECTED within the probe timeout. A session that
+   * fails is treated as lost (reconnected), never left reported `connected`.
+   */
+  async probeAll(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((record) => this.probe(record)));
+  }
+
+  private async probe(record: SessionRecord): Promise<void> {
+    const client = record.client;
+    const generation = record.generation;
+    if (!client || !holdsBrowser(record.status)) return;
+    if (!client.isAlive()) {
+      this.lost(record, generation, 'BROWSER_GONE');
+      return;
+    }
+    if (record.status !== 'connected') return;
+    let failure: string | null = null;
+    try {
+      const state = await withTimeout(client.getState(), this.options.probeTimeoutMs, 'getState()');
+      if (state !== 'CONNECTED') failure = `STATE_${state ?? 'UNKNOWN'}`;
+    } catch (error) {
+      failure = errorMessage(error).includes('did not settle') ? 'PROBE_TIMEOUT' : 'PROBE_FAILED';
+    }
+    if (this.isStale(record, generation)) return;
+    if (failure) {
+      this.options.logger.warn('Live probe failed', { sessionId: record.sessionId, reason: failure });
+      this.lost(record, generation, failure);
+    } else {
+      record.lastSeenAliveAt = this.now();
+    }
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Runs `op` after every earlier operation on this session has settled. */
+  private serial<T>(sessionId: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(sessionId) ?? Promise.resolve();
+    const run = previous.then(op);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(sessionId, settled);
+    void settled.then(() => {
+      if (this.locks.get(sessionId) === settled) this.locks.delete(sessionId);
+    });
+    return run;
+  }
+
+  /** Makes a record inert: no more events from its client, no pending retry. */
+  private retire(record: SessionRecord): void {
+    record.generation++;
+    record.client = null;
+    if (record.retryTimer) clearTimeout(record.retryTimer);
+    record.retryTimer = null;
+  }
+
+  private isStale(record: SessionRecord, generation: number): boolean {
+    return this.sessions.get(record.sessionId) !== record || record.generation !== generation;
+  }
+
+  /** Launches a client for `record` (inside the session's serial chain). */
+  private async launch(record: SessionRecord): Promise<void> {
+    if (this.closing || this.sessions.get(record.sessionId) !== record) return;
+    const profile = this.options.driver.profileDir(record.folder);
+    this.killProfileProcesses(record.folder);
+    const removed = await removeSingletonFiles(profile).catch(() => [] as string[]);
+    if (removed.length > 0) this.options.logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
+    const generation = ++record.generation;
+    const client = this.options.driver.create(
+      { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
+      this.handlers(record, generation),
+    );
+    record.client = client;
+    try {
+      await withTimeout(client.initialize(), this.options.initTimeoutMs, 'initialize()');
+    } catch (error) {
+      if (this.isStale(record, generation)) return;
+      this.options.logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(error) });
+      this.lost(record, generation, 'LAUNCH_FAILED');
+    }
+  }
+
+  private handlers(record: SessionRecord, generation: number): ClientEvents {
+    const live = () => !this.isStale(record, generation);
+    return {
+      qr: (qr) => {
+        if (!live()) return;
+        record.qr = qr;
+        this.apply(record, 'qr');
+        this.options.events.publish({ ...this.envelope(record, 'session.qr'), payload: { qr } });
+      },
+      authenticated: () => {
+        if (live()) this.apply(record, 'authenticated');
+      },
+      ready: (phone) => {
+        if (!live()) return;
+        record.phone = phone ?? record.phone;
+        record.qr = null;
+        record.reconnectAttempts = 0;
+        record.lastSeenAliveAt = this.now();
+        this.apply(record, 'ready', null);
+        void writeManifest(record.folder, this.manifest(record, 'running')).catch(() => undefined);
+      },
+      disconnected: (reason) => {
+        if (!live()) return;
+        this.options.logger.warn('Session disconnected', { sessionId: record.sessionId, reason });
+        if (reason === 'LOGOUT') {
+          // The library shows a new QR on the same client: the phone must link it again.
+          record.phone = null;
+          record.qr = null;
+          record.reconnectAttempts = 0;
+          this.apply(record, 'logout', 'LOGOUT');
+          void writeManifest(record.folder, this.manifest(record, 'running')).catch(() => undefined);
+          return;
+        }
+        this.lost(record, generation, reason);
+      },
+      authFailure: (message) => {
+        if (!live()) return;
+        this.options.logger.warn('Authentication failed', { sessionId: record.sessionId, error: message });
+        this.lost(record, generation, 'AUTH_FAILURE');
+      },
+      message: (message) => {
+        if (!live()) return;
+        this.options.events.publish({ ...this.envelope(record, 'message'), payload: message satisfies MessagePayload });
+      },
+      browserGone: (reason) => {
+        if (!live()) return;
+        this.options.logger.warn('Browser or page gone', { sessionId: record.sessionId, reason });
+        this.lost(record, generation, reason);
+      },
+    };
+  }
+
+  /**
+   * The session's client is lost (disconnected, browser or page died, probe failed, launch
+   * failed): dispose of it, then retry with backoff, or settle on `disconnected` / `failed`.
+   */
+  private lost(record: SessionRecord, generation: number, reason: string): void {
+    if (this.isStale(record, generation) || this.closing) return;
+    const client = record.client;
+    this.retire(record);
+    if (client) void this.serial(record.sessionId, () => this.disposeClient(record, client));
+    if (!this.options.autoReconnect) {
+      this.apply(record, 'dropped', reason);
+      return;
+    }
+    const decision = nextReconnect(
+      {
+        maxAttempts: this.options.maxReconnectAttempts,
+        baseDelayMs: this.options.reconnectBaseDelayMs,
+        maxDelayMs: this.options.reconnectMaxDelayMs,
+      },
+      record.reconnectAttempts,
+      this.options.random,
+    );
+    if (decision.action === 'give_up') {
+      this.options.logger.error('Reconnect attempts exhausted', { sessionId: record.sessionId, attempts: record.reconnectAttempts, reason });
+      this.apply(record, 'exhausted', reason);
+      return;
+    }
+    record.reconnectAttempts = decision.attempt;
+    this.apply(record, 'lost', reason);
+    this.options.logger.info('Reconnect scheduled', { sessionId: record.sessionId, attempt: decision.attempt, delayMs: decision.delayMs });
+    const retryGeneration = record.generation;
+    record.retryTimer = setTimeout(() => {
+      record.retryTimer = null;
+      if (this.isStale(record, retryGeneration)) return;
+      void this.serial(record.sessionId, () => this.launch(record));
+    }, decision.delayMs);
+  }
+
+  /** Destroys a client within the bound, then makes sure no Chromium is left on its profile. Never throws. */
+  private async disposeClient(record: SessionRecord, client: SessionClient, boundMs = this.destroyTimeoutMs): Promise<void> {
+    try {
+      await withTimeout(client.destroy(), boundMs, 'destroy()');
+    } catch (error) {
+      this.options.logger.warn('Destroy did not finish; killing the browser', { sessionId: record.sessionId, error: errorMessage(error) });
+    }
+    await client.kill().catch(() => undefined);
+    this.killProfileProcesses(record.folder);
+  }
+
+  /** SIGKILLs any Chromium running on this session's profile (an orphan, or a launch we lost track of). */
+  private killProfileProcesses(folder: string): void {
+    const profile = this.options.driver.profileDir(folder);
+    const killed = killProcesses(findProcesses([`--user-data-dir=${profile}`]));
+    if (killed.length > 0) this.options.logger.warn('Killed Chromium left on a profile', { folder, pids: killed });
+  }
+
+  /** Applies a state machine event; publishes the status when it changed. Returns false for a stale event. */
+  private apply(record: SessionRecord, event: SessionEvent, reason?: string | null): boolean {
+    const next = transition(record.status, event);
+    if (next === null) {
+      this.options.logger.debug('Ignored session event', { sessionId: record.sessionId, status: record.status, event });
+      return false;
+    }
+    const previous = record.status;
+    if (reason !== undefined) record.reason = reason;
+    if (next === previous) return true;
+    record.status = next;
+    record.updatedAt = this.now();
+    this.options.logger.info('Session status changed', { sessionId: record.sessionId, status: next, previous, reason: record.reason });
+    this.publishStatus(record, previous);
+    return true;
+  }
+
+  private publishStatus(record: SessionRecord, previous: SessionStatus | null): void {
+    this.options.events.publish({
+      ...this.envelope(record, 'session.status'),
+      payload: { status: record.status, previous, reason: record.reason },
+    });
+    this.emit('status', this.view(record));
+  }
+
+  private envelope<E extends 'session.status' | 'session.qr' | 'message'>(record: SessionRecord, event: E) {
+    return { event, session_id: record.sessionId, workspace_id: record.workspaceId, timestamp: this.now().toISOString() };
+  }
+
+  private waitUntil(record: SessionRecord, done: (status: SessionStatus) => boolean, timeoutMs: number): Promise<void> {
+    if (done(record.status) || this.sessions.get(record.sessionId) !== record) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.off('status', check);
+        resolve();
+      };
+      const check = (session: WorkerSession) => {
+        if (session.session_id === record.sessionId && (done(record.status) || this.sessions.get(record.sessionId) !== record)) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.on('status', check);
+    });
+  }
+
+  private manifest(record: SessionRecord, desired: 'running' | 'stopped') {
+    return {
+      workspace_id: record.workspaceId,
+      session_id: record.sessionId,
+      desired,
+      phone_number: record.phone,
+      updated_at: this.now().toISOString(),
+    };
+  }
+
+  private view(record: SessionRecord): WorkerSession {
+    return {
+      session_id: record.sessionId,
+      workspace_id: record.workspaceId,
+      status: record.status,
+      phone_number: record.status === 'qr_scanning' ? null : record.phone,
+      updated_at: record.updatedAt.toISOString(),
+      qr: record.status === 'qr_scanning' ? record.qr : null,
+      reason: record.reason,
+      reconnect_attempts: record.reconnectAttempts,
+      last_seen_alive_at: record.lastSeenAliveAt?.toISOString() ?? null,
+    };
+  }
+}

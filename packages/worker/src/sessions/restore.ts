@@ -1,0 +1,61 @@
+import pLimit from 'p-limit';
+import type { Logger } from '../log';
+import type { SessionManager } from './manager';
+import { listSavedSessions, readManifest } from './manifest';
+import { errorMessage } from './timeout';
+
+export interface RestoreReport {
+  /** Connected again. */
+  restored: string[];
+  /** Started, but not connected when its launch settled (QR needed, reconnecting, failed). */
+  pending: Array<{ session_id: string; status: string }>;
+  /** Folders whose manifest could not be used; left on disk, reported. */
+  broken: Array<{ folder: string; error: string }>;
+  /** Saved as stopped (DELETE without logout). */
+  skipped: string[];
+}
+
+/**
+ * Brings back every saved session whose desired state is `running`, at most `concurrency` at once.
+ * A session already in memory is force-cleaned first (the seed document's duplicate fix). One broken
+ * profile never blocks the others.
+ */
+export async function restoreSessions(options: {
+  manager: SessionManager;
+  sessionsDir: string;
+  concurrency: number;
+  logger: Logger;
+}): Promise<RestoreReport> {
+  const { manager, logger } = options;
+  const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [] };
+  const saved = await listSavedSessions(options.sessionsDir);
+  logger.info('Restoring saved sessions', { found: saved.length, concurrency: options.concurrency });
+  const limit = pLimit(options.concurrency);
+  await Promise.all(
+    saved.map(async (entry) => {
+      let desired: 'running' | 'stopped';
+      try {
+        desired = (await readManifest(entry.folder)).desired;
+      } catch (error) {
+        logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(error) });
+        report.broken.push({ folder: entry.folder, error: errorMessage(error) });
+        return;
+      }
+      if (desired === 'stopped') {
+        report.skipped.push(entry.sessionId);
+        return;
+      }
+      await limit(async () => {
+        try {
+          const session = await manager.restore(entry.workspaceId, entry.sessionId);
+          if (session.status === 'connected') report.restored.push(entry.sessionId);
+          else report.pending.push({ session_id: entry.sessionId, status: session.status });
+        } catch (error) {
+          logger.error('Restore failed', { sessionId: entry.sessionId, error: errorMessage(error) });
+          report.pending.push({ session_id: entry.sessionId, status: 'failed' });
+        }
+      });
+    }),
+  );
+  return report;
+}

@@ -1,0 +1,123 @@
+import { Client, LocalAuth, type Message } from 'whatsapp-web.js';
+import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
+import { puppeteerOptions } from '../browser/launch';
+import { profileDir } from '../browser/profile';
+import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from './driver';
+
+export interface WwebjsDriverOptions {
+  executablePath: string;
+  /** Absolute; also the orphan marker carried by every Chromium. */
+  sessionsDir: string;
+  browserArgs: readonly string[];
+  /** whatsapp-web.js `webVersionCache.type`; undefined keeps the library default. */
+  webVersionCache: 'none' | 'local' | 'remote' | undefined;
+}
+
+/** Real clients: whatsapp-web.js `Client` + `LocalAuth` in headless Chromium over a pipe. */
+export class WwebjsDriver implements SessionDriver {
+  constructor(private readonly options: WwebjsDriverOptions) {}
+
+  profileDir(folder: string): string {
+    return profileDir(folder);
+  }
+
+  create(spec: ClientSpec, events: ClientEvents): SessionClient {
+    // No clientId: the profile is `<folder>/session`, one folder per session.
+    const authStrategy = new LocalAuth({ dataPath: spec.folder });
+    const client = new Client({
+      authStrategy,
+      puppeteer: puppeteerOptions({
+        executablePath: this.options.executablePath,
+        sessionsDir: this.options.sessionsDir,
+        extraArgs: this.options.browserArgs,
+      }),
+      ...(this.options.webVersionCache ? { webVersionCache: { type: this.options.webVersionCache } as never } : {}),
+    });
+    return new WwebjsClient(client, authStrategy, events);
+  }
+}
+
+class WwebjsClient implements SessionClient {
+  private watched = false;
+
+  constructor(
+    private readonly client: Client,
+    authStrategy: LocalAuth,
+    private readonly events: ClientEvents,
+  ) {
+    // The library calls this hook right after launching Chromium (and again after a logout):
+    // the earliest point to guard the pipes and watch the browser and page for death.
+    const afterBrowserInitialized = authStrategy.afterBrowserInitialized.bind(authStrategy);
+    authStrategy.afterBrowserInitialized = async () => {
+      silenceLateBrowserPipeErrors(this.client.pupBrowser?.process());
+      this.watchBrowser();
+      return afterBrowserInitialized();
+    };
+    client.on('qr', (qr: string) => events.qr(qr));
+    client.on('authenticated', () => events.authenticated());
+    client.on('ready', () => events.ready(this.client.info?.wid?.user ?? null));
+    client.on('disconnected', (reason: string) => events.disconnected(String(reason)));
+    client.on('auth_failure', (message: string) => events.authFailure(String(message)));
+    client.on('message', (message: Message) => {
+      if (message.fromMe) return;
+      events.message({
+        id: message.id._serialized,
+        from: message.from,
+        to: message.to,
+        body: message.body,
+        type: message.type,
+        timestamp: message.timestamp,
+      });
+    });
+  }
+
+  private watchBrowser(): void {
+    if (this.watched) return;
+    const browser = this.client.pupBrowser;
+    const page = this.client.pupPage;
+    if (!browser || !page) return;
+    this.watched = true;
+    browser.once('disconnected', () => this.events.browserGone('BROWSER_CLOSED'));
+    page.once('close', () => this.events.browserGone('PAGE_CLOSED'));
+    page.once('error', () => this.events.browserGone('PAGE_CRASHED'));
+  }
+
+  initialize(): Promise<void> {
+    return this.client.initialize();
+  }
+
+  async getState(): Promise<string | null> {
+    return (await this.client.getState()) as string | null;
+  }
+
+  isAlive(): boolean {
+    const browser = this.client.pupBrowser;
+    const page = this.client.pupPage;
+    return Boolean(browser?.connected && page && !page.isClosed());
+  }
+
+  destroy(): Promise<void> {
+    return this.client.destroy();
+  }
+
+  logout(): Promise<void> {
+    return this.client.logout();
+  }
+
+  browserPid(): number | null {
+    return this.client.pupBrowser?.process()?.pid ?? null;
+  }
+
+  async kill(): Promise<void> {
+    const browserProcess = this.client.pupBrowser?.process();
+    if (!browserProcess?.pid || browserProcess.exitCode !== null || browserProcess.signalCode !== null) return;
+    const exited = new Promise((resolve) => browserProcess.once('exit', resolve));
+    try {
+      // puppeteer launches Chromium detached: its pid leads a process group holding every helper.
+      process.kill(-browserProcess.pid, 'SIGKILL');
+    } catch {
+      browserProcess.kill('SIGKILL');
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+}
