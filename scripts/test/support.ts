@@ -150,6 +150,8 @@ fs.appendFileSync(callsFile, JSON.stringify({
     WHATSAPP_NODE_API_KEY: pick('WHATSAPP_NODE_API_KEY'),
     WHATSAPP_NODE_SERVICE_URL: pick('WHATSAPP_NODE_SERVICE_URL'),
     DATABASE_URL: pick('DATABASE_URL'),
+    WA_SYNC_AUDIT_LOG: pick('WA_SYNC_AUDIT_LOG'),
+    NO_COLOR: pick('NO_COLOR'),
   },
 }) + '\\n');
 const code = behaviour.exitCodes ? behaviour.exitCodes[Math.min(previous, behaviour.exitCodes.length - 1)] : (behaviour.exitCode ?? 0);
