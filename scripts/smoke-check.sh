@@ -104,10 +104,13 @@ if [ "$skip_sync" = 0 ]; then
   line=$(WA_REPORT=$report node -e '
     let r;
     try { r = JSON.parse(process.env.WA_REPORT); } catch {}
+    if (r && r.skipped === true) {
+      console.log(`sync skipped, which is fine: ${r.reason || "another sync holds the lock"}`);
+      process.exit(0);
+    }
     const s = r && r.summary;
     if (!s || typeof s.mismatches !== "number") { console.log("!"); process.exit(0); }
-    const note = r.skipped ? " (skipped: another sync holds the lock)" : "";
-    console.log(`mismatches found: ${s.mismatches} (dry run: nothing reconnected or written)${note}`);')
+    console.log(`mismatches found: ${s.mismatches} (dry run: nothing reconnected or written)`);')
   [ "$line" != '!' ] || failed 3 "wa-sync exited 0 but its --json output has no summary.mismatches"
   printf '    %s\n' "$line"
 fi

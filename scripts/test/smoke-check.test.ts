@@ -134,6 +134,17 @@ describe('smoke-check.sh', () => {
     expect(run.stderr).toContain('its --json output has no summary.mismatches');
   });
 
+  it('passes step 3 when the sync is skipped because another run holds the lock', async () => {
+    const waSync = await fakeWaSync(caseDir, {
+      stdout: JSON.stringify({ ok: true, skipped: true, reason: 'another wa-sync run holds the lock' }),
+    });
+
+    const run = await runScript(SCRIPT, ['--url', worker.url], env(waSync.bin));
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('sync skipped, which is fine: another wa-sync run holds the lock');
+  });
+
   it('runs only the worker steps with --skip-sync', async () => {
     const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
 
