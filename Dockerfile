@@ -57,13 +57,13 @@ ENV NODE_ENV=production \
     WA_SYNC_DATA_DIR=/data/pglite
 
 WORKDIR /app
+# node_modules, plus the workspaces' manifests and their own nested node_modules (npm nests a
+# dependency there when its version differs from the hoisted one, e.g. the CLI's chalk 5).
 COPY --from=prod-deps /app/package.json /app/package-lock.json ./
 COPY --from=prod-deps /app/node_modules node_modules
-COPY --from=build /src/packages/shared/package.json packages/shared/
+COPY --from=prod-deps /app/packages packages
 COPY --from=build /src/packages/shared/dist packages/shared/dist
-COPY --from=build /src/packages/cli/package.json packages/cli/
 COPY --from=build /src/packages/cli/dist packages/cli/dist
-COPY --from=build /src/packages/worker/package.json packages/worker/
 COPY --from=build /src/packages/worker/dist packages/worker/dist
 COPY scripts/*.sh scripts/
 
