@@ -30,10 +30,17 @@ export function silentLogger(): Logger {
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
 }
 
-/** Flushes the file transports before the process exits. */
+const closing = new WeakMap<Logger, Promise<void>>();
+
+/** Flushes the file transports (before the process exits). Calling it again waits for the same flush. */
 export function closeLogger(logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    logger.on('finish', () => setTimeout(resolve, 50));
-    logger.end();
-  });
+  let done = closing.get(logger);
+  if (!done) {
+    done = new Promise((resolve) => {
+      logger.on('finish', () => setTimeout(resolve, 50));
+      logger.end();
+    });
+    closing.set(logger, done);
+  }
+  return done;
 }

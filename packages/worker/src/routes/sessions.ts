@@ -18,6 +18,7 @@ const session = {
     qr: { type: ['string', 'null'] },
     reason: { type: ['string', 'null'] },
     reconnect_attempts: { type: 'integer' },
+    last_seen_alive_at: { type: ['string', 'null'] },
   },
 } as const;
 

@@ -7,7 +7,7 @@ import { SessionNotFoundError, SessionStateError } from '../errors';
 import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
 import type { ClientEvents, SessionClient, SessionDriver } from './driver';
-import { findSavedSession, writeManifest } from './manifest';
+import { findSavedSession, writeManifest, type SessionManifest } from './manifest';
 import { nextReconnect } from './reconnect';
 import { holdsBrowser, transition, type SessionEvent } from './state';
 import { errorMessage, withTimeout } from './timeout';
@@ -68,6 +68,7 @@ export class SessionManager extends EventEmitter {
   private readonly sessions = new Map<string, SessionRecord>();
   /** Per-session operation chains, kept apart from records so they outlive a force cleanup. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly manifestWrites = new Map<string, Promise<void>>();
   private closing = false;
   private readonly destroyTimeoutMs: number;
   private readonly now: () => Date;
@@ -129,19 +130,17 @@ export class SessionManager extends EventEmitter {
       retryTimer: null,
       launched: Promise.resolve(),
     };
+    const previousClient = existing?.client ?? null;
     if (existing) this.retire(existing);
     this.sessions.set(sessionId, record);
     this.options.logger.info('Creating WhatsApp session', { sessionId, workspaceId, origin: options.origin ?? 'api' });
     this.publishStatus(record, existing?.status ?? null);
-    const previousClient = existing?.client ?? null;
     record.launched = this.serial(sessionId, async () => {
       if (previousClient) {
         this.options.logger.info('Force cleanup session', { sessionId });
         await this.disposeClient(record, previousClient);
       }
-      await writeManifest(folder, this.manifest(record, 'running')).catch((error) =>
-        this.options.logger.warn('Could not write the session manifest', { sessionId, error: errorMessage(error) }),
-      );
+      await this.saveManifest(folder, this.manifest(record, 'running'));
       await this.launch(record);
     });
     return { created: true, session: this.view(record) };
@@ -192,10 +191,11 @@ export class SessionManager extends EventEmitter {
         }
       }
       if (options.logout) {
+        await this.manifestWrites.get(folder);
         await fs.rm(folder, { recursive: true, force: true, maxRetries: 3 });
       } else {
         const workspaceId = record?.workspaceId ?? ('workspaceId' in saved ? saved.workspaceId : '');
-        await writeManifest(folder, {
+        await this.saveManifest(folder, {
           workspace_id: workspaceId,
           session_id: sessionId,
           desired: 'stopped',
@@ -348,7 +348,7 @@ export class SessionManager extends EventEmitter {
         record.reconnectAttempts = 0;
         record.lastSeenAliveAt = this.now();
         this.apply(record, 'ready', null);
-        void writeManifest(record.folder, this.manifest(record, 'running')).catch(() => undefined);
+        void this.saveManifest(record.folder, this.manifest(record, 'running'));
       },
       disconnected: (reason) => {
         if (!live()) return;
@@ -359,7 +359,7 @@ export class SessionManager extends EventEmitter {
           record.qr = null;
           record.reconnectAttempts = 0;
           this.apply(record, 'logout', 'LOGOUT');
-          void writeManifest(record.folder, this.manifest(record, 'running')).catch(() => undefined);
+          void this.saveManifest(record.folder, this.manifest(record, 'running'));
           return;
         }
         this.lost(record, generation, reason);
@@ -482,7 +482,22 @@ export class SessionManager extends EventEmitter {
     });
   }
 
-  private manifest(record: SessionRecord, desired: 'running' | 'stopped') {
+  /** Writes a manifest after the earlier writes of the same folder (a late write must not undo a DELETE). Never throws. */
+  private saveManifest(folder: string, manifest: SessionManifest): Promise<void> {
+    const previous = this.manifestWrites.get(folder) ?? Promise.resolve();
+    const next = previous.then(() =>
+      writeManifest(folder, manifest).catch((error: unknown) => {
+        this.options.logger.warn('Could not write the session manifest', { folder, error: errorMessage(error) });
+      }),
+    );
+    this.manifestWrites.set(folder, next);
+    void next.then(() => {
+      if (this.manifestWrites.get(folder) === next) this.manifestWrites.delete(folder);
+    });
+    return next;
+  }
+
+  private manifest(record: SessionRecord, desired: 'running' | 'stopped'): SessionManifest {
     return {
       workspace_id: record.workspaceId,
       session_id: record.sessionId,

@@ -1,0 +1,68 @@
+import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from '../src/sessions/driver';
+
+/** A client the test drives by hand: it emits what the test says, and records what was asked of it. */
+export class FakeClient implements SessionClient {
+  alive = true;
+  state: string | null = 'CONNECTED';
+  /** getState never settles (a wedged page). */
+  wedged = false;
+  destroyed = false;
+  loggedOut = false;
+  killed = false;
+  initializeCalls = 0;
+  /** What initialize() does; default: resolve at once. */
+  onInitialize: () => Promise<void> = async () => undefined;
+
+  constructor(
+    readonly spec: ClientSpec,
+    readonly emit: ClientEvents,
+  ) {}
+
+  initialize(): Promise<void> {
+    this.initializeCalls++;
+    return this.onInitialize();
+  }
+  getState(): Promise<string | null> {
+    if (this.wedged) return new Promise(() => undefined);
+    return Promise.resolve(this.state);
+  }
+  isAlive(): boolean {
+    return this.alive && !this.destroyed && !this.killed;
+  }
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+  }
+  async logout(): Promise<void> {
+    this.loggedOut = true;
+  }
+  async kill(): Promise<void> {
+    this.killed = true;
+  }
+  browserPid(): number | null {
+    return null;
+  }
+}
+
+export class FakeDriver implements SessionDriver {
+  readonly clients: FakeClient[] = [];
+  /** Applied to every new client before the manager sees it. */
+  configure: (client: FakeClient) => void = () => undefined;
+
+  create(spec: ClientSpec, events: ClientEvents): SessionClient {
+    const client = new FakeClient(spec, events);
+    this.configure(client);
+    this.clients.push(client);
+    return client;
+  }
+  profileDir(folder: string): string {
+    return `${folder}/session`;
+  }
+  clientsOf(sessionId: string): FakeClient[] {
+    return this.clients.filter((c) => c.spec.sessionId === sessionId);
+  }
+  last(sessionId: string): FakeClient {
+    const list = this.clientsOf(sessionId);
+    if (list.length === 0) throw new Error(`no client for ${sessionId}`);
+    return list[list.length - 1]!;
+  }
+}
