@@ -10,44 +10,57 @@ export interface AuditEntry {
   action: string;
   before: { status: string; phone_number: string | null };
   after: { status: string; phone_number: string | null } | null;
-  /** `written`, `reconnected`, `reconnect_failed`, `backed_off`, `given_up`, `conflict`... */
+  /** `status_updated`, `reconnected`, `reconnect_failed`, `backed_off`, `given_up`, `conflict`... */
   result: string;
   error?: string;
 }
 
-/** Winston JSON lines appended to a file; `close()` resolves once every line is on disk. */
+interface Sink {
+  stream: fs.WriteStream;
+  transport: winston.transport;
+  logger: winston.Logger;
+}
+
+/**
+ * Winston JSON lines appended to a file. The file is created on the first line only, so a run
+ * with nothing to record leaves no trace; `close()` resolves once every line is on disk.
+ */
 export class AuditLog {
-  private readonly stream: fs.WriteStream;
-  private readonly transport: winston.transport;
-  private readonly logger: winston.Logger;
+  private sink: Sink | undefined;
 
-  private constructor(readonly file: string) {
-    this.stream = fs.createWriteStream(file, { flags: 'a' });
-    this.transport = new winston.transports.Stream({ stream: this.stream });
-    this.logger = winston.createLogger({
-      level: 'info',
-      format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-      defaultMeta: { component: 'wa-sync' },
-      transports: [this.transport],
-    });
-  }
+  private constructor(readonly file: string) {}
 
+  /** Makes the folder (so a bad path fails before the run acts); the file comes with the first line. */
   static async open(file: string): Promise<AuditLog> {
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const log = new AuditLog(file);
-    await once(log.stream, 'open');
-    return log;
+    return new AuditLog(file);
   }
 
   record(runId: string, entry: AuditEntry): void {
-    this.logger.info('sync action', { run_id: runId, ...entry });
+    this.sink ??= this.openSink();
+    this.sink.logger.info('sync action', { run_id: runId, ...entry });
   }
 
   async close(): Promise<void> {
-    const transportDone = once(this.transport, 'finish');
-    this.logger.end();
+    const sink = this.sink;
+    if (!sink) return;
+    this.sink = undefined;
+    const transportDone = once(sink.transport, 'finish');
+    sink.logger.end();
     await transportDone;
-    this.stream.end();
-    await once(this.stream, 'close');
+    sink.stream.end();
+    await once(sink.stream, 'close');
+  }
+
+  private openSink(): Sink {
+    const stream = fs.createWriteStream(this.file, { flags: 'a' });
+    const transport = new winston.transports.Stream({ stream });
+    const logger = winston.createLogger({
+      level: 'info',
+      format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+      defaultMeta: { component: 'wa-sync' },
+      transports: [transport],
+    });
+    return { stream, transport, logger };
   }
 }

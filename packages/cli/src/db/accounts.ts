@@ -17,16 +17,34 @@ interface AccountRow {
 }
 
 /**
+ * The metadata keys the planner reads. Only these travel to the CLI: the rest of `metadata`
+ * (owned by the application, possibly large) stays in the database, and the write merges
+ * into it there with `||`.
+ */
+export const PLANNER_KEYS = [
+  'sync_written_at',
+  'sync_revive',
+  'reconnect_attempts',
+  'next_reconnect_at',
+  'reconnect_given_up_at',
+] as const;
+
+/**
  * The active accounts (is_active, not deleted, provider `webjs`), optionally of one workspace,
  * each with its row version (`xmin`) so the write can skip rows changed meanwhile.
  * `updated_at` is read as ISO-8601 UTC with milliseconds, the precision the sync stamps.
  */
-export async function readActiveAccounts(knex: Knex, workspaceId: string | undefined): Promise<Account[]> {
+export async function readActiveAccounts(
+  knex: Knex,
+  workspaceId: string | undefined,
+  connection?: unknown,
+): Promise<Account[]> {
   const where = workspaceId === undefined ? '' : 'AND workspace_id = ?';
   let rows: AccountRow[];
   try {
-    const result = await knex.raw(
-      `SELECT id::text AS id, session_id, workspace_id, phone_number, status, metadata,
+    const query = knex.raw(
+      `SELECT id::text AS id, session_id, workspace_id, phone_number, status,
+              jsonb_strip_nulls(jsonb_build_object(${PLANNER_KEYS.map((key) => `'${key}', metadata->'${key}'`).join(', ')})) AS metadata,
               to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
               xmin::text AS version
          FROM ${ACCOUNTS_TABLE}
@@ -34,7 +52,7 @@ export async function readActiveAccounts(knex: Knex, workspaceId: string | undef
         ORDER BY id`,
       workspaceId === undefined ? [] : [workspaceId],
     );
-    rows = result.rows;
+    rows = (await (connection === undefined ? query : query.connection(connection))).rows;
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') {
       throw new SchemaMissingError(`table ${ACCOUNTS_TABLE} does not exist: run \`wa-sync migrate\` first`);
@@ -61,7 +79,7 @@ export interface AccountWrite extends RowWrite {
  * stamped into `metadata.sync_written_at`). Rows whose `xmin` moved since they were read were
  * changed by someone else meanwhile and are left alone. Returns the ids written.
  */
-export async function writeAccounts(knex: Knex, writes: AccountWrite[], now: Date): Promise<Set<string>> {
+export async function writeAccounts(knex: Knex | Knex.Transaction, writes: AccountWrite[], now: Date): Promise<Set<string>> {
   if (writes.length === 0) return new Set();
   const records = writes.map((write) => ({
     id: write.id,

@@ -4,6 +4,11 @@ import type { Database } from './knex';
 export const SYNC_LOCK_KEY = '-9085698930595249049';
 
 export interface SyncLock {
+  /**
+   * The pinned connection holding the lock; the run reads and writes on it too, so one run
+   * uses one connection. `undefined` with the embedded database (knex's only connection).
+   */
+  connection: unknown;
   release(): Promise<void>;
 }
 
@@ -15,7 +20,7 @@ export interface SyncLock {
  * 24-hour mutex). The embedded database is already exclusive to this process (file lock).
  */
 export async function acquireSyncLock(db: Database): Promise<SyncLock | null> {
-  if (db.embedded) return { release: async () => undefined };
+  if (db.embedded) return { connection: undefined, release: async () => undefined };
   const { knex } = db;
   const connection: unknown = await knex.client.acquireConnection();
   let held = false;
@@ -27,6 +32,7 @@ export async function acquireSyncLock(db: Database): Promise<SyncLock | null> {
   }
   if (!held) return null;
   return {
+    connection,
     release: async () => {
       try {
         await knex.raw('SELECT pg_advisory_unlock(?::bigint)', [SYNC_LOCK_KEY]).connection(connection);

@@ -46,11 +46,12 @@ export function plan(accounts: Account[], worker: WorkerSnapshot, options: PlanO
   const invalidIds = new Set(worker.invalid.map((entry) => entry.session_id).filter((id) => id !== null));
   const known = new Set<string>();
   const changes: PlannedChange[] = [];
+  const nowIso = now.toISOString();
 
   for (const account of accounts) {
     known.add(account.session_id);
     if (invalidIds.has(account.session_id)) continue;
-    const change = planAccount(account, bySession.get(account.session_id), options, now);
+    const change = planAccount(account, bySession.get(account.session_id), options, now, nowIso);
     if (change) changes.push(change);
   }
 
@@ -67,8 +68,10 @@ function planAccount(
   session: WorkerSession | undefined,
   options: PlanOptions,
   now: Date,
+  nowIso: string,
 ): PlannedChange | null {
-  const nowIso = now.toISOString();
+  // Fast path, most rows on most runs: both sides agree that the session is connected.
+  if (session?.status === 'connected' && account.status === 'connected') return null;
   const revive = wantsRunning(account) && session?.reason !== 'LOGOUT';
   const stamp = { sync_written_at: nowIso, sync_revive: revive };
 

@@ -66,7 +66,10 @@ export interface SyncReport {
     invalid_worker_sessions: number;
   };
   audit_log: string | null;
+  /** From the health check to the last line of audit, before closing. */
   duration_ms: number;
+  /** Where the time went, per phase (ms). */
+  timings_ms: Record<string, number>;
 }
 
 export type SyncOutcome = { kind: 'done'; report: SyncReport } | { kind: 'skipped'; reason: string };
@@ -78,6 +81,13 @@ export type SyncOutcome = { kind: 'done'; report: SyncReport } | { kind: 'skippe
  */
 export async function runSync(config: SyncConfig, clock: () => Date = () => new Date()): Promise<SyncOutcome> {
   const startedAt = performance.now();
+  const timings: Record<string, number> = {};
+  let mark = startedAt;
+  const lap = (phase: string) => {
+    const t = performance.now();
+    timings[phase] = Math.round((t - mark) * 10) / 10;
+    mark = t;
+  };
   const client = new WorkerClient({
     baseUrl: config.workerUrl,
     apiKey: config.apiKey,
@@ -86,27 +96,39 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
   });
   let db: Database | undefined;
   let lock: SyncLock | null = null;
+  let audit: AuditLog | undefined;
+  // The health check runs while the database connects and the lock is taken: neither writes
+  // anything, and the worker's verdict is looked at first.
+  const opening = openAndLock(config).then((opened) => {
+    db = opened.db;
+    lock = opened.lock;
+    return opened;
+  });
+  opening.catch(() => undefined);
   try {
     const health = await client.health();
-    try {
-      db = await openDatabase(config.database);
-    } catch (error) {
-      if (error instanceof EmbeddedDatabaseLockedError) {
-        return { kind: 'skipped', reason: error.message };
-      }
-      throw error;
-    }
-    lock = await acquireSyncLock(db);
-    if (!lock) return { kind: 'skipped', reason: 'another sync-sessions run holds the lock' };
+    lap('health');
+    const opened = await opening;
+    if (!opened.lock) return { kind: 'skipped', reason: opened.skipped ?? 'another sync-sessions run holds the lock' };
+    const connection = opened.lock.connection;
+    const database = opened.db!;
+    lap('connect_and_lock');
 
+    const auditOpening = config.dryRun ? undefined : AuditLog.open(config.auditLogPath);
+    auditOpening?.then((log) => (audit = log)).catch(() => undefined);
     const [accounts, snapshot] = await Promise.all([
-      readActiveAccounts(db.knex, config.workspaceId),
+      readActiveAccounts(database.knex, config.workspaceId, connection),
       client.sessions(config.workspaceId),
     ]);
+    // Opened alongside the reads; a log that cannot be opened stops the run before it acts.
+    const log = auditOpening ? await auditOpening : undefined;
+    lap('read');
     const now = clock();
     const planned = plan(accounts, snapshot, { autoReconnect: config.autoReconnect, backoff: config.backoff }, now);
 
+    lap('plan');
     const outcomes = config.dryRun ? new Map<PlannedChange, RequestOutcome>() : await act(client, planned.changes);
+    lap('requests');
     const writes = new Map<PlannedChange, AccountWrite>();
     for (const change of planned.changes) {
       const outcome = outcomes.get(change);
@@ -116,20 +138,19 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
 
     let written = new Set<string>();
     if (!config.dryRun && writes.size > 0) {
-      const knex = db.knex;
-      written = await knex.transaction((trx) => writeAccounts(trx, [...writes.values()], now));
+      written = await database.knex.transaction((trx) => writeAccounts(trx, [...writes.values()], now), { connection });
     }
 
+    lap('write');
     const runId = randomUUID();
     const mismatches = planned.changes.map((change) =>
       describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun),
     );
     let auditFile: string | null = null;
-    if (!config.dryRun && mismatches.length > 0) {
-      const audit = await AuditLog.open(config.auditLogPath);
+    if (log) {
       for (const [i, change] of planned.changes.entries()) {
         const m = mismatches[i];
-        audit.record(runId, {
+        log.record(runId, {
           session_id: m.session_id,
           workspace_id: m.workspace_id,
           action: m.action,
@@ -139,10 +160,12 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
           ...(m.error ? { error: m.error } : {}),
         });
       }
-      await audit.close();
-      auditFile = audit.file;
+      audit = undefined;
+      await log.close();
+      if (mismatches.length > 0) auditFile = log.file;
     }
 
+    lap('audit');
     const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
     return {
       kind: 'done',
@@ -154,7 +177,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
         workspace_id: config.workspaceId ?? null,
         started_at: now.toISOString(),
         worker: { url: config.workerUrl, ...health },
-        database: { label: db.config.label, active_accounts: planned.accountsChecked },
+        database: { label: database.config.label, active_accounts: planned.accountsChecked },
         mismatches,
         unknown_worker_sessions: planned.unknownWorkerSessions.map((s) => ({
           session_id: s.session_id,
@@ -175,15 +198,36 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
         },
         audit_log: auditFile,
         duration_ms: Math.round(performance.now() - startedAt),
+        timings_ms: timings,
       },
     };
   } finally {
+    // Whatever happened, wait for the connection attempt so nothing opened is left behind.
+    await opening.catch(() => undefined);
     try {
-      await lock?.release();
+      await (lock as SyncLock | null)?.release();
     } finally {
-      await db?.close();
+      await (audit as AuditLog | undefined)?.close();
+      await (db as Database | undefined)?.close();
       await client.close();
     }
+  }
+}
+
+/** Opens the database and takes the sync lock; `lock: null` with the reason when skipped. */
+async function openAndLock(config: SyncConfig): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
+  let db: Database;
+  try {
+    db = await openDatabase(config.database);
+  } catch (error) {
+    if (error instanceof EmbeddedDatabaseLockedError) return { lock: null, skipped: error.message };
+    throw error;
+  }
+  try {
+    return { db, lock: await acquireSyncLock(db) };
+  } catch (error) {
+    await db.close();
+    throw error;
   }
 }
 

@@ -1,0 +1,295 @@
+/**
+ * `npm run bench:sync`: 10,000 active accounts in 10 workspaces, a worker stand-in reporting
+ * 10,000 sessions of which 1,000 disagree with the database. Prints, in one run:
+ *
+ * - sync: `wa-sync sync-sessions --json` as a child process (median of RUNS): its own
+ *   connect-to-close time (`duration_ms`), the process wall time, and its peak RSS;
+ * - row by row: the same work done as the seed's PHP command does it, one request
+ *   (`GET /api/sessions/:id`) and one UPDATE (autocommit) per account;
+ * - floor: one SELECT of the accounts, one `GET /api/sessions` and one batched UPDATE of the
+ *   1,000 changed rows, each timed alone on warm connections, summed.
+ *
+ * Needs Postgres (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); makes
+ * and drops its own database.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { Agent, request } from 'undici';
+import knexFactory from 'knex';
+import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
+import { migrateToLatest } from '../db/migrations';
+
+const ACCOUNTS = 10_000;
+const WORKSPACES = 10;
+const DISAGREE = 1_000;
+const RUNS = 5;
+const API_KEY = 'bench-key';
+const ADMIN_URL = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const BIN = path.join(__dirname, '..', 'bin.js');
+
+const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150 };
+
+interface SessionEntry {
+  session_id: string;
+  workspace_id: string;
+  status: string;
+  phone_number: string;
+  updated_at: string;
+  reason: null;
+}
+
+/** Session i: every 10th disagrees (half: DB connected, worker failed; half: the reverse). */
+function sessionFor(i: number): { db: string; worker: string; entry: SessionEntry } {
+  const disagrees = i % (ACCOUNTS / DISAGREE) === 0;
+  const flip = (i / (ACCOUNTS / DISAGREE)) % 2 === 0;
+  const db = disagrees && !flip ? 'disconnected' : 'connected';
+  const worker = disagrees && flip ? 'failed' : 'connected';
+  return {
+    db,
+    worker,
+    entry: {
+      session_id: `bench_${i}`,
+      workspace_id: String(i % WORKSPACES),
+      status: worker,
+      phone_number: `62811${String(i).padStart(6, '0')}`,
+      updated_at: '2026-01-01T00:00:00.000Z',
+      reason: null,
+    },
+  };
+}
+
+const sessions = Array.from({ length: ACCOUNTS }, (_, i) => sessionFor(i));
+const sessionsBody = JSON.stringify({ sessions: sessions.map((s) => s.entry) });
+const byId = new Map(sessions.map((s) => [s.entry.session_id, JSON.stringify(s.entry)]));
+const healthBody = JSON.stringify({
+  status: 'ok',
+  uptime: 1390,
+  sessions: { total: ACCOUNTS, connected: sessions.filter((s) => s.worker === 'connected').length, by_status: {} },
+  memory: {},
+  version: 'bench',
+});
+
+function startWorkerStandIn(): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    const url = req.url ?? '';
+    if (url === '/health') return void res.end(healthBody);
+    if (url === '/api/sessions') return void res.end(sessionsBody);
+    const one = byId.get(decodeURIComponent(url.slice('/api/sessions/'.length)));
+    if (one) return void res.end(one);
+    res.statusCode = 404;
+    res.end('{"error":{"code":"NOT_FOUND","message":"unknown"}}');
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function seed(client: Client): Promise<void> {
+  await client.query('TRUNCATE whatsapp_accounts RESTART IDENTITY');
+  await client.query(
+    `INSERT INTO whatsapp_accounts (workspace_id, session_id, phone_number, status, metadata)
+     SELECT (i % ${WORKSPACES})::text, 'bench_' || i, '62811' || lpad(i::text, 6, '0'),
+            CASE WHEN i % ${ACCOUNTS / DISAGREE} = 0 AND (i / ${ACCOUNTS / DISAGREE}) % 2 = 1 THEN 'disconnected' ELSE 'connected' END,
+            jsonb_build_object('created_by', 'bench', 'plan', 'pro')
+       FROM generate_series(0, ${ACCOUNTS - 1}) AS i`,
+  );
+  await client.query('VACUUM ANALYZE whatsapp_accounts');
+}
+
+async function countDisagreeing(client: Client): Promise<number> {
+  const { rows } = await client.query(`SELECT status, session_id FROM whatsapp_accounts`);
+  const expected = new Map(sessions.map((s) => [s.entry.session_id, s.worker]));
+  return rows.filter((row) => expected.get(row.session_id) !== row.status).length;
+}
+
+interface CliRun {
+  durationMs: number;
+  wallMs: number;
+  peakRssMb: number;
+  mismatches: number;
+  phases: Record<string, number>;
+}
+
+function runCli(env: Record<string, string>): Promise<CliRun> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN, 'sync-sessions', '--json'], {
+    env: { ...process.env, ...env, WA_SYNC_REPORT_MAX_RSS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('close', (code) => {
+      const wallMs = performance.now() - started;
+      if (code !== 0) return reject(new Error(`wa-sync exited ${code}: ${stderr}`));
+      const report = JSON.parse(stdout) as {
+        duration_ms: number;
+        timings_ms: Record<string, number>;
+        summary: { mismatches: number };
+      };
+      const rss = /peak RSS ([\d.]+) MB/.exec(stderr);
+      resolve({
+        durationMs: report.duration_ms,
+        wallMs,
+        peakRssMb: rss ? Number(rss[1]) : Number.NaN,
+        mismatches: report.summary.mismatches,
+        phases: report.timings_ms,
+      });
+    });
+  });
+}
+
+/** What the seed's PHP command does: per account one request and one UPDATE. */
+async function rowByRow(client: Client, workerUrl: string, dispatcher: Agent): Promise<number> {
+  const started = performance.now();
+  const { rows } = await client.query(
+    `SELECT id, session_id, status FROM whatsapp_accounts
+      WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs' ORDER BY id`,
+  );
+  for (const row of rows) {
+    const response = await request(`${workerUrl}/api/sessions/${encodeURIComponent(row.session_id)}`, {
+      headers: { 'x-api-key': API_KEY },
+      dispatcher,
+    });
+    const session = (await response.body.json()) as SessionEntry;
+    const patch = session.status === row.status ? {} : { auto_disconnected_at: new Date().toISOString(), reason: 'bench' };
+    await client.query(
+      'UPDATE whatsapp_accounts SET status = $1, metadata = metadata || $2::jsonb, updated_at = now() WHERE id = $3',
+      [session.status, JSON.stringify(patch), row.id],
+    );
+  }
+  return performance.now() - started;
+}
+
+interface Floor {
+  selectMs: number;
+  getMs: number;
+  updateMs: number;
+}
+
+async function floor(url: string, workerUrl: string, dispatcher: Agent): Promise<Floor> {
+  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 1, max: 1 } });
+  try {
+    await knex.raw('select 1');
+    let t = performance.now();
+    const accounts = await readActiveAccounts(knex, undefined);
+    const selectMs = performance.now() - t;
+
+    t = performance.now();
+    const response = await request(`${workerUrl}/api/sessions`, { headers: { 'x-api-key': API_KEY }, dispatcher });
+    const body = (await response.body.json()) as { sessions: SessionEntry[] };
+    const getMs = performance.now() - t;
+
+    const observed = new Map(body.sessions.map((s) => [s.session_id, s.status]));
+    const writes: AccountWrite[] = accounts
+      .filter((a) => observed.get(a.session_id) !== a.status)
+      .map((a) => ({ id: a.id, version: a.version, status: observed.get(a.session_id) as AccountWrite['status'], phone_number: null, patch: { reason: 'floor' } }));
+    if (writes.length !== DISAGREE) throw new Error(`expected ${DISAGREE} disagreeing rows, found ${writes.length}`);
+    t = performance.now();
+    await knex.transaction((trx) => writeAccounts(trx, writes, new Date()));
+    const updateMs = performance.now() - t;
+    return { selectMs, getMs, updateMs };
+  } finally {
+    await knex.destroy();
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const name = `wa_sync_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const dbUrl = new URL(ADMIN_URL);
+  dbUrl.pathname = `/${name}`;
+  const url = dbUrl.toString();
+  const client = new Client({ connectionString: url });
+  const server = await startWorkerStandIn();
+  const workerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dispatcher = new Agent({ connections: 4 });
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wa-sync-bench-'));
+  try {
+    await client.connect();
+    const knex = knexFactory({ client: 'pg', connection: url });
+    await migrateToLatest(knex);
+    await knex.destroy();
+
+    await seed(client);
+    if ((await countDisagreeing(client)) !== DISAGREE) throw new Error('seed does not have the expected disagreements');
+    const floors: Floor[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      await seed(client);
+      floors.push(await floor(url, workerUrl, dispatcher));
+    }
+    const floorParts = {
+      selectMs: median(floors.map((f) => f.selectMs)),
+      getMs: median(floors.map((f) => f.getMs)),
+      updateMs: median(floors.map((f) => f.updateMs)),
+    };
+    const floorMs = floorParts.selectMs + floorParts.getMs + floorParts.updateMs;
+
+    const env = {
+      DATABASE_URL: url,
+      WHATSAPP_NODE_SERVICE_URL: workerUrl,
+      WHATSAPP_NODE_API_KEY: API_KEY,
+      WA_SYNC_AUDIT_LOG: path.join(tmp, 'audit.log'),
+    };
+    const runs: CliRun[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      await seed(client);
+      const run = await runCli(env);
+      if (run.mismatches !== DISAGREE) throw new Error(`the sync found ${run.mismatches} mismatches, expected ${DISAGREE}`);
+      if ((await countDisagreeing(client)) !== 0) throw new Error('the sync left rows disagreeing with the worker');
+      runs.push(run);
+    }
+
+    await seed(client);
+    const rowByRowMs = await rowByRow(client, workerUrl, dispatcher);
+    if ((await countDisagreeing(client)) !== 0) throw new Error('row by row left rows disagreeing with the worker');
+
+    const syncMs = median(runs.map((r) => r.durationMs));
+    const wallMs = median(runs.map((r) => r.wallMs));
+    const peakRss = Math.max(...runs.map((r) => r.peakRssMb));
+    const speedup = rowByRowMs / syncMs;
+    const toFloor = syncMs / floorMs;
+    const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+    const rows: [string, string, string][] = [
+      ['sync (wa-sync, connect to close, median)', ms(syncMs), ''],
+      ['sync (wa-sync process wall time, median)', ms(wallMs), 'includes node start and module loading'],
+      ['row by row (1 request + 1 UPDATE per account)', ms(rowByRowMs), ''],
+      ['speed-up vs row by row', `${speedup.toFixed(1)}x`, `target >= ${TARGETS.speedupVsRowByRow}x: ${verdict(speedup >= TARGETS.speedupVsRowByRow)}`],
+      ['floor (SELECT + GET + batched UPDATE)', ms(floorMs), `${ms(floorParts.selectMs)} + ${ms(floorParts.getMs)} + ${ms(floorParts.updateMs)}`],
+      ['sync / floor', `${toFloor.toFixed(2)}x`, `target <= ${TARGETS.ratioToFloor}x: ${verdict(toFloor <= TARGETS.ratioToFloor)}`],
+      ['peak RSS of the wa-sync process', `${peakRss.toFixed(1)} MB`, `target < ${TARGETS.peakRssMb} MB: ${verdict(peakRss < TARGETS.peakRssMb)}`],
+    ];
+    const width = Math.max(...rows.map((r) => r[0].length));
+    const valueWidth = Math.max(...rows.map((r) => r[1].length));
+    console.log(`wa-sync bench: ${ACCOUNTS} accounts in ${WORKSPACES} workspaces, ${DISAGREE} disagreeing, ${RUNS} sync runs`);
+    for (const [label, value, note] of rows) console.log(`  ${label.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}`);
+    const phases = Object.keys(runs[0].phases).map((phase) => `${phase} ${median(runs.map((r) => r.phases[phase] ?? 0))}`);
+    console.log(`  sync phases (median ms): ${phases.join(', ')}`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await dispatcher.close();
+    await client.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
