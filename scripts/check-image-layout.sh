@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# For machines without a Docker engine: assembles, in a temp folder, the file tree that the
+# Dockerfile's runtime stage holds (production dependencies only, the built dist/ folders, the
+# operator scripts) and checks that wa-sync and wa-worker start from it. Catches a dependency
+# that is only a devDependency, a nested node_modules left out, a moved bin. It mirrors the
+# Dockerfile's stages by hand: change both together. Exit 0 when both start, 1 otherwise.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+keep=0
+case "${1:-}" in
+  --keep) keep=1 ;;
+  -h | --help)
+    echo "Usage: check-image-layout.sh [--keep]   (--keep: leave the assembled tree for a look)"
+    exit 0
+    ;;
+  "") ;;
+  *) die 2 "unknown argument: $1" ;;
+esac
+need_node
+command -v npm >/dev/null 2>&1 || die 1 "npm not found on PATH"
+
+root=$(cd "$WA_SCRIPTS_DIR/.." && pwd)
+app=$(mktemp -d "${TMPDIR:-/tmp}/wa-image-layout.XXXXXX")
+worker_pid=""
+cleanup() {
+  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    wait "$worker_pid" 2>/dev/null || true
+  fi
+  if [ "$keep" = 1 ]; then echo "kept: $app"; else rm -rf "$app"; fi
+}
+trap cleanup EXIT
+
+step "Building the TypeScript in $root (tsc -b)"
+(cd "$root" && npx --no-install tsc -b) || die 1 "the build failed: see above"
+
+step "Production dependencies in $app (npm ci --omit=dev, as the prod-deps stage)"
+cp "$root/package.json" "$root/package-lock.json" "$app/"
+for package in shared simulator cli worker; do
+  mkdir -p "$app/packages/$package"
+  cp "$root/packages/$package/package.json" "$app/packages/$package/"
+done
+(cd "$app" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null) ||
+  die 1 "npm ci --omit=dev failed: see above"
+
+step "The runtime stage's files: dist/ of shared, cli and worker; scripts/*.sh"
+for package in shared cli worker; do
+  cp -R "$root/packages/$package/dist" "$app/packages/$package/dist"
+done
+mkdir -p "$app/scripts" "$app/data/sessions" "$app/data/logs"
+cp "$root"/scripts/*.sh "$app/scripts/"
+
+step "wa-sync --help"
+node "$app/packages/cli/dist/bin.js" --help >/dev/null || die 1 "wa-sync does not start from the assembled tree"
+echo "    ok"
+
+step "wa-worker starts and answers /health"
+log="$app/data/worker.out"
+(cd "$app" && exec env -i PATH="$PATH" HOME="$app/data" NODE_ENV=production PORT=0 \
+  WHATSAPP_NODE_API_KEY="layout-check-$$" WHATSAPP_SESSIONS_DIR="$app/data/sessions" \
+  LOG_DIR="$app/data/logs" WHATSAPP_RESTORE_ON_START=false \
+  node packages/worker/dist/main.js >"$log" 2>&1) &
+worker_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*"message":"wa-worker listening".*"port":\([0-9]*\).*/\1/p' "$log" | head -n 1)
+  [ -n "$port" ] && break
+  kill -0 "$worker_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  sed 's/^/    /' "$log" >&2
+  die 1 "wa-worker did not start from the assembled tree"
+fi
+printf '    %s\n' "$("$app/scripts/check-worker-health.sh" --url "http://127.0.0.1:$port")"
+
+step "The assembled tree runs both processes"
