@@ -321,6 +321,18 @@ describe('session manager', () => {
     expect(h.manager.get('s3')).toMatchObject({ status: 'reconnecting', reason: 'STATE_CONFLICT' });
   });
 
+  it('does not take a client that is still launching for a dead one', async () => {
+    h = await harness();
+    h.driver.configure = (c) => {
+      c.alive = false; // no browser yet
+      c.onInitialize = () => new Promise(() => undefined);
+    };
+    h.manager.start('w1', 's1');
+    await client(h, 's1');
+    await h.manager.probeAll();
+    expect(h.manager.get('s1').status).toBe('initializing');
+  });
+
   it('serializes lifecycle operations: a new client is launched only after the old one is disposed', async () => {
     // Two reconnects queued behind a slow launch coalesce into one new client.
     h = await harness();

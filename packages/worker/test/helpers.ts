@@ -1,18 +1,10 @@
 import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 import type { WebhookEvent } from '@wa-session-sync/shared';
-import { buildApp } from '../src/app';
-import { findChromium } from '../src/browser/launch';
-import { WebhookDispatcher, type EventSink } from '../src/events/webhook';
-import { createLogger, type Logger, closeLogger } from '../src/log';
-import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
-import { WwebjsDriver } from '../src/sessions/wwebjs-driver';
 
 export const API_KEY = 'test-key-3f9a1c';
 
@@ -85,85 +77,62 @@ export async function startReceiver(answer: () => number = () => 200): Promise<R
   };
 }
 
-/** A worker in this process: real manager + real whatsapp-web.js driver + the Fastify app. */
-export interface InProcessWorker {
-  sim: Simulator;
-  dir: string;
-  sessionsDir: string;
-  logDir: string;
-  manager: SessionManager;
-  app: FastifyInstance;
-  logger: Logger;
-  webhook: WebhookDispatcher | null;
-  api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object): Promise<{ status: number; json: any }>;
-  status(sessionId: string): string | undefined;
-  close(): Promise<void>;
+export const WORKER_BIN = path.join(__dirname, '..', 'dist', 'main.js');
+
+/** The built worker (`dist/main.js`) as a child process. */
+export interface WorkerProcess {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  exited: Promise<number | null>;
+  api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
 }
 
-export async function startInProcessWorker(
-  options: { webhookUrl?: string; manager?: Partial<ManagerOptions>; prefix?: string } = {},
-): Promise<InProcessWorker> {
-  const sim = await startSimulator({ quiet: true });
-  const dir = await tempDir(options.prefix ?? 'it');
-  const sessionsDir = path.join(dir, 'sessions');
-  const logDir = path.join(dir, 'logs');
-  const logger = createLogger({ logDir, level: 'debug' });
-  const webhook = options.webhookUrl
-    ? new WebhookDispatcher({ url: options.webhookUrl, secret: 'hook-secret', logger, retryBaseMs: 50 })
-    : null;
-  const events: EventSink = webhook ?? { publish() {} };
-  const manager = new SessionManager({
-    sessionsDir,
-    driver: new WwebjsDriver({
-      executablePath: findChromium(undefined),
-      sessionsDir,
-      browserArgs: sim.chromiumArgs(),
-      webVersionCache: 'none',
-    }),
-    logger,
-    events,
-    autoReconnect: true,
-    maxReconnectAttempts: 3,
-    reconnectBaseDelayMs: 100,
-    reconnectMaxDelayMs: 400,
-    probeTimeoutMs: 1500,
-    initTimeoutMs: 30_000,
-    ...options.manager,
+export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [WORKER_BIN], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', WHATSAPP_NODE_API_KEY: API_KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const app = await buildApp({ apiKey: API_KEY, manager, logger });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${output}`);
+      const match = /"message":"wa-worker listening","port":(\d+)/.exec(output) ?? /"port":(\d+)[^\n]*wa-worker listening/.exec(output);
+      return match ? Number(match[1]) : undefined;
+    },
+    'the worker to listen',
+    15_000,
+  );
+  const url = `http://127.0.0.1:${port}`;
   return {
-    sim,
-    dir,
-    sessionsDir,
-    logDir,
-    manager,
-    app,
-    logger,
-    webhook,
-    async api(method, url, body) {
-      const response = await app.inject({ method, url, payload: body, headers: { 'x-api-key': API_KEY } });
-      return { status: response.statusCode, json: response.body ? JSON.parse(response.body) : null };
-    },
-    status(sessionId) {
-      return manager.list().find((s) => s.session_id === sessionId)?.status;
-    },
-    async close() {
-      await manager.shutdown(5000).catch(() => undefined);
-      await app.close();
-      await webhook?.close(500);
-      await sim.stop();
-      await closeLogger(logger);
-      await waitFor(() => processesMentioning(sessionsDir).length === 0, 'Chromium of the test to exit', 10_000).catch(
-        () => undefined,
-      );
-      for (const pid of processesMentioning(sessionsDir)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await rm(dir, { recursive: true, force: true });
+    url,
+    child,
+    output: () => output,
+    exited,
+    async api(method, route, body, headers = { 'x-api-key': API_KEY }) {
+      const response = await fetch(url + route, {
+        method,
+        headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await response.text();
+      return { status: response.status, json: text ? JSON.parse(text) : null };
     },
   };
+}
+
+/** Pids of Chromium browser processes (not helpers) running on a profile under `dir`. */
+export function browserProcesses(dir: string): number[] {
+  return processesMentioning(`--user-data-dir=${dir}`).filter((pid) => {
+    try {
+      return !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=');
+    } catch {
+      return false;
+    }
+  });
 }

@@ -50,6 +50,8 @@ interface SessionRecord {
   reconnectAttempts: number;
   lastSeenAliveAt: Date | null;
   client: SessionClient | null;
+  /** The client's `initialize()` has resolved: from then on the probe may expect a live browser. */
+  clientInitialized: boolean;
   /** Bumped whenever the client changes or is given up; events of older generations are stale. */
   generation: number;
   retryTimer: NodeJS.Timeout | null;
@@ -126,6 +128,7 @@ export class SessionManager extends EventEmitter {
       reconnectAttempts: 0,
       lastSeenAliveAt: null,
       client: null,
+      clientInitialized: false,
       generation: 0,
       retryTimer: null,
       launched: Promise.resolve(),
@@ -256,7 +259,8 @@ export class SessionManager extends EventEmitter {
   private async probe(record: SessionRecord): Promise<void> {
     const client = record.client;
     const generation = record.generation;
-    if (!client || !holdsBrowser(record.status)) return;
+    // A client still launching has no browser to look at yet; the init timeout bounds that phase.
+    if (!client || !record.clientInitialized || !holdsBrowser(record.status)) return;
     if (!client.isAlive()) {
       this.lost(record, generation, 'BROWSER_GONE');
       return;
@@ -299,6 +303,7 @@ export class SessionManager extends EventEmitter {
   private retire(record: SessionRecord): void {
     record.generation++;
     record.client = null;
+    record.clientInitialized = false;
     if (record.retryTimer) clearTimeout(record.retryTimer);
     record.retryTimer = null;
   }
@@ -322,6 +327,7 @@ export class SessionManager extends EventEmitter {
     record.client = client;
     try {
       await withTimeout(client.initialize(), this.options.initTimeoutMs, 'initialize()');
+      if (!this.isStale(record, generation)) record.clientInitialized = true;
     } catch (error) {
       if (this.isStale(record, generation)) return;
       this.options.logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(error) });

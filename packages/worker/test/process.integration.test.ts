@@ -1,0 +1,213 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
+import {
+  API_KEY,
+  browserProcesses,
+  processesMentioning,
+  spawnWorker,
+  startReceiver,
+  tempDir,
+  waitFor,
+  WORKER_BIN,
+  type Receiver,
+  type WorkerProcess,
+} from './helpers';
+import { sign } from '../src/events/webhook';
+
+// The built worker (dist/main.js) as a process, real Chromium, the simulator: what operators run.
+jest.setTimeout(120_000);
+
+describe('wa-worker configuration errors', () => {
+  it('exits 2 with one line when the API key is missing or a number is bad', () => {
+    for (const env of [{}, { WHATSAPP_NODE_API_KEY: 'k', WHATSAPP_RESTORE_CONCURRENCY: 'many' }]) {
+      let status: number | null = null;
+      let stderr = '';
+      try {
+        execFileSync(process.execPath, [WORKER_BIN], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
+      } catch (error) {
+        status = (error as { status: number }).status;
+        stderr = String((error as { stderr: Buffer }).stderr);
+      }
+      expect(status).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/^wa-worker: (WHATSAPP_NODE_API_KEY|WHATSAPP_RESTORE_CONCURRENCY): /);
+    }
+  });
+});
+
+describe('wa-worker as a process', () => {
+  let sim: Simulator;
+  let receiver: Receiver;
+  let dir: string;
+  let sessionsDir: string;
+  let logDir: string;
+  let worker: WorkerProcess | undefined;
+  const phones: Record<string, string> = { p1: '6281100000001', p2: '6281100000002' };
+
+  const env = () => ({
+    WHATSAPP_SESSIONS_DIR: sessionsDir,
+    LOG_DIR: logDir,
+    LOG_LEVEL: 'debug',
+    WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify(sim.chromiumArgs()),
+    WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
+    WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '1',
+    WHATSAPP_WEBJS_PROBE_TIMEOUT_MS: '1500',
+    WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS: '200',
+    WHATSAPP_WEBHOOK_URL: receiver.url,
+    WHATSAPP_WEBHOOK_SECRET: 'process-secret',
+    WHATSAPP_WEBHOOK_RETRY_BASE_MS: '50',
+    ...(process.env.PUPPETEER_EXECUTABLE_PATH ? { PUPPETEER_EXECUTABLE_PATH: process.env.PUPPETEER_EXECUTABLE_PATH } : {}),
+  });
+
+  const status = async (id: string) => (await worker!.api('GET', `/api/sessions/${id}`)).json?.status;
+  const profile = (id: string) => path.join(sessionsDir, 'w1', id, 'session');
+
+  beforeAll(async () => {
+    sim = await startSimulator({ quiet: true });
+    receiver = await startReceiver();
+    dir = await tempDir('proc');
+    sessionsDir = path.join(dir, 'sessions');
+    logDir = path.join(dir, 'logs');
+  });
+
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    await waitFor(() => processesMentioning(dir).length === 0, 'Chromium to exit', 10_000).catch(() => undefined);
+    const left = processesMentioning(dir);
+    for (const pid of left) process.kill(pid, 'SIGKILL');
+    await sim.stop().catch(() => undefined);
+    await receiver.close();
+    await fs.rm(dir, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  });
+
+  it('launches one Chromium for two concurrent POSTs of one session, then pairs by QR and reports every step', async () => {
+    worker = await spawnWorker(env());
+    const body = { session_id: 'p1', workspace_id: 'w1' };
+    const answers = await Promise.all([worker.api('POST', '/api/sessions', body), worker.api('POST', '/api/sessions', body)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 201]);
+    const qr = await waitFor(async () => (await worker!.api('GET', '/api/sessions/p1')).json.qr as string | null, 'a QR', 45_000);
+    expect(browserProcesses(profile('p1'))).toHaveLength(1);
+    sim.scan(qr, phones.p1!);
+    await waitFor(async () => (await status('p1')) === 'connected', 'p1 connected', 45_000);
+
+    // the seed scripts pass the key in the query string
+    const created = await worker.api('POST', `/api/sessions?api_key=${API_KEY}`, { session_id: 'p2', workspace_id: 'w1' }, {});
+    expect(created.status).toBe(201);
+    const qr2 = await waitFor(async () => (await worker!.api('GET', `/api/sessions/p2?api_key=${API_KEY}`, undefined, {})).json.qr, 'a QR for p2', 45_000);
+    sim.scan(qr2, phones.p2!);
+    await waitFor(async () => (await status('p2')) === 'connected', 'p2 connected', 45_000);
+
+    const p1Statuses = receiver.received
+      .filter((r) => r.event.event === 'session.status' && r.event.session_id === 'p1')
+      .map((r) => (r.event.payload as { status: string }).status);
+    expect(p1Statuses).toEqual(['initializing', 'qr_scanning', 'authenticated', 'connected']);
+    expect(receiver.received.find((r) => r.event.event === 'session.qr' && r.event.session_id === 'p1')?.event.payload).toEqual({ qr });
+  });
+
+  it('forwards an incoming message to the webhook with a valid signature', async () => {
+    const id = sim.sendMessage(phones.p2!, '628777', 'pesan masuk');
+    const got = await waitFor(() => receiver.received.find((r) => r.event.event === 'message' && JSON.stringify(r.event.payload).includes(id)), 'the message', 45_000);
+    expect(got.event).toMatchObject({
+      session_id: 'p2',
+      workspace_id: 'w1',
+      timestamp: expect.any(String),
+      payload: { body: 'pesan masuk', from: '628777@c.us', to: `${phones.p2}@c.us`, type: 'chat', timestamp: expect.any(Number) },
+    });
+    expect(got.signature).toBe(sign('process-secret', got.raw));
+  });
+
+  it('after a SIGKILL, a new worker restores every session without a QR and leaves no orphan Chromium', async () => {
+    worker!.child.kill('SIGKILL');
+    await worker!.exited;
+    const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
+
+    worker = await spawnWorker(env());
+    expect((await worker.api('GET', '/health', undefined, {})).status).toBe(200);
+    for (const id of ['p1', 'p2']) await waitFor(async () => (await status(id)) === 'connected', `${id} restored`, 30_000);
+    expect(receiver.received.filter((r) => r.event.event === 'session.qr').length).toBe(qrsBefore);
+    expect((await worker.api('GET', '/api/sessions')).json.sessions.map((s: { phone_number: string }) => s.phone_number).sort()).toEqual([
+      phones.p1,
+      phones.p2,
+    ]);
+    // exactly one browser per profile: the old worker's Chromium is gone
+    await waitFor(() => browserProcesses(profile('p1')).length === 1 && browserProcesses(profile('p2')).length === 1, 'one browser per profile', 10_000);
+    expect(processesMentioning(dir).every((pid) => browserProcesses(sessionsDir).includes(pid) || isHelperOf(pid, sessionsDir))).toBe(true);
+  });
+
+  it('finds a wedged page with its periodic probe and heals it', async () => {
+    sim.hang(phones.p1!);
+    await sim.waitForPage({ phone: phones.p1!, hung: true });
+    await waitFor(async () => (await status('p1')) !== 'connected', 'the probe to notice', 45_000);
+    await waitFor(async () => (await status('p1')) === 'connected', 'p1 healed', 45_000);
+    expect(browserProcesses(profile('p1'))).toHaveLength(1);
+  });
+
+  it('reconnects by itself after a CONFLICT and is connected again without a QR', async () => {
+    const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
+    sim.setState(phones.p2!, 'CONFLICT');
+    await waitFor(async () => (await status('p2')) === 'reconnecting', 'p2 reconnecting', 45_000);
+    await waitFor(async () => (await status('p2')) === 'connected', 'p2 connected again', 45_000);
+    expect((await worker!.api('GET', '/api/sessions/p2')).json).toMatchObject({ reason: null, reconnect_attempts: 0, phone_number: phones.p2 });
+    expect(receiver.received.filter((r) => r.event.event === 'session.qr').length).toBe(qrsBefore);
+    const reasons = receiver.received
+      .filter((r) => r.event.event === 'session.status' && r.event.session_id === 'p2')
+      .map((r) => r.event.payload as { status: string; reason: string | null });
+    expect(reasons).toContainEqual(expect.objectContaining({ status: 'reconnecting', reason: 'CONFLICT' }));
+  });
+
+  it('exits 0 on SIGTERM with no Chromium left, and starts again despite a stale lock from another host', async () => {
+    worker!.child.kill('SIGTERM');
+    expect(await worker!.exited).toBe(0);
+    expect(processesMentioning(sessionsDir)).toEqual([]);
+
+    await fs.symlink('another-host-31337', path.join(profile('p1'), 'SingletonLock'));
+    worker = await spawnWorker(env());
+    await waitFor(async () => (await status('p1')) === 'connected', 'p1 restored despite the stale lock', 45_000);
+    await waitFor(async () => (await status('p2')) === 'connected', 'p2 restored', 45_000);
+  });
+
+  it('goes to qr_scanning with a fresh QR when the phone logs out, without reconnecting', async () => {
+    const clientsBefore = browserProcesses(profile('p2'));
+    sim.logout(phones.p2!);
+    const session = await waitFor(async () => {
+      const s = (await worker!.api('GET', '/api/sessions/p2')).json;
+      return s.status === 'qr_scanning' && s.qr ? s : undefined;
+    }, 'a fresh QR', 45_000);
+    expect(session).toMatchObject({ reason: 'LOGOUT', phone_number: null, reconnect_attempts: 0 });
+    expect(browserProcesses(profile('p2'))).toEqual(clientsBefore);
+  });
+
+  it('is failed once its reconnect attempts are exhausted (WhatsApp Web unreachable), with no Chromium left on it', async () => {
+    await sim.stop();
+    const [browser] = browserProcesses(profile('p1'));
+    process.kill(-browser!, 'SIGKILL');
+    await waitFor(async () => (await status('p1')) === 'failed', 'p1 failed', 60_000);
+    expect((await worker!.api('GET', '/api/sessions/p1')).json).toMatchObject({ reason: 'LAUNCH_FAILED', reconnect_attempts: 3 });
+    await waitFor(() => processesMentioning(profile('p1')).length === 0, 'no Chromium on p1', 10_000);
+  });
+
+  it('never writes the API key to its log file', async () => {
+    worker!.child.kill('SIGTERM');
+    expect(await worker!.exited).toBe(0);
+    const logs = await fs.readFile(path.join(logDir, 'whatsapp-service.log'), 'utf8');
+    expect(logs).toContain('Creating WhatsApp session');
+    expect(logs).toContain('Session restored: p1');
+    expect(logs).toContain('/api/sessions');
+    expect(logs).not.toContain(API_KEY);
+    expect(worker!.output()).not.toContain(API_KEY);
+  });
+});
+
+function isHelperOf(pid: number, text: string): boolean {
+  try {
+    return execFileSync('cat', [`/proc/${pid}/cmdline`]).toString().includes(text);
+  } catch {
+    return true;
+  }
+}
