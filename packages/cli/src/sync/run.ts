@@ -7,7 +7,7 @@ import { openDatabase, type Database } from '../db/knex';
 import { acquireSyncLock, type SyncLock } from '../db/lock';
 import { EmbeddedDatabaseLockedError } from '../errors';
 import { WorkerClient, type SessionRequest } from '../worker-client';
-import type { InvalidWorkerSession, PlannedChange, RequestOutcome } from './model';
+import type { Account, InvalidWorkerSession, PlannedChange, RequestOutcome } from './model';
 import { plan, settle } from './plan';
 
 /** What became of one planned change. */
@@ -97,29 +97,31 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
   let db: Database | undefined;
   let lock: SyncLock | null = null;
   let audit: AuditLog | undefined;
-  // The health check runs while the database connects and the lock is taken: neither writes
-  // anything, and the worker's verdict is looked at first.
+  // Two sides run at once. The database side connects, takes the lock and reads the accounts;
+  // the worker side checks /health and, once the lock is held, lists the sessions. Nothing
+  // is acted on or written before both have succeeded, so a sick worker still means exit 1
+  // with nothing written; a run that does not get the lock never asks the worker for sessions.
   const opening = openAndLock(config).then((opened) => {
     db = opened.db;
     lock = opened.lock;
     return opened;
   });
-  opening.catch(() => undefined);
+  const reading = opening.then((opened) =>
+    opened.lock ? readActiveAccounts(opened.db!.knex, config.workspaceId, opened.lock.connection) : null,
+  );
+  reading.catch(() => undefined);
   try {
     const health = await client.health();
     lap('health');
     const opened = await opening;
     if (!opened.lock) return { kind: 'skipped', reason: opened.skipped ?? 'another sync-sessions run holds the lock' };
-    const connection = opened.lock.connection;
     const database = opened.db!;
+    const connection = opened.lock.connection;
     lap('connect_and_lock');
 
     const auditOpening = config.dryRun ? undefined : AuditLog.open(config.auditLogPath);
     auditOpening?.then((log) => (audit = log)).catch(() => undefined);
-    const [accounts, snapshot] = await Promise.all([
-      readActiveAccounts(database.knex, config.workspaceId, connection),
-      client.sessions(config.workspaceId),
-    ]);
+    const [accounts, snapshot] = await Promise.all([reading as Promise<Account[]>, client.sessions(config.workspaceId)]);
     // Opened alongside the reads; a log that cannot be opened stops the run before it acts.
     const log = auditOpening ? await auditOpening : undefined;
     lap('read');
@@ -202,8 +204,8 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
       },
     };
   } finally {
-    // Whatever happened, wait for the connection attempt so nothing opened is left behind.
-    await opening.catch(() => undefined);
+    // Whatever happened, wait for the database side so nothing opened is left behind.
+    await reading.catch(() => undefined);
     try {
       await (lock as SyncLock | null)?.release();
     } finally {
