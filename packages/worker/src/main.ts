@@ -12,6 +12,13 @@ import { restoreSessions } from './sessions/restore';
 import { errorMessage } from './sessions/timeout';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
 
+/**
+ * Niceness of every Chromium after launch: browsers yield the CPU to the worker's event loop, so
+ * the HTTP API stays responsive while sessions restore (Chromium raises its own main threads to
+ * nice -8 when run as root). Not an environment variable on purpose: no operator should need it.
+ */
+const BROWSER_NICE = 10;
+
 function fail(message: string): never {
   process.stderr.write(`wa-worker: ${message}\n`);
   process.exit(2);
@@ -74,6 +81,7 @@ async function main(): Promise<void> {
       sessionsDir: config.sessionsDir,
       browserArgs: config.browserArgs,
       webVersionCache: config.webVersionCache,
+      browserNice: BROWSER_NICE,
     }),
     logger,
     events,

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Logger } from '../log';
 import type { SessionManager } from './manager';
-import { listSavedSessions, readManifest } from './manifest';
+import { listSavedSessions, readManifest, type SavedSession } from './manifest';
 import { errorMessage } from './timeout';
 
 export interface RestoreReport {
@@ -25,37 +25,42 @@ export async function restoreSessions(options: {
   sessionsDir: string;
   concurrency: number;
   logger: Logger;
+  /** How long the first session runs alone before the others start (bounded: a slow one never blocks them). */
+  headStartMs?: number;
 }): Promise<RestoreReport> {
   const { manager, logger } = options;
   const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [] };
   const saved = await listSavedSessions(options.sessionsDir);
   logger.info('Restoring saved sessions', { found: saved.length, concurrency: options.concurrency });
+  const toRestore: SavedSession[] = [];
+  for (const entry of saved) {
+    try {
+      if ((await readManifest(entry.folder)).desired === 'stopped') report.skipped.push(entry.sessionId);
+      else toRestore.push(entry);
+    } catch (error) {
+      logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(error) });
+      report.broken.push({ folder: entry.folder, error: errorMessage(error) });
+    }
+  }
+
+  const restoreOne = async (entry: SavedSession) => {
+    try {
+      const session = await manager.restore(entry.workspaceId, entry.sessionId);
+      if (session.status === 'connected') report.restored.push(entry.sessionId);
+      else report.pending.push({ session_id: entry.sessionId, status: session.status });
+    } catch (error) {
+      logger.error('Restore failed', { sessionId: entry.sessionId, error: errorMessage(error) });
+      report.pending.push({ session_id: entry.sessionId, status: 'failed' });
+    }
+  };
+  // Restoring is CPU-bound: sessions started together all finish late. The first one gets the
+  // machine to itself for a head start, so one session answers early; the rest follow
+  // `concurrency` at a time.
+  const [first, ...rest] = toRestore;
+  if (!first) return report;
+  const firstDone = restoreOne(first);
+  await Promise.race([firstDone, new Promise((r) => setTimeout(r, options.headStartMs ?? 1500))]);
   const limit = pLimit(options.concurrency);
-  await Promise.all(
-    saved.map(async (entry) => {
-      let desired: 'running' | 'stopped';
-      try {
-        desired = (await readManifest(entry.folder)).desired;
-      } catch (error) {
-        logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(error) });
-        report.broken.push({ folder: entry.folder, error: errorMessage(error) });
-        return;
-      }
-      if (desired === 'stopped') {
-        report.skipped.push(entry.sessionId);
-        return;
-      }
-      await limit(async () => {
-        try {
-          const session = await manager.restore(entry.workspaceId, entry.sessionId);
-          if (session.status === 'connected') report.restored.push(entry.sessionId);
-          else report.pending.push({ session_id: entry.sessionId, status: session.status });
-        } catch (error) {
-          logger.error('Restore failed', { sessionId: entry.sessionId, error: errorMessage(error) });
-          report.pending.push({ session_id: entry.sessionId, status: 'failed' });
-        }
-      });
-    }),
-  );
+  await Promise.all([firstDone, ...rest.map((entry) => limit(() => restoreOne(entry)))]);
   return report;
 }

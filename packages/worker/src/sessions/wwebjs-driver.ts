@@ -1,6 +1,7 @@
 import { Client, LocalAuth, type Message } from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import { puppeteerOptions } from '../browser/launch';
+import { lowerProcessGroupPriority } from '../browser/priority';
 import { profileDir } from '../browser/profile';
 import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from './driver';
 
@@ -11,6 +12,8 @@ export interface WwebjsDriverOptions {
   browserArgs: readonly string[];
   /** whatsapp-web.js `webVersionCache.type`; undefined keeps the library default. */
   webVersionCache: 'none' | 'local' | 'remote' | undefined;
+  /** Niceness given to each Chromium process group after launch; 0 leaves Chromium's own. */
+  browserNice?: number;
 }
 
 /** Real clients: whatsapp-web.js `Client` + `LocalAuth` in headless Chromium over a pipe. */
@@ -33,7 +36,7 @@ export class WwebjsDriver implements SessionDriver {
       }),
       ...(this.options.webVersionCache ? { webVersionCache: { type: this.options.webVersionCache } as never } : {}),
     });
-    return new WwebjsClient(client, authStrategy, events);
+    return new WwebjsClient(client, authStrategy, events, this.options.browserNice ?? 0);
   }
 }
 
@@ -44,12 +47,15 @@ class WwebjsClient implements SessionClient {
     private readonly client: Client,
     authStrategy: LocalAuth,
     private readonly events: ClientEvents,
+    browserNice: number,
   ) {
     // The library calls this hook right after launching Chromium (and again after a logout):
     // the earliest point to guard the pipes and watch the browser and page for death.
     const afterBrowserInitialized = authStrategy.afterBrowserInitialized.bind(authStrategy);
     authStrategy.afterBrowserInitialized = async () => {
-      silenceLateBrowserPipeErrors(this.client.pupBrowser?.process());
+      const browserProcess = this.client.pupBrowser?.process();
+      silenceLateBrowserPipeErrors(browserProcess);
+      if (browserNice !== 0 && browserProcess?.pid) lowerProcessGroupPriority(browserProcess.pid, browserNice);
       this.watchBrowser();
       return afterBrowserInitialized();
     };
