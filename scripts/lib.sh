@@ -35,6 +35,9 @@ load_env_file() {
 # WHATSAPP_NODE_SERVICE_URL or the default; exits 2 when it is not an http(s) URL.
 worker_url() {
   local url=${1:-${WHATSAPP_NODE_SERVICE_URL:-http://localhost:3001}}
+  # Not echoed in these two messages: such a URL may hold a password or the key.
+  if [[ $url =~ ^[a-z]+://[^/]*@ ]]; then die 2 "the worker URL must not carry credentials; the key goes in WHATSAPP_NODE_API_KEY"; fi
+  if [[ $url == *\?* ]]; then die 2 "the worker URL must not carry a query; the key goes in WHATSAPP_NODE_API_KEY"; fi
   case "$url" in
     http://?* | https://?*) ;;
     *) die 2 "not an http(s) URL: $url" ;;

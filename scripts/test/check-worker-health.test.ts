@@ -113,6 +113,17 @@ describe('check-worker-health.sh', () => {
     expect([down.code, down.stdout]).toEqual([1, '']);
   });
 
+  it('refuses a URL that carries credentials or a query, without echoing it', async () => {
+    const withPassword = await runScript(SCRIPT, ['--url', 'http://admin:hunter2@127.0.0.1:3001']);
+    const withKey = await runScript(SCRIPT, [], { WHATSAPP_NODE_SERVICE_URL: 'http://127.0.0.1:3001/?api_key=hunter2' });
+
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stderr).toContain('must not carry credentials');
+    expect(withKey.code).toBe(2);
+    expect(withKey.stderr).toContain('must not carry a query');
+    expect(withPassword.stdout + withPassword.stderr + withKey.stdout + withKey.stderr).not.toContain('hunter2');
+  });
+
   it('rejects bad usage with exit 2 and a clear message', async () => {
     const badUrl = await runScript(SCRIPT, ['--url', 'ftp://example.com']);
     const unknown = await runScript(SCRIPT, ['--verbose']);
