@@ -321,6 +321,15 @@ describe('session manager', () => {
     expect(h.manager.get('s3')).toMatchObject({ status: 'reconnecting', reason: 'STATE_CONFLICT' });
   });
 
+  it('answers a POST for a session whose browser died unnoticed by starting it again', async () => {
+    h = await harness();
+    const dead = await connected();
+    dead.alive = false;
+    expect(h.manager.start('w1', 's1').created).toBe(true);
+    await client(h, 's1', 2);
+    expect(dead.destroyed).toBe(true);
+  });
+
   it('does not take a client that is still launching for a dead one', async () => {
     h = await harness();
     h.driver.configure = (c) => {

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SESSION_STATUSES, type WebhookEvent } from '@wa-session-sync/shared';
 import { browserArgs, markerArg } from '../src/browser/launch';
+import { lowerProcessGroupPriority } from '../src/browser/priority';
 import { removeSingletonFiles, sessionFolder } from '../src/browser/profile';
 import { loadConfig, parseBrowserArgs } from '../src/config';
 import { ConfigError, InvalidIdError } from '../src/errors';
@@ -11,7 +13,7 @@ import { silentLogger } from '../src/log';
 import { BrokenManifestError, listSavedSessions, readManifest, writeManifest } from '../src/sessions/manifest';
 import { backoffDelay, nextReconnect } from '../src/sessions/reconnect';
 import { TRANSITIONS, transition } from '../src/sessions/state';
-import { startReceiver, tempDir } from './helpers';
+import { startReceiver, tempDir, waitFor } from './helpers';
 
 describe('config', () => {
   const base = { WHATSAPP_NODE_API_KEY: 'k-123' };
@@ -109,6 +111,33 @@ describe('config', () => {
     expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: [], isRoot: false })).not.toContain('--no-sandbox');
   });
 });
+
+describe('browser priority', () => {
+  it('renices every thread of a process group', async () => {
+    const child = spawn('sh', ['-c', 'sleep 30 & sleep 30; wait'], { detached: true, stdio: 'ignore' });
+    try {
+      await waitFor(() => fs.readFile(`/proc/${child.pid}/task/${child.pid}/stat`).then(() => true), 'the group');
+      await new Promise((r) => setTimeout(r, 100)); // both sleeps forked
+      expect(lowerProcessGroupPriority(child.pid!, 7)).toBeGreaterThanOrEqual(3);
+      const nices = await Promise.all(
+        (await groupMembers(child.pid!)).map(async (pid) => Number((await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[16])),
+      );
+      expect(nices).toEqual([7, 7, 7]);
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+});
+
+async function groupMembers(pgid: number): Promise<number[]> {
+  const members: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (stat && Number(stat.split(') ')[1]!.split(' ')[2]) === pgid) members.push(Number(entry));
+  }
+  return members;
+}
 
 describe('session state machine', () => {
   it('uses only the contract vocabulary', () => {

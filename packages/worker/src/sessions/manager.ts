@@ -112,7 +112,7 @@ export class SessionManager extends EventEmitter {
       throw new SessionStateError('session_workspace_mismatch', `Session ${sessionId} belongs to another workspace`);
     }
     if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
-    if (existing && holdsBrowser(existing.status) && !options.replace) {
+    if (existing && holdsBrowser(existing.status) && !options.replace && !this.browserDied(existing)) {
       return { created: false, session: this.view(existing) };
     }
     // Registered synchronously, before any await, so a concurrent start sees it and answers 200.
@@ -306,6 +306,11 @@ export class SessionManager extends EventEmitter {
     record.clientInitialized = false;
     if (record.retryTimer) clearTimeout(record.retryTimer);
     record.retryTimer = null;
+  }
+
+  /** The session's browser is known dead though no event said so yet (the next probe would find it). */
+  private browserDied(record: SessionRecord): boolean {
+    return record.client !== null && record.clientInitialized && !record.client.isAlive();
   }
 
   private isStale(record: SessionRecord, generation: number): boolean {
