@@ -7,6 +7,7 @@ import {
   readAuditLines,
   runCli,
   seedAccounts,
+  startCli,
   tempDir,
   WorkerStandIn,
   type TestDatabase,
@@ -289,5 +290,40 @@ describe('wa-sync sync-sessions', () => {
     expect(after.garbled).toEqual(before.garbled);
     expect(after.fine.status).toBe('connected');
     expect(worker.posts()).toEqual([]);
+  });
+
+  it('leaves alone a row someone changed between the read and the write, and says so', async () => {
+    await seedAccounts(db.client, [{ session_id: 'contested' }, { session_id: 'plain' }]);
+    worker.stall();
+    const run = startCli(['sync-sessions', '--json'], env);
+    await worker.sessionsRequested();
+    // Wait until the run's connection has finished reading the accounts.
+    for (;;) {
+      const { rows } = await db.client.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%'",
+      );
+      if (rows.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await db.client.query(
+      `UPDATE whatsapp_accounts SET status = 'disconnected', metadata = '{"by":"person"}' WHERE session_id = 'contested'`,
+    );
+    worker.release();
+
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.summary).toMatchObject({ mismatches: 2, statuses_updated: 1, conflicts: 1 });
+    expect(report.mismatches.find((m: { session_id: string }) => m.session_id === 'contested')).toMatchObject({
+      result: 'conflict',
+      new_status: null,
+    });
+    const after = await accountsBySession(db.client);
+    expect(after.contested).toMatchObject({ status: 'disconnected', metadata: { by: 'person' } });
+    expect(after.plain.status).toBe('disconnected');
+    expect((await readAuditLines(auditLog)).map((line) => `${line.session_id}:${line.result}`).sort()).toEqual([
+      'contested:conflict',
+      'plain:status_updated',
+    ]);
   });
 });

@@ -59,12 +59,13 @@ export async function readActiveAccounts(
     }
     throw error;
   }
-  return rows.map((row) => ({
-    ...row,
-    // The check constraint keeps the vocabulary; anything else would be a schema we do not own.
-    status: isSessionStatus(row.status) ? row.status : 'disconnected',
-    metadata: row.metadata && typeof row.metadata === 'object' ? row.metadata : {},
-  }));
+  // Normalised in place (10,000 rows: no copies). The check constraint keeps the vocabulary;
+  // anything else would be a schema we do not own.
+  for (const row of rows) {
+    if (!isSessionStatus(row.status)) row.status = 'disconnected';
+    if (!row.metadata || typeof row.metadata !== 'object') row.metadata = {};
+  }
+  return rows as Account[];
 }
 
 /** One row to write: the account's id and the version it was read at. */
@@ -74,12 +75,17 @@ export interface AccountWrite extends RowWrite {
 }
 
 /**
- * Writes every row of a run in ONE statement: `metadata || patch` (merged, never replaced),
+ * Writes every row of a run in ONE statement (atomic: one implicit transaction): `metadata || patch` (merged, never replaced),
  * `phone_number` only where the row has none, `updated_at` = `now` (the value the planner
  * stamped into `metadata.sync_written_at`). Rows whose `xmin` moved since they were read were
  * changed by someone else meanwhile and are left alone. Returns the ids written.
  */
-export async function writeAccounts(knex: Knex | Knex.Transaction, writes: AccountWrite[], now: Date): Promise<Set<string>> {
+export async function writeAccounts(
+  knex: Knex | Knex.Transaction,
+  writes: AccountWrite[],
+  now: Date,
+  connection?: unknown,
+): Promise<Set<string>> {
   if (writes.length === 0) return new Set();
   const records = writes.map((write) => ({
     id: write.id,
@@ -88,7 +94,7 @@ export async function writeAccounts(knex: Knex | Knex.Transaction, writes: Accou
     phone_number: write.phone_number,
     patch: write.patch,
   }));
-  const result = await knex.raw(
+  const query = knex.raw(
     `UPDATE ${ACCOUNTS_TABLE} AS a
         SET status = r.status,
             phone_number = COALESCE(NULLIF(a.phone_number, ''), r.phone_number),
@@ -99,5 +105,6 @@ export async function writeAccounts(knex: Knex | Knex.Transaction, writes: Accou
   RETURNING a.id::text AS id`,
     [now.toISOString(), JSON.stringify(records)],
   );
+  const result = await (connection === undefined ? query : query.connection(connection));
   return new Set((result.rows as { id: string }[]).map((row) => row.id));
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '@wa-session-sync/shared';
-import { AuditLog } from '../audit';
+import { AuditLog, type AuditEntry } from '../audit';
 import type { SyncConfig } from '../config';
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
 import { openDatabase, type Database } from '../db/knex';
@@ -96,7 +96,6 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
   });
   let db: Database | undefined;
   let lock: SyncLock | null = null;
-  let audit: AuditLog | undefined;
   // Two sides run at once. The database side connects, takes the lock and reads the accounts;
   // the worker side checks /health and, once the lock is held, lists the sessions. Nothing
   // is acted on or written before both have succeeded, so a sick worker still means exit 1
@@ -120,7 +119,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     lap('connect_and_lock');
 
     const auditOpening = config.dryRun ? undefined : AuditLog.open(config.auditLogPath);
-    auditOpening?.then((log) => (audit = log)).catch(() => undefined);
+    auditOpening?.catch(() => undefined);
     const [accounts, snapshot] = await Promise.all([reading as Promise<Account[]>, client.sessions(config.workspaceId)]);
     // Opened alongside the reads; a log that cannot be opened stops the run before it acts.
     const log = auditOpening ? await auditOpening : undefined;
@@ -138,33 +137,32 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
       if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
     }
 
-    let written = new Set<string>();
-    if (!config.dryRun && writes.size > 0) {
-      written = await database.knex.transaction((trx) => writeAccounts(trx, [...writes.values()], now), { connection });
-    }
-
-    lap('write');
+    // One UPDATE statement for every row (so one transaction). While Postgres works on it, the
+    // audit lines are prepared as if every row were written; rows someone changed meanwhile
+    // (skipped by the statement) get their line replaced once the answer is in.
+    const writing =
+      !config.dryRun && writes.size > 0
+        ? writeAccounts(database.knex, [...writes.values()], now, connection)
+        : Promise.resolve(new Set<string>());
+    writing.catch(() => undefined);
     const runId = randomUUID();
-    const mismatches = planned.changes.map((change) =>
-      describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun),
-    );
+    const describeAll = (written: Set<string>) =>
+      planned.changes.map((change) => describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
+    if (log && planned.changes.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve)); // the statement is on the wire now
+      const assumed = describeAll(new Set([...writes.values()].map((w) => w.id)));
+      planned.changes.forEach((change, i) => log.record(runId, auditEntry(change, assumed[i], writes.get(change))));
+    }
+    const written = await writing;
+    lap('write');
+    const mismatches = describeAll(written);
     let auditFile: string | null = null;
-    if (log) {
-      for (const [i, change] of planned.changes.entries()) {
-        const m = mismatches[i];
-        log.record(runId, {
-          session_id: m.session_id,
-          workspace_id: m.workspace_id,
-          action: m.action,
-          before: { status: change.account.status, phone_number: change.account.phone_number },
-          after: m.new_status ? { status: m.new_status, phone_number: change.account.phone_number ?? writes.get(change)?.phone_number ?? null } : null,
-          result: m.result,
-          ...(m.error ? { error: m.error } : {}),
-        });
-      }
-      audit = undefined;
+    if (log && mismatches.length > 0) {
+      planned.changes.forEach((change, i) => {
+        if (mismatches[i].result === 'conflict') log.replace(runId, auditEntry(change, mismatches[i], writes.get(change)));
+      });
       await log.close();
-      if (mismatches.length > 0) auditFile = log.file;
+      auditFile = log.file;
     }
 
     lap('audit');
@@ -209,7 +207,6 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     try {
       await (lock as SyncLock | null)?.release();
     } finally {
-      await (audit as AuditLog | undefined)?.close();
       await (db as Database | undefined)?.close();
       await client.close();
     }
@@ -231,6 +228,19 @@ async function openAndLock(config: SyncConfig): Promise<{ db?: Database; lock: S
     await db.close();
     throw error;
   }
+}
+
+function auditEntry(change: PlannedChange, m: MismatchReport, write: AccountWrite | undefined): AuditEntry {
+  const phone = change.account.phone_number ?? write?.phone_number ?? null;
+  return {
+    session_id: m.session_id,
+    workspace_id: m.workspace_id,
+    action: m.action,
+    before: { status: change.account.status, phone_number: change.account.phone_number },
+    after: m.new_status ? { status: m.new_status, phone_number: phone } : null,
+    result: m.result,
+    ...(m.error ? { error: m.error } : {}),
+  };
 }
 
 /** A row whose status column the run changed, other than by a successful reconnect. */
