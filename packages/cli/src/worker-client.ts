@@ -137,7 +137,8 @@ export class WorkerClient {
       throw new ErrorClass(`${what}: ${where} ${describeNetworkError(error)}`, { cause: error });
     }
     if (statusCode < 200 || statusCode >= 300) {
-      throw new ErrorClass(`${what}: ${where} answered HTTP ${statusCode}${errorCode(text)}`);
+      const hint = statusCode === 401 || statusCode === 403 ? '; check WHATSAPP_NODE_API_KEY' : '';
+      throw new ErrorClass(`${what}: ${where} answered HTTP ${statusCode}${errorCode(text)}${hint}`);
     }
     try {
       return JSON.parse(text);
@@ -158,12 +159,12 @@ export function validateSessions(entries: unknown[], workspaceId: string | undef
   const seen = new Map<string, WorkerSession>();
   for (const entry of entries) {
     const raw = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
-    const id = isValidId(raw.session_id) ? raw.session_id : null;
     const problem = entryProblem(raw);
-    if (!id || problem) {
-      invalid.push({ session_id: id, reason: problem ?? `invalid session_id ${short(raw.session_id)}` });
+    if (problem) {
+      invalid.push({ session_id: isValidId(raw.session_id) ? raw.session_id : null, reason: problem });
       continue;
     }
+    const id = raw.session_id as string;
     if (workspaceId !== undefined && raw.workspace_id !== workspaceId) continue;
     if (seen.has(id)) {
       invalid.push({ session_id: id, reason: 'listed more than once' });

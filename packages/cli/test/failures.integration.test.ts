@@ -83,11 +83,23 @@ describe('the worker cannot be used', () => {
     await expectNothingWritten(before);
   });
 
+  it('exits 1 when /health times out, writing nothing', async () => {
+    const before = await accountsBySession(db.client);
+    worker.health = 'hang';
+    const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '300' });
+    expect(result).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `wa-sync: the worker is not healthy: ${worker.url}/health timed out [WORKER_UNAVAILABLE]\n`,
+    });
+    await expectNothingWritten(before);
+  });
+
   it('exits 1 when the worker rejects the API key, never printing the key', async () => {
     const before = await accountsBySession(db.client);
     const result = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (UNAUTHORIZED)`);
+    expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (UNAUTHORIZED); check WHATSAPP_NODE_API_KEY`);
     expect(result.stderr).not.toContain('wrong-key-123');
     await expectNothingWritten(before);
   });

@@ -104,7 +104,8 @@ export interface RecordedRequest {
  */
 export class WorkerStandIn {
   sessions: unknown[] = [];
-  health: { status: number; body: string } | null = null;
+  /** `'hang'`: /health never answers. */
+  health: { status: number; body: string } | 'hang' | null = null;
   /** Per session id: the answer to its start/reconnect request. */
   answers = new Map<string, { status: number; body: unknown }>();
   requests: RecordedRequest[] = [];
@@ -182,6 +183,7 @@ export class WorkerStandIn {
         res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
       };
       if (url === '/health') {
+        if (this.health === 'hang') return;
         if (this.health) return send(this.health.status, this.health.body);
         const connected = this.sessions.filter((s) => (s as WorkerSession).status === 'connected').length;
         return send(200, { status: 'ok', uptime: 1390, sessions: { total: this.sessions.length, connected, by_status: {} }, memory: {}, version: 'test' });

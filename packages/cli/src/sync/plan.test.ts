@@ -211,6 +211,48 @@ describe('plan: reconnect back-off across runs', () => {
   });
 });
 
+describe('plan: more fixtures per rule', () => {
+  it.each(['initializing', 'authenticated', 'reconnecting'] as const)('mirrors a live %s worker status on a connected row', (status) => {
+    const [change] = plan([account()], worker(session({ status })), MANUAL, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', worker_status: status, write: { status } });
+    expect(change.write?.patch).not.toHaveProperty('auto_disconnected_at');
+  });
+
+  it('leaves a row alone when both sides say connected, even without a phone number in the row', () => {
+    expect(plan([account({ phone_number: null })], worker(session()), AUTO, NOW).changes).toEqual([]);
+  });
+
+  it('reconnects a row the sync marked dead when the worker still holds it dead', () => {
+    const [change] = plan([syncWritten('failed')], worker(session({ status: 'failed' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'reconnect', worker_status: 'failed' });
+  });
+
+  it('tells the truth while backing off: a started session the worker lost again becomes disconnected', () => {
+    const row = syncWritten('initializing', { reconnect_attempts: 1, next_reconnect_at: '2026-01-10T12:04:00.000Z' });
+    const [change] = plan([row], worker(), AUTO, NOW).changes;
+    expect(change).toMatchObject({
+      action: 'backed_off',
+      write: { status: 'disconnected', patch: { auto_disconnected_at: NOW.toISOString(), reason: NOT_FOUND_REASON } },
+    });
+  });
+
+  it('writes the observed status of a given-up session when it changes, without marking it again', () => {
+    const row = syncWritten('failed', { reconnect_attempts: 3, reconnect_given_up_at: EARLIER });
+    const [change] = plan([row], worker(session({ status: 'disconnected' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'given_up', write: { status: 'disconnected' } });
+    expect(change.write?.patch).not.toHaveProperty('reconnect_given_up_at');
+  });
+
+  it('stamps every write so a later run can tell its own writes from a person\'s', () => {
+    const [change] = plan([account()], worker(session({ status: 'failed' })), MANUAL, NOW).changes;
+    expect(change.write?.patch).toMatchObject({ sync_written_at: NOW.toISOString(), sync_revive: true });
+  });
+
+  it('plans nothing for inactive work: an empty database and an empty worker', () => {
+    expect(plan([], worker(), AUTO, NOW)).toEqual({ changes: [], unknownWorkerSessions: [], invalidWorkerSessions: [], accountsChecked: 0 });
+  });
+});
+
 describe('plan: what the worker runs that the database does not know, and garbage', () => {
   it('reports unknown worker sessions and plans nothing for them', () => {
     const result = plan([account()], worker(session(), session({ session_id: 'stranger' })), AUTO, NOW);
