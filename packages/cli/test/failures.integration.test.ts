@@ -7,6 +7,7 @@ import {
   createTestDatabase,
   runCli,
   seedAccounts,
+  startCli,
   tempDir,
   WorkerStandIn,
   type TestDatabase,
@@ -115,6 +116,22 @@ describe('the database cannot be used', () => {
     );
     expect(result.stdout + result.stderr).not.toContain('hunter2');
     expect(worker.posts()).toEqual([]);
+  });
+
+  it('exits 1 when the database goes away during the run, writing nothing', async () => {
+    const before = await accountsBySession(db.client);
+    worker.stall();
+    const run = startCli(['sync-sessions', '--json'], env);
+    await worker.sessionsRequested(); // the run holds its connection (and the lock) now
+    await db.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wa-sync'");
+    worker.release();
+
+    const result = await run.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^wa-sync: the database at 127\\.0\\.0\\.1:5432/${db.name} failed: .+ \\[DATABASE_UNAVAILABLE\\]\\n$`));
+    expect(result.stderr).not.toContain('s3cret-pw');
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'DATABASE_UNAVAILABLE' } });
+    await expectNothingWritten(before);
   });
 
   it('exits 1 and says to migrate when the table is missing', async () => {

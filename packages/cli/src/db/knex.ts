@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import knexFactory, { type Knex } from 'knex';
 import lockfile from 'proper-lockfile';
 import type { DatabaseConfig } from '../config';
-import { DatabaseUnavailableError, EmbeddedDatabaseLockedError } from '../errors';
+import { DatabaseUnavailableError, EmbeddedDatabaseLockedError, WaSyncError } from '../errors';
 import { migrateToLatest } from './migrations';
 
 /** An open database: the knex instance and how to give everything back. */
@@ -84,6 +84,16 @@ async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }
     throw new DatabaseUnavailableError(`cannot open the embedded database at ${config.dataDir}: ${(error as Error).message}`);
   }
   return { knex, config, embedded: true, migrated, close };
+}
+
+/**
+ * A failure of the database in the middle of a run (connection lost, statement refused) as a
+ * `DatabaseUnavailableError` naming the database, never its password; our own errors pass.
+ */
+export function asDatabaseError(error: unknown, config: DatabaseConfig): Error {
+  if (error instanceof WaSyncError) return error;
+  const url = config.kind === 'postgres' ? config.url : '';
+  return new DatabaseUnavailableError(`the database at ${config.label} failed: ${describeDbError(error, url)}`, { cause: error });
 }
 
 /** The driver's message with any trace of the connection string's password removed. */

@@ -3,7 +3,7 @@ import type { SessionStatus } from '@wa-session-sync/shared';
 import { AuditLog, type AuditEntry } from '../audit';
 import type { SyncConfig } from '../config';
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
-import { openDatabase, type Database } from '../db/knex';
+import { asDatabaseError, openDatabase, type Database } from '../db/knex';
 import { acquireSyncLock, type SyncLock } from '../db/lock';
 import { EmbeddedDatabaseLockedError } from '../errors';
 import { WorkerClient, type SessionRequest } from '../worker-client';
@@ -106,7 +106,11 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     return opened;
   });
   const reading = opening.then((opened) =>
-    opened.lock ? readActiveAccounts(opened.db!.knex, config.workspaceId, opened.lock.connection) : null,
+    opened.lock
+      ? readActiveAccounts(opened.db!.knex, config.workspaceId, opened.lock.connection).catch((error: unknown) => {
+          throw asDatabaseError(error, config.database);
+        })
+      : null,
   );
   reading.catch(() => undefined);
   try {
@@ -142,7 +146,9 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     // (skipped by the statement) get their line replaced once the answer is in.
     const writing =
       !config.dryRun && writes.size > 0
-        ? writeAccounts(database.knex, [...writes.values()], now, connection)
+        ? writeAccounts(database.knex, [...writes.values()], now, connection).catch((error: unknown) => {
+            throw asDatabaseError(error, config.database);
+          })
         : Promise.resolve(new Set<string>());
     writing.catch(() => undefined);
     const runId = randomUUID();
@@ -204,12 +210,11 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
   } finally {
     // Whatever happened, wait for the database side so nothing opened is left behind.
     await reading.catch(() => undefined);
-    try {
-      await (lock as SyncLock | null)?.release();
-    } finally {
-      await (db as Database | undefined)?.close();
-      await client.close();
-    }
+    // Cleanup never hides the run's own outcome: a lock on a broken connection is already
+    // gone (Postgres frees it with the session), and closing is best effort.
+    await (lock as SyncLock | null)?.release().catch(() => undefined);
+    await (db as Database | undefined)?.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
   }
 }
 
