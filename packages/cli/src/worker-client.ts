@@ -93,7 +93,7 @@ export class WorkerClient {
       req.kind === 'start' ? '/api/sessions' : `/api/sessions/${encodeURIComponent(req.session_id)}/reconnect`;
     const body = req.kind === 'start' ? JSON.stringify({ session_id: req.session_id, workspace_id: req.workspace_id }) : '{}';
     try {
-      const response = await request(`${this.options.baseUrl}${path}`, {
+      const response = await this.call(`${this.options.baseUrl}${path}`, {
         method: 'POST',
         headers: { ...this.authHeaders(), 'content-type': 'application/json' },
         body,
@@ -113,6 +113,22 @@ export class WorkerClient {
     await this.dispatcher.close();
   }
 
+  /**
+   * One request, retried once on a fresh connection when a kept-alive socket turns out closed.
+   * The worker closes idle connections after its keep-alive timeout; a request written to such a
+   * socket as it closes fails (UND_ERR_SOCKET, ECONNRESET, EPIPE) before the worker read it, which
+   * happens when the database part of a run takes longer than that timeout. Every request the sync
+   * makes is idempotent (a start of a live session answers 200), so one retry is safe.
+   */
+  private async call(url: string, options: Parameters<typeof request>[1]): ReturnType<typeof request> {
+    try {
+      return await request(url, options);
+    } catch (error) {
+      if (!isClosedSocket(error)) throw error;
+      return request(url, options);
+    }
+  }
+
   private authHeaders(): Record<string, string> {
     return this.options.apiKey ? { 'x-api-key': this.options.apiKey } : {};
   }
@@ -126,7 +142,7 @@ export class WorkerClient {
     let statusCode: number;
     let text: string;
     try {
-      const response = await request(where, {
+      const response = await this.call(where, {
         method: 'GET',
         headers: { accept: 'application/json', ...(auth ? this.authHeaders() : {}) },
         dispatcher: this.dispatcher,
@@ -146,6 +162,11 @@ export class WorkerClient {
       throw new ErrorClass(`${what}: ${where} answered malformed JSON`);
     }
   }
+}
+
+function isClosedSocket(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /**
