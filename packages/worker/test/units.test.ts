@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SESSION_STATUSES, type WebhookEvent } from '@wa-session-sync/shared';
 import { browserArgs, markerArg } from '../src/browser/launch';
-import { lowerProcessGroupPriority } from '../src/browser/priority';
+import { lowerProcessTreePriority } from '../src/browser/priority';
 import { removeSingletonFiles, sessionFolder } from '../src/browser/profile';
 import { loadConfig, parseBrowserArgs } from '../src/config';
 import { ConfigError, InvalidIdError } from '../src/errors';
@@ -113,12 +113,12 @@ describe('config', () => {
 });
 
 describe('browser priority', () => {
-  it('renices every thread of a process group', async () => {
+  it('renices every thread of a process and its descendants', async () => {
     const child = spawn('sh', ['-c', 'sleep 30 & sleep 30; wait'], { detached: true, stdio: 'ignore' });
     try {
       await waitFor(() => fs.readFile(`/proc/${child.pid}/task/${child.pid}/stat`).then(() => true), 'the group');
       await new Promise((r) => setTimeout(r, 100)); // both sleeps forked
-      expect(lowerProcessGroupPriority(child.pid!, 7)).toBeGreaterThanOrEqual(3);
+      expect(await lowerProcessTreePriority(child.pid!, 7)).toBeGreaterThanOrEqual(3);
       const nices = await Promise.all(
         (await groupMembers(child.pid!)).map(async (pid) => Number((await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[16])),
       );

@@ -4,7 +4,8 @@
  * while the restore runs, private memory per session, and GET /api/sessions throughput.
  *
  * Options (environment): BENCH_SESSIONS (10), WHATSAPP_RESTORE_CONCURRENCY (worker default),
- * BENCH_ROUNDS (restarts measured, 3), BENCH_EXTRA_ARGS (JSON array of extra Chromium arguments, to try flags).
+ * BENCH_ROUNDS (restarts measured, 3), BENCH_EXTRA_ARGS (JSON array of extra Chromium arguments, to try flags),
+ * BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS of the worker, e.g. to --require a profiler).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,7 +35,14 @@ async function sleep(ms: number): Promise<void> {
 async function startWorker(env: Record<string, string>): Promise<Worker> {
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [WORKER_BIN], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', WHATSAPP_NODE_API_KEY: API_KEY, ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      WHATSAPP_NODE_API_KEY: API_KEY,
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -138,7 +146,7 @@ async function measureRestore(env: Record<string, string>): Promise<{ worker: Wo
     if (connected > 0 && Number.isNaN(firstAt)) firstAt = now;
     if (connected === SESSIONS) allAt = now;
     if (Date.now() > deadline) throw new Error(`restore did not finish: ${JSON.stringify(list.map((s) => s.status))}`);
-    await sleep(5);
+    await sleep(20);
   }
   done = true;
   await healthLoop;

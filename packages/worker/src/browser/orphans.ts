@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 
 /** A process whose command line matched. */
 export interface MatchedProcess {
@@ -55,4 +56,35 @@ export function killProcesses(matched: readonly MatchedProcess[]): number[] {
     }
   }
   return killed;
+}
+
+/**
+ * Like {@link findProcesses}, without blocking the event loop (the worker scans `/proc` around
+ * every launch while the HTTP API must keep answering).
+ */
+export async function findProcessesAsync(requiredArgs: readonly string[]): Promise<MatchedProcess[]> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir('/proc');
+  } catch {
+    return [];
+  }
+  const found: MatchedProcess[] = [];
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!/^\d+$/.test(entry)) return;
+      const pid = Number(entry);
+      if (pid === process.pid) return;
+      try {
+        const args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+        if (!requiredArgs.every((arg) => args.includes(arg))) return;
+        const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        found.push({ pid, pgid: Number(rest[2]) });
+      } catch {
+        // gone
+      }
+    }),
+  );
+  return found;
 }

@@ -1,39 +1,43 @@
-import fs from 'node:fs';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 
+/** Every descendant of `pid` (children of all its threads, recursively), `pid` included. */
+async function processTree(pid: number): Promise<number[]> {
+  const all: number[] = [];
+  const pending = [pid];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    all.push(current);
+    const tasks = await fs.readdir(`/proc/${current}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) {
+      const children = await fs.readFile(`/proc/${current}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const child of children.split(' ').filter(Boolean)) pending.push(Number(child));
+    }
+  }
+  return all;
+}
+
 /**
- * Gives every thread of a Chromium process group the niceness `nice` (higher = yields the CPU).
+ * Gives every thread of a Chromium browser process and of its descendants the niceness `nice`
+ * (higher = yields the CPU).
  *
  * Chromium raises its own browser, GPU and IO threads to nice -8 when it may (as root), so on a
  * busy machine a restoring browser would take the CPU from the worker's event loop and `/health`
  * would answer late. Lowering the browsers keeps the HTTP API responsive; helpers spawned later
  * (renderers from the zygote) inherit the value. Linux only; failures are ignored (not permitted,
- * process gone). Returns the number of threads changed.
+ * process gone). Resolves to the number of threads changed.
  */
-export function lowerProcessGroupPriority(pgid: number, nice: number): number {
+export async function lowerProcessTreePriority(pid: number, nice: number): Promise<number> {
   let changed = 0;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue;
-      for (const tid of fs.readdirSync(`/proc/${entry}/task`)) {
-        try {
-          os.setPriority(Number(tid), nice);
-          changed++;
-        } catch {
-          // not permitted or gone
-        }
+  for (const member of await processTree(pid)) {
+    const tasks = await fs.readdir(`/proc/${member}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) {
+      try {
+        os.setPriority(Number(tid), nice);
+        changed++;
+      } catch {
+        // not permitted or gone
       }
-    } catch {
-      // gone
     }
   }
   return changed;

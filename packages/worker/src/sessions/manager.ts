@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
-import { findProcesses, killProcesses } from '../browser/orphans';
+import { findProcessesAsync, killProcesses } from '../browser/orphans';
 import { removeSingletonFiles, sessionFolder } from '../browser/profile';
 import { SessionNotFoundError, SessionStateError } from '../errors';
 import type { EventSink } from '../events/webhook';
@@ -241,7 +241,7 @@ export class SessionManager extends EventEmitter {
     });
     await withTimeout(Promise.all(work), timeoutMs, 'shutdown').catch(() => undefined);
     // Whatever still runs on a profile (a launch that was in flight) goes too.
-    for (const record of records) this.killProfileProcesses(record.folder);
+    await Promise.all(records.map((record) => this.killProfileProcesses(record.folder)));
     this.sessions.clear();
   }
 
@@ -321,7 +321,7 @@ export class SessionManager extends EventEmitter {
   private async launch(record: SessionRecord): Promise<void> {
     if (this.closing || this.sessions.get(record.sessionId) !== record) return;
     const profile = this.options.driver.profileDir(record.folder);
-    this.killProfileProcesses(record.folder);
+    await this.killProfileProcesses(record.folder);
     const removed = await removeSingletonFiles(profile).catch(() => [] as string[]);
     if (removed.length > 0) this.options.logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
     const generation = ++record.generation;
@@ -438,13 +438,13 @@ export class SessionManager extends EventEmitter {
       this.options.logger.warn('Destroy did not finish; killing the browser', { sessionId: record.sessionId, error: errorMessage(error) });
     }
     await client.kill().catch(() => undefined);
-    this.killProfileProcesses(record.folder);
+    await this.killProfileProcesses(record.folder);
   }
 
   /** SIGKILLs any Chromium running on this session's profile (an orphan, or a launch we lost track of). */
-  private killProfileProcesses(folder: string): void {
+  private async killProfileProcesses(folder: string): Promise<void> {
     const profile = this.options.driver.profileDir(folder);
-    const killed = killProcesses(findProcesses([`--user-data-dir=${profile}`]));
+    const killed = killProcesses(await findProcessesAsync([`--user-data-dir=${profile}`]));
     if (killed.length > 0) this.options.logger.warn('Killed Chromium left on a profile', { folder, pids: killed });
   }
 

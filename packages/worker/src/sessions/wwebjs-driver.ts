@@ -1,7 +1,7 @@
 import { Client, LocalAuth, type Message } from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import { puppeteerOptions } from '../browser/launch';
-import { lowerProcessGroupPriority } from '../browser/priority';
+import { lowerProcessTreePriority } from '../browser/priority';
 import { profileDir } from '../browser/profile';
 import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from './driver';
 
@@ -55,7 +55,7 @@ class WwebjsClient implements SessionClient {
     authStrategy.afterBrowserInitialized = async () => {
       const browserProcess = this.client.pupBrowser?.process();
       silenceLateBrowserPipeErrors(browserProcess);
-      if (browserNice !== 0 && browserProcess?.pid) lowerProcessGroupPriority(browserProcess.pid, browserNice);
+      if (browserNice !== 0 && browserProcess?.pid) void lowerProcessTreePriority(browserProcess.pid, browserNice);
       this.watchBrowser();
       return afterBrowserInitialized();
     };
