@@ -40,6 +40,16 @@ class RunFileTransport extends TransportStream {
   }
 }
 
+/**
+ * winston's `combine(timestamp(), json())` with the native `JSON.stringify`: audit entries are
+ * plain data (no cycles, no BigInt), and a run formats up to thousands of them.
+ */
+const jsonLine = winston.format((info) => {
+  info.timestamp = new Date().toISOString();
+  (info as Record<PropertyKey, unknown>)[MESSAGE] = JSON.stringify(info);
+  return info;
+});
+
 /** Marks a line that replaces the run's earlier line for the same session (not written out). */
 const REPLACES = Symbol('replaces');
 
@@ -52,7 +62,7 @@ export class AuditLog {
   private readonly transport = new RunFileTransport();
   private readonly logger = winston.createLogger({
     level: 'info',
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    format: jsonLine(),
     defaultMeta: { component: 'wa-sync' },
     transports: [this.transport],
   });

@@ -67,6 +67,13 @@ describe('never overlapping', () => {
     doomed.kill('SIGKILL');
     expect((await doomed.done).signal).toBe('SIGKILL');
     worker.release();
+    // Postgres ends the killed client's session as soon as it reads the closed socket (there
+    // is no timeout to wait for); wait for that, so the next run cannot race it.
+    for (;;) {
+      const { rows } = await db.client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync'");
+      if (rows.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
 
     const next = await runCli(['sync-sessions', '--json'], env);
     expect(next.code).toBe(0);

@@ -294,13 +294,19 @@ describe('wa-sync sync-sessions', () => {
 
   it('leaves alone a row someone changed between the read and the write, and says so', async () => {
     await seedAccounts(db.client, [{ session_id: 'contested' }, { session_id: 'plain' }]);
+    // Backends of earlier runs may linger for a moment after their process exited.
+    const earlier = (
+      await db.client.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'wa-sync'")
+    ).rows.map((row) => row.pid as number);
     worker.stall();
     const run = startCli(['sync-sessions', '--json'], env);
     await worker.sessionsRequested();
-    // Wait until the run's connection has finished reading the accounts.
+    // Wait until this run's connection has finished reading the accounts.
     for (;;) {
       const { rows } = await db.client.query(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%'",
+        `SELECT 1 FROM pg_stat_activity
+          WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%' AND NOT (pid = ANY($1::int[]))`,
+        [earlier],
       );
       if (rows.length > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -154,14 +154,16 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     const runId = randomUUID();
     const describeAll = (written: Set<string>) =>
       planned.changes.map((change) => describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
+    let assumed: MismatchReport[] | undefined;
     if (log && planned.changes.length > 0) {
       await new Promise((resolve) => setImmediate(resolve)); // the statement is on the wire now
-      const assumed = describeAll(new Set([...writes.values()].map((w) => w.id)));
-      planned.changes.forEach((change, i) => log.record(runId, auditEntry(change, assumed[i], writes.get(change))));
+      const lines = describeAll(new Set([...writes.values()].map((w) => w.id)));
+      planned.changes.forEach((change, i) => log.record(runId, auditEntry(change, lines[i], writes.get(change))));
+      assumed = lines;
     }
     const written = await writing;
     lap('write');
-    const mismatches = describeAll(written);
+    const mismatches = assumed && written.size === writes.size ? assumed : describeAll(written);
     let auditFile: string | null = null;
     if (log && mismatches.length > 0) {
       planned.changes.forEach((change, i) => {
