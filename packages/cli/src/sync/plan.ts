@@ -41,23 +41,24 @@ export function writtenBySync(account: Account): boolean {
  * kept in `metadata`), never on what an earlier run did in memory.
  */
 export function plan(accounts: Account[], worker: WorkerSnapshot, options: PlanOptions, now: Date): SyncPlan {
-  const bySession = new Map<string, WorkerSession>();
-  for (const session of worker.sessions) bySession.set(session.session_id, session);
+  // Sessions still in this map after the loop are the ones no active account knows.
+  const unmatched = new Map<string, WorkerSession>();
+  for (const session of worker.sessions) unmatched.set(session.session_id, session);
   const invalidIds = new Set(worker.invalid.map((entry) => entry.session_id).filter((id) => id !== null));
-  const known = new Set<string>();
   const changes: PlannedChange[] = [];
   const nowIso = now.toISOString();
 
   for (const account of accounts) {
-    known.add(account.session_id);
-    if (invalidIds.has(account.session_id)) continue;
-    const change = planAccount(account, bySession.get(account.session_id), options, now, nowIso);
+    const session = unmatched.get(account.session_id);
+    if (session) unmatched.delete(account.session_id);
+    if (invalidIds.size > 0 && invalidIds.has(account.session_id)) continue;
+    const change = planAccount(account, session, options, now, nowIso);
     if (change) changes.push(change);
   }
 
   return {
     changes,
-    unknownWorkerSessions: worker.sessions.filter((session) => !known.has(session.session_id)),
+    unknownWorkerSessions: [...unmatched.values()],
     invalidWorkerSessions: worker.invalid,
     accountsChecked: accounts.length,
   };
