@@ -330,6 +330,19 @@ describe('session manager', () => {
     expect(dead.destroyed).toBe(true);
   });
 
+  it('stops a session whose launch hangs without waiting for it', async () => {
+    h = await harness({ initTimeoutMs: 60_000 });
+    h.driver.configure = (c) => {
+      c.onInitialize = () => new Promise(() => undefined);
+    };
+    h.manager.start('w1', 's1');
+    const launching = await client(h, 's1');
+    await h.manager.stop('s1');
+    expect(launching.destroyed).toBe(true);
+    expect(h.manager.has('s1')).toBe(false);
+    expect((await readManifest(path.join(h.sessionsDir, 'w1', 's1'))).desired).toBe('stopped');
+  });
+
   it('does not take a client that is still launching for a dead one', async () => {
     h = await harness();
     h.driver.configure = (c) => {

@@ -18,9 +18,16 @@ export class FakeClient implements SessionClient {
     readonly emit: ClientEvents,
   ) {}
 
+  private closed!: () => void;
+  /** Like a real client, a pending initialize() fails once the browser is closed. */
+  private readonly closedSignal = new Promise<never>((_, reject) => {
+    this.closed = () => reject(new Error('Target closed'));
+  });
+
   initialize(): Promise<void> {
     this.initializeCalls++;
-    return this.onInitialize();
+    this.closedSignal.catch(() => undefined);
+    return Promise.race([this.onInitialize(), this.closedSignal]);
   }
   getState(): Promise<string | null> {
     if (this.wedged) return new Promise(() => undefined);
@@ -31,12 +38,14 @@ export class FakeClient implements SessionClient {
   }
   async destroy(): Promise<void> {
     this.destroyed = true;
+    this.closed();
   }
   async logout(): Promise<void> {
     this.loggedOut = true;
   }
   async kill(): Promise<void> {
     this.killed = true;
+    this.closed();
   }
   browserPid(): number | null {
     return null;

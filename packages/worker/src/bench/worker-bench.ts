@@ -89,6 +89,24 @@ function privateMemory(text: string): number {
   return total;
 }
 
+/** CPU seconds (user + system) used so far by every process whose command line mentions `text`. */
+function cpuSeconds(text: string): number {
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) continue;
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / ticks;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -114,6 +132,8 @@ async function pairAll(worker: Worker, sim: Simulator): Promise<void> {
 }
 
 interface RestoreRound {
+  /** CPU seconds the new worker and its browsers used from start to all connected. */
+  cpuSeconds: number;
   firstMs: number;
   allMs: number;
   listenMs: number;
@@ -123,7 +143,7 @@ interface RestoreRound {
   healthCount: number;
 }
 
-async function measureRestore(env: Record<string, string>): Promise<{ worker: Worker; round: RestoreRound }> {
+async function measureRestore(env: Record<string, string>, sessionsDir: string): Promise<{ worker: Worker; round: RestoreRound }> {
   const worker = await startWorker(env);
   const health: number[] = [];
   let done = false;
@@ -148,11 +168,16 @@ async function measureRestore(env: Record<string, string>): Promise<{ worker: Wo
     if (Date.now() > deadline) throw new Error(`restore did not finish: ${JSON.stringify(list.map((s) => s.status))}`);
     await sleep(20);
   }
+  const browserCpu = cpuSeconds(`--user-data-dir=${sessionsDir}`);
+  const workerCpu = cpuSeconds(WORKER_BIN);
+  const cpu = browserCpu + workerCpu;
+  process.stderr.write(`  cpu: browsers ${browserCpu.toFixed(1)} s, worker ${workerCpu.toFixed(1)} s\n`);
   done = true;
   await healthLoop;
   return {
     worker,
     round: {
+      cpuSeconds: cpu,
       firstMs: firstAt - worker.spawnedAt,
       allMs: allAt - worker.spawnedAt,
       listenMs: worker.listeningAt - worker.spawnedAt,
@@ -191,7 +216,7 @@ async function main(): Promise<void> {
       worker.child.kill('SIGKILL');
       await worker.exited;
       process.stderr.write(`restore round ${i + 1}/${ROUNDS}...\n`);
-      const measured = await measureRestore(env);
+      const measured = await measureRestore(env, sessionsDir);
       worker = measured.worker;
       rounds.push(measured.round);
       await sleep(4000);
@@ -219,6 +244,7 @@ async function main(): Promise<void> {
       ['start -> first connected (median)', ms(median((r) => r.firstMs)), 'target < 1000 ms'],
       ['start -> all connected (median)', ms(median((r) => r.allMs)), 'target < 6500 ms'],
       ['  per round first / all', rounds.map((r) => `${r.firstMs.toFixed(0)}/${r.allMs.toFixed(0)}`).join(', '), ''],
+      ['CPU used by the restore (worker + Chromium)', `${median((r) => r.cpuSeconds).toFixed(1)} s = ${(median((r) => r.cpuSeconds) / SESSIONS).toFixed(2)} s per session`, `${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`],
       ['/health p50/p99/max during restore, per round', `${rounds.map((r) => `${r.healthP50.toFixed(1)}/${r.healthP99.toFixed(1)}/${r.healthMax.toFixed(0)}`).join(', ')} ms`, 'target p99 < 50 ms'],
       ['private memory per session (Chromium)', mib(memoryPerSession), 'target <= 150 MB'],
       ['worker process private memory', mib(workerPrivate), ''],

@@ -71,6 +71,7 @@ export class SessionManager extends EventEmitter {
   /** Per-session operation chains, kept apart from records so they outlive a force cleanup. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly manifestWrites = new Map<string, Promise<void>>();
+  private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
   private closing = false;
   private readonly destroyTimeoutMs: number;
   private readonly now: () => Date;
@@ -173,36 +174,40 @@ export class SessionManager extends EventEmitter {
 
   /** `DELETE /:id`: stops the session and frees it; keeps its saved auth unless `logout`. */
   async stop(sessionId: string, options: { logout?: boolean } = {}): Promise<void> {
-    const saved = this.sessions.get(sessionId) ?? (await findSavedSession(this.options.sessionsDir, sessionId));
+    const record = this.sessions.get(sessionId);
+    const saved = record ?? (await findSavedSession(this.options.sessionsDir, sessionId));
     if (!saved) throw new SessionNotFoundError(sessionId);
-    await this.serial(sessionId, async () => {
-      const record = this.sessions.get(sessionId);
-      const folder = record?.folder ?? saved.folder;
-      if (record) {
-        const client = record.client;
-        const wasConnected = record.status === 'connected';
-        this.apply(record, 'stop', options.logout ? 'LOGGED_OUT' : 'STOPPED');
-        this.retire(record);
-        this.sessions.delete(sessionId);
-        if (client) {
-          if (options.logout && wasConnected) {
-            await withTimeout(client.logout(), this.destroyTimeoutMs, 'logout()').catch((error) =>
-              this.options.logger.warn('Logout failed; removing the saved auth anyway', { sessionId, error: errorMessage(error) }),
-            );
-          }
-          await this.disposeClient(record, client);
-        }
+    const current = this.sessions.get(sessionId);
+    let client: SessionClient | null = null;
+    let wasConnected = false;
+    if (current) {
+      client = current.client;
+      wasConnected = current.status === 'connected';
+      this.apply(current, 'stop', options.logout ? 'LOGGED_OUT' : 'STOPPED');
+      this.retire(current);
+      this.sessions.delete(sessionId);
+    }
+    // Disposed at once, not queued behind a launch still waiting on initialize(): closing its
+    // browser is what ends that launch.
+    if (current && client) {
+      if (options.logout && wasConnected) {
+        await withTimeout(client.logout(), this.destroyTimeoutMs, 'logout()').catch((error: unknown) =>
+          this.options.logger.warn('Logout failed; removing the saved auth anyway', { sessionId, error: errorMessage(error) }),
+        );
       }
+      await this.disposeClient(current, client);
+    }
+    await this.serial(sessionId, async () => {
+      const folder = current?.folder ?? saved.folder;
       if (options.logout) {
         await this.manifestWrites.get(folder);
         await fs.rm(folder, { recursive: true, force: true, maxRetries: 3 });
       } else {
-        const workspaceId = record?.workspaceId ?? ('workspaceId' in saved ? saved.workspaceId : '');
         await this.saveManifest(folder, {
-          workspace_id: workspaceId,
+          workspace_id: current?.workspaceId ?? saved.workspaceId,
           session_id: sessionId,
           desired: 'stopped',
-          phone_number: record?.phone ?? null,
+          phone_number: current?.phone ?? null,
           updated_at: this.now().toISOString(),
         });
       }
@@ -324,6 +329,8 @@ export class SessionManager extends EventEmitter {
     await this.killProfileProcesses(record.folder);
     const removed = await removeSingletonFiles(profile).catch(() => [] as string[]);
     if (removed.length > 0) this.options.logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
+    // Stopped, replaced or shutting down while we looked at the profile.
+    if (this.closing || this.sessions.get(record.sessionId) !== record) return;
     const generation = ++record.generation;
     const client = this.options.driver.create(
       { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
@@ -333,8 +340,14 @@ export class SessionManager extends EventEmitter {
     try {
       await withTimeout(client.initialize(), this.options.initTimeoutMs, 'initialize()');
       if (!this.isStale(record, generation)) record.clientInitialized = true;
+      // Given up while it launched (stop, replace, shutdown): whoever did so may have found no
+      // browser to close yet, so this launch closes its own.
+      else await this.disposeClient(record, client);
     } catch (error) {
-      if (this.isStale(record, generation)) return;
+      if (this.isStale(record, generation)) {
+        await this.disposeClient(record, client);
+        return;
+      }
       this.options.logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(error) });
       this.lost(record, generation, 'LAUNCH_FAILED');
     }
@@ -431,7 +444,17 @@ export class SessionManager extends EventEmitter {
   }
 
   /** Destroys a client within the bound, then makes sure no Chromium is left on its profile. Never throws. */
-  private async disposeClient(record: SessionRecord, client: SessionClient, boundMs = this.destroyTimeoutMs): Promise<void> {
+  private disposeClient(record: SessionRecord, client: SessionClient, boundMs = this.destroyTimeoutMs): Promise<void> {
+    // Idempotent: a client may be given up from two sides (a stop and its own stale launch).
+    let disposal = this.disposals.get(client);
+    if (!disposal) {
+      disposal = this.destroyOrKill(record, client, boundMs);
+      this.disposals.set(client, disposal);
+    }
+    return disposal;
+  }
+
+  private async destroyOrKill(record: SessionRecord, client: SessionClient, boundMs: number): Promise<void> {
     try {
       await withTimeout(client.destroy(), boundMs, 'destroy()');
     } catch (error) {
