@@ -54,13 +54,17 @@ async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }
   let release: () => Promise<void>;
   try {
     // The lock file sits next to the data folder; proper-lockfile refreshes its mtime while we
-    // run, so a killed process's lock turns stale and is taken over after `stale` ms.
+    // run, so a killed process's lock turns stale and is taken over after `stale` ms. PGlite's
+    // start blocks the event loop for seconds on a slow machine, hence the generous margin.
     release = await lockfile.lock(config.dataDir, {
       lockfilePath: `${config.dataDir}.lock`,
-      stale: 10_000,
-      update: 2_000,
+      stale: 30_000,
+      update: 5_000,
       retries: 0,
       realpath: false,
+      // The default throws from a timer (a crash); a warning says it without losing the run.
+      onCompromised: (error) =>
+        process.emitWarning(`the embedded database lock at ${config.dataDir}.lock was compromised: ${error.message}`),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new EmbeddedDatabaseLockedError(config.dataDir);
