@@ -224,6 +224,9 @@ describe('wa-sync sync-sessions', () => {
     expect(backedOff.summary).toMatchObject({ backed_off: 1, reconnect_failed: 0 });
     expect(backedOff.mismatches[0]).toMatchObject({ result: 'backed_off', reconnect_attempts: 1, next_reconnect_at: expect.any(String) });
     expect(worker.posts()).toHaveLength(1);
+    const dry = JSON.parse((await runCli(['sync-sessions', '--auto-reconnect', '--json', '--dry-run'], capped)).stdout);
+    expect(dry).toMatchObject({ dry_run: true, summary: { backed_off: 1, statuses_updated: 0 } });
+    expect(dry.mismatches[0]).toMatchObject({ result: 'backed_off', reconnect_attempts: 1 });
 
     await makeDue();
     expect((await run()).summary).toMatchObject({ reconnect_failed: 1 });

@@ -68,7 +68,11 @@ export interface SyncReport {
   audit_log: string | null;
   /** From the health check to the last line of audit, before closing. */
   duration_ms: number;
-  /** Where the time went, per phase (ms). */
+  /**
+   * Where the time went (ms), as consecutive laps: `health`, `lock` (what connecting and
+   * locking took beyond the health check, which runs alongside), `read`, `plan`, `requests`,
+   * `write` (the UPDATE, with the audit lines prepared meanwhile) and `audit` (to disk).
+   */
   timings_ms: Record<string, number>;
 }
 
@@ -120,7 +124,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     if (!opened.lock) return { kind: 'skipped', reason: opened.skipped ?? 'another sync-sessions run holds the lock' };
     const database = opened.db!;
     const connection = opened.lock.connection;
-    lap('connect_and_lock');
+    lap('lock');
 
     const auditOpening = config.dryRun ? undefined : AuditLog.open(config.auditLogPath);
     auditOpening?.catch(() => undefined);
@@ -196,7 +200,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
         summary: {
           mismatches: mismatches.length,
           reconnected: count('reconnected'),
-          statuses_updated: mismatches.filter(statusUpdated).length,
+          statuses_updated: config.dryRun ? 0 : mismatches.filter(statusUpdated).length,
           reconnect_failed: count('reconnect_failed'),
           backed_off: count('backed_off'),
           given_up: count('given_up'),
@@ -280,10 +284,10 @@ function describe(
   const attempts = 'reconnect_attempts' in patch ? patch.reconnect_attempts : account.metadata.reconnect_attempts;
   const next = 'next_reconnect_at' in patch ? patch.next_reconnect_at : account.metadata.next_reconnect_at;
   let result: ChangeResult;
-  if (dryRun) result = 'planned';
-  else if (write && !written.has(account.id)) result = 'conflict';
-  else if (outcome) result = outcome.ok ? 'reconnected' : 'reconnect_failed';
+  if (write && !dryRun && !written.has(account.id)) result = 'conflict';
   else if (change.action === 'backed_off' || change.action === 'given_up') result = change.action;
+  else if (dryRun) result = 'planned';
+  else if (outcome) result = outcome.ok ? 'reconnected' : 'reconnect_failed';
   else result = write && write.status !== account.status ? 'status_updated' : 'metadata_updated';
   return {
     session_id: account.session_id,
