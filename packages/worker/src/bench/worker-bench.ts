@@ -5,7 +5,8 @@
  *
  * Options (environment): BENCH_SESSIONS (10), WHATSAPP_RESTORE_CONCURRENCY (worker default),
  * BENCH_ROUNDS (restarts measured, 3), BENCH_EXTRA_ARGS (JSON array of extra Chromium arguments, to try flags),
- * BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS of the worker, e.g. to --require a profiler).
+ * BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS of the worker, e.g. to --require a profiler), BENCH_KEEP_DIR (keep
+ * the sessions and logs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -259,7 +260,8 @@ async function main(): Promise<void> {
       await Promise.race([worker.exited, sleep(15_000)]);
     }
     await sim.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_DIR) process.stderr.write(`kept ${dir}\n`);
+    else await rm(dir, { recursive: true, force: true });
   }
 }
 
