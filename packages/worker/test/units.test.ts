@@ -5,7 +5,7 @@ import path from 'node:path';
 import { SESSION_STATUSES, type WebhookEvent } from '@wa-session-sync/shared';
 import { browserArgs, markerArg } from '../src/browser/launch';
 import { lowerProcessTreePriority } from '../src/browser/priority';
-import { removeSingletonFiles, sessionFolder } from '../src/browser/profile';
+import { profileLockHolder, removeSingletonFiles, sessionFolder } from '../src/browser/profile';
 import { loadConfig, parseBrowserArgs } from '../src/config';
 import { ConfigError, InvalidIdError } from '../src/errors';
 import { sign, WebhookDispatcher } from '../src/events/webhook';
@@ -224,6 +224,17 @@ describe('session folders', () => {
       expect(await removeSingletonFiles(dir)).toEqual(['SingletonLock', 'SingletonCookie']);
       expect((await fs.readdir(dir)).sort()).toEqual(['Preferences']);
       expect(await removeSingletonFiles(path.join(dir, 'missing'))).toEqual([]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads who holds a profile from its SingletonLock', async () => {
+    const dir = await tempDir('lock');
+    try {
+      expect(await profileLockHolder(dir)).toBeNull();
+      await fs.symlink('my-host-1-4242', path.join(dir, 'SingletonLock'));
+      expect(await profileLockHolder(dir)).toEqual({ host: 'my-host-1', pid: 4242 });
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

@@ -21,6 +21,23 @@ export function profileDir(folder: string): string {
   return path.join(folder, 'session');
 }
 
+/**
+ * Who holds a profile, from Chromium's `SingletonLock` (a symlink to `<hostname>-<pid>`), or null
+ * when there is no lock. Cheaper than scanning every process: Chromium takes the lock at start.
+ */
+export async function profileLockHolder(profile: string): Promise<{ host: string; pid: number } | null> {
+  let target: string;
+  try {
+    target = await fs.readlink(path.join(profile, 'SingletonLock'));
+  } catch {
+    return null;
+  }
+  const dash = target.lastIndexOf('-');
+  const pid = Number(target.slice(dash + 1));
+  if (dash <= 0 || !Number.isInteger(pid) || pid <= 0) return { host: target, pid: 0 };
+  return { host: target.slice(0, dash), pid };
+}
+
 const SINGLETON_FILES = ['SingletonLock', 'SingletonCookie', 'SingletonSocket'];
 
 /**

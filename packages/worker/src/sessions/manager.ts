@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
 import { findProcessesAsync, killProcesses } from '../browser/orphans';
-import { removeSingletonFiles, sessionFolder } from '../browser/profile';
+import { profileLockHolder, removeSingletonFiles, sessionFolder } from '../browser/profile';
 import { SessionNotFoundError, SessionStateError } from '../errors';
 import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
@@ -326,7 +327,10 @@ export class SessionManager extends EventEmitter {
   private async launch(record: SessionRecord): Promise<void> {
     if (this.closing || this.sessions.get(record.sessionId) !== record) return;
     const profile = this.options.driver.profileDir(record.folder);
-    await this.killProfileProcesses(record.folder);
+    // A Chromium of ours still on this profile (it holds the lock on this host) goes first; any
+    // other lock is stale (another host, a process gone) and is removed below.
+    const holder = await profileLockHolder(profile);
+    if (holder && holder.host === os.hostname() && holder.pid > 0 && isAlive(holder.pid)) await this.killProfileProcesses(record.folder);
     const removed = await removeSingletonFiles(profile).catch(() => [] as string[]);
     if (removed.length > 0) this.options.logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
     // Stopped, replaced or shutting down while we looked at the profile.
@@ -553,5 +557,14 @@ export class SessionManager extends EventEmitter {
       reconnect_attempts: record.reconnectAttempts,
       last_seen_alive_at: record.lastSeenAliveAt?.toISOString() ?? null,
     };
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
