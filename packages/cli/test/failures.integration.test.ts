@@ -96,6 +96,21 @@ describe('the worker cannot be used', () => {
     await expectNothingWritten(before);
   });
 
+  it.each([
+    ['malformed JSON', '{"sessions": [', 'answered malformed JSON'],
+    ['JSON without a sessions list', '{"items": []}', 'answered JSON without a sessions list'],
+  ])('exits 1 when /api/sessions answers %s, writing nothing', async (_name, body, message) => {
+    const before = await accountsBySession(db.client);
+    worker.sessionsBody = body;
+    const result = await runCli(['sync-sessions', '--auto-reconnect'], env);
+    expect(result).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `wa-sync: cannot read the worker sessions: ${worker.url}/api/sessions ${message} [WORKER_BAD_RESPONSE]\n`,
+    });
+    await expectNothingWritten(before);
+  });
+
   it('exits 1 when the worker rejects the API key, never printing the key', async () => {
     const before = await accountsBySession(db.client);
     const result = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });

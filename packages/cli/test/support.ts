@@ -106,6 +106,8 @@ export class WorkerStandIn {
   sessions: unknown[] = [];
   /** `'hang'`: /health never answers. */
   health: { status: number; body: string } | 'hang' | null = null;
+  /** When set, the raw body `GET /api/sessions` answers (200) instead of the list. */
+  sessionsBody: string | null = null;
   /** Per session id: the answer to its start/reconnect request. */
   answers = new Map<string, { status: number; body: unknown }>();
   requests: RecordedRequest[] = [];
@@ -140,6 +142,7 @@ export class WorkerStandIn {
   reset(): void {
     this.sessions = [];
     this.health = null;
+    this.sessionsBody = null;
     this.answers.clear();
     this.requests = [];
     this.stallSessions = false;
@@ -191,7 +194,7 @@ export class WorkerStandIn {
       if (apiKey !== API_KEY) return send(401, { error: { code: 'UNAUTHORIZED', message: 'bad key' } });
       if (req.method === 'GET' && url.startsWith('/api/sessions')) {
         for (const notify of this.arrived.splice(0)) notify();
-        const answer = () => send(200, { sessions: this.sessions });
+        const answer = () => send(200, this.sessionsBody ?? { sessions: this.sessions });
         if (this.stallSessions) this.stalled.push(answer);
         else answer();
         return;
