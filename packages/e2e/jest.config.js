@@ -1,2 +1,2 @@
-// End-to-end scenarios drive real processes and real Chromium: generous per-test budget.
-module.exports = require('../../jest.preset')(__dirname, { testTimeout: 180_000 });
+// The per-test budget for these real-process scenarios is set in test/harness.ts (jest.setTimeout).
+module.exports = require('../../jest.preset')(__dirname);

@@ -12,6 +12,10 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { WebhookEvent, WorkerSession, HealthResponse } from '@wa-session-sync/shared';
 
+// Real processes and real Chromium: a scenario takes tens of seconds. (`testTimeout` in a
+// project's jest config is ignored by jest; it has to be set here.)
+jest.setTimeout(180_000);
+
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
 export const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
@@ -268,5 +272,93 @@ export async function createDatabase(): Promise<TestDatabase> {
 }
 
 export function cleanupDir(dir: string): void {
+  if (process.env.E2E_KEEP_DIRS) return void console.log(`kept ${dir}`);
   rmSync(dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- scenario steps
+
+export interface Account {
+  session_id: string;
+  workspace_id: string;
+  phone: string;
+}
+
+/** Inserts the accounts as the owning application would: just workspace and session ids. */
+export async function insertAccounts(db: TestDatabase, accounts: Account[]): Promise<void> {
+  for (const account of accounts) {
+    await db.query('INSERT INTO whatsapp_accounts (workspace_id, session_id) VALUES ($1, $2)', [account.workspace_id, account.session_id]);
+  }
+}
+
+export interface AccountRow {
+  session_id: string;
+  workspace_id: string;
+  status: string;
+  phone_number: string | null;
+  metadata: Record<string, any>;
+}
+
+export async function accountRows(db: TestDatabase): Promise<Record<string, AccountRow>> {
+  const rows = await db.query<AccountRow>('SELECT session_id, workspace_id, status, phone_number, metadata FROM whatsapp_accounts ORDER BY session_id');
+  return Object.fromEntries(rows.map((row) => [row.session_id, row]));
+}
+
+/** Asks the worker for a session, shows its QR to the simulated phone, and waits until it is connected. */
+export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, phone: string): void }, account: Account): Promise<void> {
+  const created = await worker.api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
+  if (created.status !== 201 && created.status !== 200) {
+    throw new Error(`POST /api/sessions for ${account.session_id} answered ${created.status}: ${JSON.stringify(created.body)}`);
+  }
+  let last: WorkerSession | undefined;
+  const qr = await waitFor(`a QR for ${account.session_id}`, async () => (last = await worker.session(account.session_id))?.qr).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}; worker output: ${worker.output().slice(-1500)}`);
+  });
+  simulator.scan(qr, account.phone);
+  await waitForStatus(worker, account.session_id, 'connected');
+}
+
+export async function waitForStatus(worker: WorkerProcess, sessionId: string, status: string, timeoutMs = 60_000): Promise<WorkerSession> {
+  let last: WorkerSession | undefined;
+  try {
+    return await waitFor(
+      `${sessionId} to be ${status}`,
+      async () => {
+        last = await worker.session(sessionId);
+        return last?.status === status ? last : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
+  }
+}
+
+/** The environment a wa-sync run needs to reach this database and this worker. */
+export function cliEnv(db: TestDatabase, worker: WorkerProcess | { url: string; apiKey: string }, auditLog: string): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    WHATSAPP_NODE_SERVICE_URL: worker.url,
+    WHATSAPP_NODE_API_KEY: worker.apiKey,
+    WA_SYNC_AUDIT_LOG: auditLog,
+  };
+}
+
+/** Waits for a `message` event with `body` at the receiver. */
+export function waitForMessage(receiver: WebhookReceiver, sessionId: string, body: string): Promise<ReceivedEvent> {
+  return waitFor(`a message "${body}" for ${sessionId} at the webhook`, () =>
+    receiver.events.find((received) => received.event.event === 'message' && received.event.session_id === sessionId && received.event.payload.body === body),
+  );
+}
+
+/** Chromium browser (not helper) processes whose command line mentions `dir`: one per running client. */
+export function browserProcesses(dir: string): number[] {
+  return processesMentioning(dir).filter((pid) => {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return /chrom/i.test(path.basename(args[0] ?? '')) && !args.some((arg) => arg.startsWith('--type='));
+    } catch {
+      return false;
+    }
+  });
 }

@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo`: the whole system on one machine, with no Postgres and no phone.
+ *
+ * It starts the simulated WhatsApp Web (in this process), a webhook receiver (in this process),
+ * the built wa-worker (a child process) and uses the built wa-sync CLI on its embedded database.
+ * It pairs three numbers in two workspaces, shows messages arriving, kills the worker as a crash
+ * would, runs the sync as cron would, and shows the healing. Everything it starts is ended when
+ * it finishes, fails, or is interrupted (Ctrl-C). Its files live in `.demo/` (recreated each run).
+ */
+'use strict';
+
+const { spawn } = require('node:child_process');
+const { createHmac, randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const WORK = path.join(ROOT, '.demo');
+const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
+const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
+const SIMULATOR = path.join(ROOT, 'packages', 'simulator', 'dist', 'index.js');
+
+const ACCOUNTS = [
+  { session_id: 'acme-sales', workspace_id: '1', phone: '6281200001001', customer: '628777000101' },
+  { session_id: 'acme-support', workspace_id: '1', phone: '6281200001002', customer: '628777000102' },
+  { session_id: 'globex-cs', workspace_id: '2', phone: '6281200002001', customer: '628777000201' },
+];
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code) => (text) => (colour ? `\u001b[${code}m${text}\u001b[0m` : String(text));
+const bold = paint('1');
+const dim = paint('2');
+const green = paint('32');
+const yellow = paint('33');
+const cyan = paint('36');
+const red = paint('31');
+
+const started = Date.now();
+let stepNumber = 0;
+const STEPS = 8;
+function step(title) {
+  stepNumber += 1;
+  console.log(`\n${bold(cyan(`[${stepNumber}/${STEPS}]`))} ${bold(title)} ${dim(`(+${((Date.now() - started) / 1000).toFixed(1)} s)`)}`);
+}
+const say = (text) => console.log(`      ${text}`);
+const indent = (text) => text.replace(/\s+$/, '').split('\n').map((line) => `      ${dim('│')} ${line}`).join('\n');
+
+// ------------------------------------------------------------------ what this process started
+
+const children = new Set();
+let simulator;
+let receiver;
+let stopping = false;
+
+async function cleanup() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+  const deadline = Date.now() + 15_000;
+  while ([...children].some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) {
+    await sleep(100);
+  }
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  if (receiver) await new Promise((resolve) => { receiver.closeAllConnections(); receiver.close(resolve); });
+  if (simulator) await simulator.stop().catch(() => {});
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${yellow('Interrupted: stopping the worker and the simulator...')}`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(what, probe, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  for (;;) {
+    if (stopping) throw new Error('interrupted');
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
+    await sleep(150);
+  }
+}
+
+// ------------------------------------------------------------------ webhook receiver
+
+function startReceiver(secret, onEvent) {
+  const server = http.createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const expected = 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
+      response.writeHead(204).end();
+      try {
+        onEvent(JSON.parse(raw.toString('utf8')), request.headers['x-signature'] === expected);
+      } catch {
+        // not JSON: not ours
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// ------------------------------------------------------------------ worker and CLI processes
+
+const API_KEY = randomBytes(24).toString('hex');
+let workerUrl;
+let workerChild;
+
+async function startWorker(env) {
+  const port = await new Promise((resolve) => {
+    const probe = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  workerUrl = `http://127.0.0.1:${port}`;
+  const log = fs.openSync(path.join(WORK, 'worker.out'), 'a');
+  workerChild = spawn(process.execPath, [WORKER_BIN], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      WHATSAPP_NODE_API_KEY: API_KEY,
+      WHATSAPP_SESSIONS_DIR: path.join(WORK, 'sessions'),
+      LOG_DIR: path.join(WORK, 'logs'),
+      WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify(simulator.chromiumArgs()),
+      WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
+      WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '5',
+      WHATSAPP_WEBHOOK_URL: `http://127.0.0.1:${receiver.address().port}/hook`,
+      WHATSAPP_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...env,
+    },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  children.add(workerChild);
+  const child = workerChild;
+  child.once('exit', () => children.delete(child));
+  await waitFor('the worker to answer /health', async () => {
+    if (child.exitCode !== null) throw new Error(`the worker exited with code ${child.exitCode}; see ${path.relative(ROOT, path.join(WORK, 'worker.out'))}`);
+    return (await fetch(`${workerUrl}/health`)).ok;
+  }, 30_000);
+  say(`wa-worker pid ${child.pid} listening on ${workerUrl}`);
+}
+
+function killWorker(signal) {
+  return new Promise((resolve) => {
+    const child = workerChild;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill(signal);
+  });
+}
+
+async function api(method, route, body) {
+  const response = await fetch(workerUrl + route, {
+    method,
+    headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const session = async (id) => {
+  const answer = await api('GET', `/api/sessions/${id}`);
+  return answer.status === 200 ? answer.body : undefined;
+};
+
+async function waitForStatus(id, status, timeoutMs) {
+  return waitFor(`${id} to be ${status}`, async () => ((await session(id))?.status === status ? true : undefined), timeoutMs);
+}
+
+/** Runs `wa-sync` on the embedded database as cron would, and shows its report. */
+function wasync(args, { show = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        WA_SYNC_DATA_DIR: path.join(WORK, 'pglite'),
+        WA_SYNC_AUDIT_LOG: path.join(WORK, 'logs', 'wa-sync-audit.log'),
+        WHATSAPP_NODE_SERVICE_URL: workerUrl,
+        WHATSAPP_NODE_API_KEY: API_KEY,
+        ...(colour ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      children.delete(child);
+      if (show) {
+        console.log(`      ${dim('$')} wa-sync ${args.join(' ')}`);
+        console.log(indent(output));
+        console.log(`      ${dim(`exit code ${code}`)}`);
+      }
+      resolve({ code, output });
+    });
+  });
+}
+
+// ------------------------------------------------------------------ the story
+
+const WEBHOOK_SECRET = randomBytes(16).toString('hex');
+const messages = [];
+
+async function insertAccounts() {
+  // The application that owns the accounts inserts rows with just these two columns (the
+  // contract gives every other column a default). wa-sync's library opens the embedded
+  // database under the same file lock the CLI takes, so the two never share it.
+  const { openDatabase } = require(path.join(ROOT, 'packages', 'cli', 'dist', 'index.js'));
+  const dataDir = path.join(WORK, 'pglite');
+  const db = await openDatabase({ kind: 'embedded', dataDir, label: dataDir });
+  try {
+    await db.knex('whatsapp_accounts').insert(ACCOUNTS.map(({ workspace_id, session_id }) => ({ workspace_id, session_id })));
+  } finally {
+    await db.close();
+  }
+}
+
+function showQr(qr) {
+  const qrcode = require('qrcode-terminal');
+  return new Promise((resolve) => qrcode.generate(qr, { small: true }, (text) => resolve(text)));
+}
+
+async function main() {
+  for (const [what, file] of [['the worker', WORKER_BIN], ['the CLI', CLI_BIN], ['the simulator', SIMULATOR]]) {
+    if (!fs.existsSync(file)) throw new Error(`${what} is not built (${path.relative(ROOT, file)} is missing): run \`npm run build\` first`);
+  }
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(path.join(WORK, 'logs'), { recursive: true });
+
+  step('Starting the simulated WhatsApp Web, a webhook receiver and the embedded database');
+  simulator = await require(SIMULATOR).startSimulator();
+  say(`simulated https://web.whatsapp.com/ on 127.0.0.1:${simulator.port} (Chromium is sent there by ${dim('--host-resolver-rules')})`);
+  receiver = await startReceiver(WEBHOOK_SECRET, (event, signed) => {
+    if (event.event !== 'message') return;
+    messages.push(event);
+    say(`${green('webhook')} ${event.workspace_id}/${event.session_id} ← ${event.payload.from}: "${event.payload.body}" ${signed ? dim('(signature valid)') : red('(BAD SIGNATURE)')}`);
+  });
+  say(`webhook receiver on 127.0.0.1:${receiver.address().port}`);
+  const migrated = await wasync(['migrate'], { show: false });
+  if (migrated.code !== 0) throw new Error(`wa-sync migrate failed:\n${migrated.output}`);
+  await insertAccounts();
+  say(`embedded Postgres (PGlite) in ${path.relative(ROOT, path.join(WORK, 'pglite'))}: ${ACCOUNTS.length} accounts in workspaces 1 and 2`);
+
+  step('Starting wa-worker and pairing each number by QR');
+  await startWorker({});
+  for (const account of ACCOUNTS) {
+    const created = await api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
+    if (created.status !== 201 && created.status !== 200) throw new Error(`POST /api/sessions answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const qr = await waitFor(`a QR for ${account.session_id}`, async () => (await session(account.session_id))?.qr);
+    say(`${bold(account.session_id)} (workspace ${account.workspace_id}) shows this QR; the simulated phone +${account.phone} scans it:`);
+    console.log((await showQr(qr)).split('\n').map((line) => `        ${line}`).join('\n'));
+    simulator.scan(qr, account.phone);
+    await waitForStatus(account.session_id, 'connected');
+    say(`${green('connected')} as +${account.phone}`);
+  }
+
+  step('Syncing the database with the worker (the cron job), then customers write in');
+  await wasync(['sync-sessions', '--auto-reconnect']);
+  for (const account of ACCOUNTS) simulator.sendMessage(account.phone, account.customer, `Halo ${account.session_id}, pesanan saya sudah dikirim?`);
+  await waitFor('the messages at the webhook', () => messages.length >= ACCOUNTS.length, 20_000);
+
+  step('The worker crashes (SIGKILL); cron runs the sync while it is down');
+  await killWorker('SIGKILL');
+  say(`${red('killed')} wa-worker: every session it held is gone from memory`);
+  await wasync(['sync-sessions', '--auto-reconnect']);
+  say(dim('the sync refuses to guess: exit 1, and the database is left as it was'));
+
+  step("The worker comes back without its sessions (the seed's old failure: nothing listens)");
+  await startWorker({ WHATSAPP_RESTORE_ON_START: 'false' });
+  say(`the worker reports ${(await api('GET', '/api/sessions')).body.sessions.length} sessions, the database still says connected`);
+  await wasync(['sync-sessions', '--dry-run']);
+
+  step('Cron runs `wa-sync sync-sessions --auto-reconnect`: the truth first, then the healing');
+  await wasync(['sync-sessions', '--auto-reconnect']);
+  for (const account of ACCOUNTS) await waitForStatus(account.session_id, 'connected');
+  say(`${green('all sessions connected again')} from their saved auth, without a QR`);
+  await wasync(['sync-sessions', '--auto-reconnect']);
+  const before = messages.length;
+  simulator.sendMessage(ACCOUNTS[0].phone, ACCOUNTS[0].customer, 'Masih ada yang baca chat ini?');
+  await waitFor('the message at the webhook', () => messages.length > before, 20_000);
+
+  step('A crash with the worker restoring by itself (the default): healed before cron even runs');
+  await killWorker('SIGKILL');
+  const restartedAt = Date.now();
+  await startWorker({});
+  for (const account of ACCOUNTS) await waitForStatus(account.session_id, 'connected');
+  say(`${green('all sessions restored')} ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`);
+  await wasync(['sync-sessions', '--auto-reconnect']);
+
+  step('Stopping everything');
+  await killWorker('SIGTERM');
+  say(`wa-worker stopped (exit on SIGTERM, sessions kept for the next start)`);
+  await cleanup();
+  say(`logs: ${path.relative(ROOT, path.join(WORK, 'logs'))}/ (worker: whatsapp-service.log, sync audit: wa-sync-audit.log)`);
+  console.log(`\n${green(bold('Demo finished'))} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+}
+
+main().catch(async (error) => {
+  if (stopping) return;
+  stopping = true;
+  console.error(`\n${red('Demo failed:')} ${error.message}`);
+  const out = path.join(WORK, 'worker.out');
+  if (fs.existsSync(out)) console.error(dim(`last worker output (${path.relative(ROOT, out)}):\n`) + fs.readFileSync(out, 'utf8').split('\n').slice(-15).join('\n'));
+  await cleanup();
+  process.exit(1);
+});
