@@ -9,5 +9,6 @@ export { acquireSyncLock, SYNC_LOCK_KEY } from './db/lock';
 export { WorkerClient, validateSessions } from './worker-client';
 export * from './sync/model';
 export { plan, settle, NOT_FOUND_REASON, TRIGGERED_BY } from './sync/plan';
-export { runSync, type SyncReport, type SyncOutcome, type MismatchReport } from './sync/run';
+export { runSync } from './sync/run';
+export type { ChangeResult, MismatchReport, SyncOutcome, SyncReport } from './sync/outcome';
 export { renderReport, reportJson } from './sync/report';

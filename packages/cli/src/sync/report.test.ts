@@ -1,5 +1,5 @@
 import { renderReport, reportJson } from './report';
-import type { MismatchReport, SyncReport } from './run';
+import type { MismatchReport, SyncReport } from './outcome';
 
 function report(mismatches: MismatchReport[], overrides: Partial<SyncReport> = {}): SyncReport {
   const count = (result: string) => mismatches.filter((m) => m.result === result).length;

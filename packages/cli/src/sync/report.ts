@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { MismatchReport, SyncReport } from './run';
+import type { MismatchReport, SyncReport } from './outcome';
 
 const RULE = '='.repeat(60);
 

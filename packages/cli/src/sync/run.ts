@@ -1,82 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { SessionStatus } from '@wa-session-sync/shared';
-import { AuditLog, type AuditEntry } from '../audit';
+import { AuditLog } from '../audit';
 import type { SyncConfig } from '../config';
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
 import { asDatabaseError, openDatabase, type Database } from '../db/knex';
 import { acquireSyncLock, type SyncLock } from '../db/lock';
 import { EmbeddedDatabaseLockedError } from '../errors';
 import { WorkerClient, type SessionRequest } from '../worker-client';
-import type { Account, InvalidWorkerSession, PlannedChange, RequestOutcome } from './model';
+import type { Account, PlannedChange, RequestOutcome } from './model';
+import {
+  auditEntry,
+  describeChange,
+  statusUpdated,
+  type ChangeResult,
+  type MismatchReport,
+  type SyncOutcome,
+} from './outcome';
 import { plan, settle } from './plan';
 
-/** What became of one planned change. */
-export type ChangeResult =
-  /** `--dry-run`: nothing was sent or written. */
-  | 'planned'
-  | 'status_updated'
-  /** Metadata only (e.g. the give-up mark); the status stayed. */
-  | 'metadata_updated'
-  | 'reconnected'
-  | 'reconnect_failed'
-  | 'backed_off'
-  | 'given_up'
-  /** Someone changed the row between our read and our write: left alone, next run decides. */
-  | 'conflict';
-
-export interface MismatchReport {
-  session_id: string;
-  workspace_id: string;
-  phone_number: string | null;
-  database_status: SessionStatus;
-  /** `null`: the worker does not have the session. */
-  worker_status: SessionStatus | null;
-  action: PlannedChange['action'];
-  result: ChangeResult;
-  /** The status now in the database (or planned, with `--dry-run`); `null` when not written. */
-  new_status: SessionStatus | null;
-  /** Reconnect attempts recorded for this session (back-off across runs). */
-  reconnect_attempts: number | null;
-  next_reconnect_at: string | null;
-  error: string | null;
-}
-
-export interface SyncReport {
-  run_id: string;
-  dry_run: boolean;
-  auto_reconnect: boolean;
-  /** The back-off policy the run applied (attempts across runs, then it gives up). */
-  reconnect_policy: { base_minutes: number; max_attempts: number };
-  workspace_id: string | null;
-  started_at: string;
-  worker: { url: string; uptime: number; total: number; connected: number };
-  database: { label: string; active_accounts: number };
-  mismatches: MismatchReport[];
-  unknown_worker_sessions: { session_id: string; workspace_id: string; status: SessionStatus }[];
-  invalid_worker_sessions: InvalidWorkerSession[];
-  summary: {
-    mismatches: number;
-    reconnected: number;
-    statuses_updated: number;
-    reconnect_failed: number;
-    backed_off: number;
-    given_up: number;
-    conflicts: number;
-    unknown_worker_sessions: number;
-    invalid_worker_sessions: number;
-  };
-  audit_log: string | null;
-  /** From the health check to the last line of audit, before closing. */
-  duration_ms: number;
-  /**
-   * Where the time went (ms), as consecutive laps: `health`, `lock` (what connecting and
-   * locking took beyond the health check, which runs alongside), `read`, `plan`, `requests`,
-   * `write` (the UPDATE, with the audit lines prepared meanwhile) and `audit` (to disk).
-   */
-  timings_ms: Record<string, number>;
-}
-
-export type SyncOutcome = { kind: 'done'; report: SyncReport } | { kind: 'skipped'; reason: string };
+export type { ChangeResult, MismatchReport, SyncOutcome, SyncReport } from './outcome';
 
 /**
  * One sync run: health, connect, lock, read, plan (pure), act, write (one transaction, one
@@ -157,7 +98,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     writing.catch(() => undefined);
     const runId = randomUUID();
     const describeAll = (written: Set<string>) =>
-      planned.changes.map((change) => describe(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
+      planned.changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
     let assumed: MismatchReport[] | undefined;
     if (log && planned.changes.length > 0) {
       await new Promise((resolve) => setImmediate(resolve)); // the statement is on the wire now
@@ -241,25 +182,6 @@ async function openAndLock(config: SyncConfig): Promise<{ db?: Database; lock: S
   }
 }
 
-function auditEntry(change: PlannedChange, m: MismatchReport, write: AccountWrite | undefined): AuditEntry {
-  const phone = change.account.phone_number ?? write?.phone_number ?? null;
-  return {
-    session_id: m.session_id,
-    workspace_id: m.workspace_id,
-    action: m.action,
-    before: { status: change.account.status, phone_number: change.account.phone_number },
-    after: m.new_status ? { status: m.new_status, phone_number: phone } : null,
-    result: m.result,
-    ...(m.error ? { error: m.error } : {}),
-  };
-}
-
-/** A row whose status column the run changed, other than by a successful reconnect. */
-function statusUpdated(m: MismatchReport): boolean {
-  if (m.result === 'planned' || m.result === 'conflict' || m.result === 'reconnected') return false;
-  return m.new_status !== null && m.new_status !== m.database_status;
-}
-
 /** Sends the start/reconnect requests of the plan; one failure never stops the others. */
 async function act(client: WorkerClient, changes: PlannedChange[]): Promise<Map<PlannedChange, RequestOutcome>> {
   const requesting = changes.filter((c) => c.action === 'start' || c.action === 'reconnect');
@@ -270,36 +192,4 @@ async function act(client: WorkerClient, changes: PlannedChange[]): Promise<Map<
   }));
   const outcomes = await client.requestAll(requests);
   return new Map(requesting.map((change, i) => [change, outcomes[i]]));
-}
-
-function describe(
-  change: PlannedChange,
-  write: AccountWrite | null,
-  outcome: RequestOutcome | undefined,
-  written: Set<string>,
-  dryRun: boolean,
-): MismatchReport {
-  const { account } = change;
-  const patch = write?.patch ?? {};
-  const attempts = 'reconnect_attempts' in patch ? patch.reconnect_attempts : account.metadata.reconnect_attempts;
-  const next = 'next_reconnect_at' in patch ? patch.next_reconnect_at : account.metadata.next_reconnect_at;
-  let result: ChangeResult;
-  if (write && !dryRun && !written.has(account.id)) result = 'conflict';
-  else if (change.action === 'backed_off' || change.action === 'given_up') result = change.action;
-  else if (dryRun) result = 'planned';
-  else if (outcome) result = outcome.ok ? 'reconnected' : 'reconnect_failed';
-  else result = write && write.status !== account.status ? 'status_updated' : 'metadata_updated';
-  return {
-    session_id: account.session_id,
-    workspace_id: account.workspace_id,
-    phone_number: account.phone_number ?? write?.phone_number ?? null,
-    database_status: account.status,
-    worker_status: change.worker_status,
-    action: change.action,
-    result,
-    new_status: result === 'conflict' ? null : (write?.status ?? null),
-    reconnect_attempts: typeof attempts === 'number' ? attempts : null,
-    next_reconnect_at: typeof next === 'string' ? next : null,
-    error: outcome && !outcome.ok ? outcome.error : result === 'conflict' ? 'row changed by someone else during the sync' : null,
-  };
 }
