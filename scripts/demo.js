@@ -211,7 +211,7 @@ function wasync(args, { show = true } = {}) {
     child.on('error', reject);
     child.on('close', (code) => {
       children.delete(child);
-      if (show) {
+      if (show && !stopping) {
         console.log(`      ${dim('$')} wa-sync ${args.join(' ')}`);
         console.log(indent(output));
         console.log(`      ${dim(`exit code ${code}`)}`);
