@@ -10,6 +10,9 @@ import { restoreSessions } from '../src/sessions/restore';
 import { FakeDriver } from './fake-driver';
 import { tempDir, waitFor } from './helpers';
 
+// Generous: these tests are fast, but CI machines can be busy.
+jest.setTimeout(20_000);
+
 const KEY = 'unit-key-7d1e0b55';
 
 interface Harness {
