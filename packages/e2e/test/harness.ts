@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { WebhookEvent, WorkerSession, HealthResponse } from '@wa-session-sync/shared';
+import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 
 // Real processes and real Chromium: a scenario takes tens of seconds. (`testTimeout` in a
 // project's jest config is ignored by jest; it has to be set here.)
@@ -361,4 +362,63 @@ export function browserProcesses(dir: string): number[] {
       return false;
     }
   });
+}
+
+// ---------------------------------------------------------------- one scenario's world
+
+/**
+ * What every scenario stands on: a temp folder, the simulator, a signed-webhook receiver, a fresh
+ * migrated database holding `accounts`, and a worker that can be killed and started again.
+ */
+export interface Scenario {
+  dir: string;
+  simulator: Simulator;
+  receiver: WebhookReceiver;
+  db: TestDatabase;
+  /** The worker running now (replaced by {@link Scenario.restartWorker}). */
+  worker: WorkerProcess;
+  /** Starts a new worker on the same sessions folder, key and webhook (the old one must be gone). */
+  restartWorker(env?: Record<string, string>): Promise<WorkerProcess>;
+  /** Runs the built `wa-sync` against this database and the current worker. */
+  cli(args: string[]): Promise<CliResult>;
+  close(): Promise<void>;
+}
+
+export async function startScenario(name: string, accounts: Account[]): Promise<Scenario> {
+  const dir = tempDir(name);
+  const apiKey = `e2e-${name}-key-${randomBytes(12).toString('hex')}`;
+  const simulator = await startSimulator();
+  const receiver = await startWebhookReceiver();
+  const db = await createDatabase();
+  const migrated = await runCli(['migrate'], { DATABASE_URL: db.url });
+  if (migrated.code !== 0) throw new Error(`wa-sync migrate failed: ${migrated.stderr}`);
+  await insertAccounts(db, accounts);
+  const options = (env: Record<string, string> = {}): WorkerOptions => ({
+    sessionsDir: path.join(dir, 'sessions'),
+    logDir: path.join(dir, 'logs'),
+    chromiumArgs: simulator.chromiumArgs(),
+    webhook: receiver,
+    env,
+  });
+  const scenario: Scenario = {
+    dir,
+    simulator,
+    receiver,
+    db,
+    worker: await startWorker(options(), apiKey),
+    async restartWorker(env) {
+      scenario.worker = await startWorker(options(env), apiKey);
+      return scenario.worker;
+    },
+    cli: (args) => runCli(args, cliEnv(db, scenario.worker, path.join(dir, 'audit.log'))),
+    async close() {
+      await scenario.worker.kill('SIGTERM');
+      killProcessesMentioning(dir);
+      await simulator.stop();
+      await receiver.close();
+      await db.drop();
+      cleanupDir(dir);
+    },
+  };
+  return scenario;
 }
