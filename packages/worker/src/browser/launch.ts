@@ -59,6 +59,13 @@ export function browserArgs(options: {
     '--no-first-run',
     '--no-default-browser-check',
     '--renderer-process-limit=1',
+    // No GPU work at all (no SwiftShader fallback, no WebGL), no images: measured about 8% less
+    // browser CPU per restore and 10 MiB less private memory per session (npm run bench:worker).
+    '--disable-software-rasterizer',
+    '--disable-3d-apis',
+    '--disable-webgl',
+    '--blink-settings=imagesEnabled=false',
+    '--disable-field-trial-config',
     '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,InterestFeedContentSuggestions,CalculateNativeWinOcclusion,BackForwardCache',
     markerArg(options.sessionsDir),
     ...options.extraArgs,
