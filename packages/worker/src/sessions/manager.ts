@@ -153,16 +153,33 @@ export class SessionManager extends EventEmitter {
 
   /**
    * Restores a saved session (force-cleaning a present one first) and resolves once its launch
-   * settled: connected, showing a QR, or given up for now. Never throws.
+   * settled: connected, showing a QR, reconnecting or failed. Throws only what `start` throws
+   * (an invalid id, the worker stopping).
    */
   async restore(workspaceId: string, sessionId: string, settleTimeoutMs = this.options.initTimeoutMs): Promise<WorkerSession> {
+    const { settled } = await this.beginRestore(workspaceId, sessionId, settleTimeoutMs);
+    return settled;
+  }
+
+  /**
+   * {@link restore} in two steps: resolves once the browser is launched and WhatsApp Web loaded
+   * (`initialize()` settled), with `settled` for the rest (the restore scheduler overlaps the
+   * next launch with it).
+   */
+  async beginRestore(
+    workspaceId: string,
+    sessionId: string,
+    settleTimeoutMs = this.options.initTimeoutMs,
+  ): Promise<{ settled: Promise<WorkerSession> }> {
     const { session } = this.start(workspaceId, sessionId, { replace: true, origin: 'restore' });
     const record = this.sessions.get(session.session_id)!;
     await record.launched.catch(() => undefined);
-    await this.waitUntil(record, (s) => s !== 'initializing' && s !== 'authenticated', settleTimeoutMs);
-    const view = this.view(record);
-    if (view.status === 'connected') this.options.logger.info(`✅ Session restored: ${sessionId}`, { sessionId, workspaceId });
-    return view;
+    const settled = this.waitUntil(record, (s) => s !== 'initializing' && s !== 'authenticated', settleTimeoutMs).then(() => {
+      const view = this.view(record);
+      if (view.status === 'connected') this.options.logger.info(`✅ Session restored: ${sessionId}`, { sessionId, workspaceId });
+      return view;
+    });
+    return { settled };
   }
 
   /** `POST /:id/reconnect`: force cleanup, then start again from saved auth. */

@@ -43,9 +43,15 @@ export async function restoreSessions(options: {
     }
   }
 
+  // Launches (Chromium start, page load, injection: the CPU-heavy part) go one at a time; the
+  // rest of a restore (login, store injection, ready) overlaps the next launch. Measured on two
+  // cores: launching two at once made no restore finish sooner and pushed /health's p99 from
+  // ~25 ms to over 100 ms.
+  const launchGate = pLimit(1);
   const restoreOne = async (entry: SavedSession) => {
     try {
-      const session = await manager.restore(entry.workspaceId, entry.sessionId);
+      const { settled } = await launchGate(() => manager.beginRestore(entry.workspaceId, entry.sessionId));
+      const session = await settled;
       if (session.status === 'connected') report.restored.push(entry.sessionId);
       else report.pending.push({ session_id: entry.sessionId, status: session.status });
     } catch (error) {
