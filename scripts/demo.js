@@ -91,6 +91,7 @@ async function waitFor(what, probe, timeoutMs = 120_000) {
       const value = await probe();
       if (value) return value;
     } catch (error) {
+      if (error.fatal) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
@@ -155,7 +156,7 @@ async function startWorker(env) {
   const child = workerChild;
   child.once('exit', () => children.delete(child));
   await waitFor('the worker to answer /health', async () => {
-    if (child.exitCode !== null) throw new Error(`the worker exited with code ${child.exitCode}; see ${path.relative(ROOT, path.join(WORK, 'worker.out'))}`);
+    if (child.exitCode !== null) throw Object.assign(new Error(`the worker exited with code ${child.exitCode}`), { fatal: true });
     return (await fetch(`${workerUrl}/health`)).ok;
   }, 30_000);
   say(`wa-worker pid ${child.pid} listening on ${workerUrl}`);
