@@ -431,6 +431,33 @@ describe('session manager', () => {
     h.logger = createLogger({ logDir: path.dirname(h.logFile), level: 'info' });
   });
 
+  it('restores several sessions at once but launches their browsers one at a time', async () => {
+    h = await harness();
+    for (const id of ['a1', 'a2', 'a3']) {
+      await writeManifest(path.join(h.sessionsDir, 'w1', id), { workspace_id: 'w1', session_id: id, desired: 'running', phone_number: null, updated_at: '' });
+    }
+    let launching = 0;
+    let maxLaunching = 0;
+    const events: string[] = [];
+    h.driver.configure = (c) => {
+      c.onInitialize = async () => {
+        maxLaunching = Math.max(maxLaunching, ++launching);
+        events.push(`launch ${c.spec.sessionId}`);
+        await new Promise((r) => setTimeout(r, 20));
+        launching--;
+        setTimeout(() => {
+          events.push(`ready ${c.spec.sessionId}`);
+          c.emit.ready('62800');
+        }, 300);
+      };
+    };
+    const report = await restoreSessions({ manager: h.manager, sessionsDir: h.sessionsDir, concurrency: 2, logger: h.logger, headStartMs: 0 });
+    expect(report.restored.sort()).toEqual(['a1', 'a2', 'a3']);
+    expect(maxLaunching).toBe(1);
+    // a2 launched while a1 was still on its way to ready: restores overlap
+    expect(events.indexOf('launch a2')).toBeLessThan(events.indexOf('ready a1'));
+  });
+
   it('shutdown destroys every client and keeps them saved as running', async () => {
     h = await harness();
     const a = await connected('s1');
