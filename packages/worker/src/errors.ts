@@ -21,12 +21,14 @@ export class ConfigError extends WorkerError {
   }
 }
 
-/** Thrown when no Chromium can be found to launch. */
+/** Thrown at boot when no Chromium can be found to launch (or `PUPPETEER_EXECUTABLE_PATH` names none). */
 export class ChromiumNotFoundError extends WorkerError {
-  constructor() {
+  constructor(configured?: string) {
     super(
       'chromium_not_found',
-      'No Chromium found: install it (apt-get install chromium) or set PUPPETEER_EXECUTABLE_PATH',
+      configured
+        ? `PUPPETEER_EXECUTABLE_PATH=${configured} is not an executable file: point it at Chromium, or unset it to use chromium from PATH (apt-get install chromium)`
+        : 'No Chromium found on PATH: install it (apt-get install chromium fonts-liberation) or set PUPPETEER_EXECUTABLE_PATH',
       500,
     );
   }

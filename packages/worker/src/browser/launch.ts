@@ -20,7 +20,7 @@ export function findChromium(
 ): string {
   if (configured) {
     if (isExecutable(configured)) return configured;
-    throw new ChromiumNotFoundError();
+    throw new ChromiumNotFoundError(configured);
   }
   for (const name of CANDIDATES) {
     for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
