@@ -1,4 +1,4 @@
-import type { Client, LocalAuth, Message } from 'whatsapp-web.js';
+import { Client, LocalAuth, type Message } from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import { puppeteerOptions } from '../browser/launch';
 import { lowerProcessTreePriority } from '../browser/priority';
@@ -16,14 +16,6 @@ export interface WwebjsDriverOptions {
   browserNice?: number;
 }
 
-/**
- * whatsapp-web.js (and puppeteer) take ~0.25 s to load: loaded with the first client, after the
- * HTTP server already answers, instead of before it listens.
- */
-function library(): typeof import('whatsapp-web.js') {
-  return require('whatsapp-web.js') as typeof import('whatsapp-web.js');
-}
-
 /** Real clients: whatsapp-web.js `Client` + `LocalAuth` in headless Chromium over a pipe. */
 export class WwebjsDriver implements SessionDriver {
   constructor(private readonly options: WwebjsDriverOptions) {}
@@ -34,7 +26,6 @@ export class WwebjsDriver implements SessionDriver {
 
   create(spec: ClientSpec, events: ClientEvents): SessionClient {
     // No clientId: the profile is `<folder>/session`, one folder per session.
-    const { Client, LocalAuth } = library();
     const authStrategy = new LocalAuth({ dataPath: spec.folder });
     const client = new Client({
       authStrategy,
