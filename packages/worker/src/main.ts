@@ -5,7 +5,8 @@ import { findProcesses, killProcesses } from './browser/orphans';
 import { loadConfig, type WorkerConfig } from './config';
 import { WorkerError } from './errors';
 import { nullSink, WebhookDispatcher } from './events/webhook';
-import { closeLogger, createLogger, type Logger } from './log';
+import { installCrashPolicy } from './crash-policy';
+import { closeLogger, createLogger } from './log';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/probe';
 import { restoreSessions } from './sessions/restore';
@@ -22,34 +23,6 @@ const BROWSER_NICE = 10;
 function fail(message: string): never {
   process.stderr.write(`wa-worker: ${message}\n`);
   process.exit(2);
-}
-
-/**
- * Errors puppeteer / whatsapp-web.js raise in the background when a browser goes away under them
- * (TargetCloseError while the library re-injects after a navigation, EPIPE on a dead pipe). They
- * concern one session, which the manager already handles; they must not take the others down.
- */
-function isBrowserNoise(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; message?: string } | null;
-  if (!e) return false;
-  if (e.name === 'TargetCloseError' || e.name === 'ProtocolError' || e.name === 'TimeoutError') return true;
-  if (e.code === 'EPIPE' || e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_DESTROYED') return true;
-  return /Target closed|Session closed|Protocol error|Execution context was destroyed|detached Frame|Connection closed/i.test(e.message ?? '');
-}
-
-function installCrashPolicy(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
-    logger.warn('Unhandled rejection', { error: errorMessage(reason) });
-  });
-  process.on('uncaughtException', (error) => {
-    if (isBrowserNoise(error)) {
-      logger.warn('Uncaught browser error', { error: errorMessage(error) });
-      return;
-    }
-    // Anything else leaves the process in an unknown state: exit, the next start restores.
-    logger.error('Uncaught exception, exiting', { error: errorMessage(error), stack: error.stack });
-    void closeLogger(logger).finally(() => process.exit(1));
-  });
 }
 
 async function main(): Promise<void> {
