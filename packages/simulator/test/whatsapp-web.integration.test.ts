@@ -203,6 +203,8 @@ describe('whatsapp-web.js against the simulator', () => {
       status: 400,
       body: { error: { code: 'INVALID_ARGUMENT' } },
     });
+    // The control call returns once the state is sent; the page applies it a moment later.
+    await simulator.waitForPage({ phone, state: 'TIMEOUT' });
     expect(await client.getState()).toBe('TIMEOUT'); // an accepted state: no disconnect
     expect(await control(simulator, 'POST', '/control/state', { phone, state: 'CONFLICT' })).toMatchObject({ status: 200 });
     expect(await disconnected).toBe('CONFLICT');
