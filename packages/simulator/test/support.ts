@@ -37,15 +37,29 @@ export function simulatedClient(simulator: Simulator, dataPath: string): Client 
   return client;
 }
 
+const pendingTimers = new Set<NodeJS.Timeout>();
+
+/**
+ * Forgets every `nextEvent` still waiting (call it in `afterEach`): a test that failed before
+ * awaiting one must not have it reject later, inside whatever test the jest worker runs next.
+ */
+export function cancelPendingEvents(): void {
+  for (const timer of pendingTimers) clearTimeout(timer);
+  pendingTimers.clear();
+}
+
 /** The first emission of `event`, or a rejection naming it after `timeoutMs`. */
 export function nextEvent<T = unknown>(client: Client, event: string, timeoutMs = 15_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
+      pendingTimers.delete(timer);
       client.off(event, listener);
       reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
     }, timeoutMs);
+    pendingTimers.add(timer);
     const listener = (value: T) => {
       clearTimeout(timer);
+      pendingTimers.delete(timer);
       resolve(value);
     };
     client.once(event, listener);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client, Message } from 'whatsapp-web.js';
 import { startSimulator, type Simulator } from '../src';
-import { control, destroyClient, nextEvent, processesMentioning, simulatedClient, within } from './support';
+import { cancelPendingEvents, control, destroyClient, nextEvent, processesMentioning, simulatedClient, within } from './support';
 
 // Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time.
 jest.setTimeout(60_000);
@@ -19,6 +19,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  cancelPendingEvents();
   for (const client of clients.splice(0)) await destroyClient(client);
 });
 
