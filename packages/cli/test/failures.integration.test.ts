@@ -3,12 +3,11 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   accountsBySession,
-  API_KEY,
-  createTestDatabase,
   runCli,
   seedAccounts,
   startCli,
-  tempDir,
+  startSyncWorld,
+  type SyncWorld,
   WorkerStandIn,
   type TestDatabase,
 } from './support';
@@ -30,20 +29,15 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+let world: SyncWorld;
+
 beforeAll(async () => {
-  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-fail-')]);
-  env = {
-    DATABASE_URL: db.url,
-    WHATSAPP_NODE_SERVICE_URL: worker.url,
-    WHATSAPP_NODE_API_KEY: API_KEY,
-    WA_SYNC_AUDIT_LOG: path.join(dir, 'audit.log'),
-    WA_SYNC_REQUEST_TIMEOUT_MS: '1000',
-  };
-  expect((await runCli(['migrate'], env)).code).toBe(0);
+  world = await startSyncWorld('wa-sync-fail-', { migrate: true, env: { WA_SYNC_REQUEST_TIMEOUT_MS: '1000' } });
+  ({ db, worker, dir, env } = world);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+  await world?.close();
 });
 
 beforeEach(async () => {

@@ -1,13 +1,10 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import {
   accountsBySession,
-  API_KEY,
-  createTestDatabase,
   runCli,
   seedAccounts,
   startCli,
-  tempDir,
+  startSyncWorld,
+  type SyncWorld,
   WorkerStandIn,
   type TestDatabase,
 } from './support';
@@ -17,22 +14,17 @@ jest.setTimeout(30_000);
 
 let db: TestDatabase;
 let worker: WorkerStandIn;
-let dir: string;
 let env: Record<string, string>;
 
+let world: SyncWorld;
+
 beforeAll(async () => {
-  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-lock-')]);
-  env = {
-    DATABASE_URL: db.url,
-    WHATSAPP_NODE_SERVICE_URL: worker.url,
-    WHATSAPP_NODE_API_KEY: API_KEY,
-    WA_SYNC_AUDIT_LOG: path.join(dir, 'audit.log'),
-  };
-  expect((await runCli(['migrate'], env)).code).toBe(0);
+  world = await startSyncWorld('wa-sync-lock-', { migrate: true });
+  ({ db, worker, env } = world);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+  await world?.close();
 });
 
 beforeEach(async () => {

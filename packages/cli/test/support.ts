@@ -256,3 +256,42 @@ export async function readAuditLines(file: string): Promise<Record<string, unkno
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/** One integration test file's world: a fresh database, a worker stand-in, a temp folder, and the CLI's environment for them. */
+export interface SyncWorld {
+  db: TestDatabase;
+  worker: WorkerStandIn;
+  dir: string;
+  auditLog: string;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startSyncWorld(
+  prefix: string,
+  options: { migrate: boolean; auditLog?: string; env?: Record<string, string> },
+): Promise<SyncWorld> {
+  const [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir(prefix)]);
+  const auditLog = path.join(dir, options.auditLog ?? 'audit.log');
+  const env = {
+    DATABASE_URL: db.url,
+    WHATSAPP_NODE_SERVICE_URL: worker.url,
+    WHATSAPP_NODE_API_KEY: API_KEY,
+    WA_SYNC_AUDIT_LOG: auditLog,
+    ...options.env,
+  };
+  if (options.migrate) {
+    const migrated = await runCli(['migrate'], env);
+    if (migrated.code !== 0) throw new Error(`wa-sync migrate failed: ${migrated.stderr}`);
+  }
+  return {
+    db,
+    worker,
+    dir,
+    auditLog,
+    env,
+    close: async () => {
+      await Promise.all([db.drop(), worker.close(), fs.rm(dir, { recursive: true, force: true })]);
+    },
+  };
+}

@@ -3,12 +3,12 @@ import fs from 'node:fs/promises';
 import {
   accountsBySession,
   API_KEY,
-  createTestDatabase,
   readAuditLines,
   runCli,
   seedAccounts,
   startCli,
-  tempDir,
+  startSyncWorld,
+  type SyncWorld,
   WorkerStandIn,
   type TestDatabase,
 } from './support';
@@ -18,18 +18,18 @@ jest.setTimeout(30_000);
 
 let db: TestDatabase;
 let worker: WorkerStandIn;
-let dir: string;
 let env: Record<string, string>;
 let auditLog: string;
 
+let world: SyncWorld;
+
 beforeAll(async () => {
-  [db, worker, dir] = await Promise.all([createTestDatabase(), WorkerStandIn.start(), tempDir('wa-sync-it-')]);
-  auditLog = path.join(dir, 'logs', 'audit.log');
-  env = { DATABASE_URL: db.url, WHATSAPP_NODE_SERVICE_URL: worker.url, WHATSAPP_NODE_API_KEY: API_KEY, WA_SYNC_AUDIT_LOG: auditLog };
+  world = await startSyncWorld('wa-sync-it-', { migrate: false, auditLog: path.join('logs', 'audit.log') });
+  ({ db, worker, env, auditLog } = world);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), worker?.close(), dir && fs.rm(dir, { recursive: true, force: true })]);
+  await world?.close();
 });
 
 beforeEach(async () => {
