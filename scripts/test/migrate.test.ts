@@ -1,28 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fakeWaSync, runScript, SCRIPTS_DIR, tempDir } from './support';
+import { fakeWaSync, runScript, SCRIPTS_DIR, useCaseDirs } from './support';
 
 const SCRIPT = 'migrate.sh';
 const DATABASE_URL = 'postgres://wa:pg-secret-41@db.internal:6543/accounts';
 
 describe('migrate.sh', () => {
-  let dir: string;
-  let caseDir: string;
-  let caseNumber = 0;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-  });
-  afterAll(async () => {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
-    caseDir = path.join(dir, `case-${++caseNumber}`);
-    await fs.promises.mkdir(caseDir);
-  });
+  const cases = useCaseDirs();
 
   it('runs `wa-sync migrate` and says where, without the password', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: 'Applied 1 migration\n' });
+    const waSync = await fakeWaSync(cases.current, { stdout: 'Applied 1 migration\n' });
 
     const run = await runScript(SCRIPT, [], { DATABASE_URL, WA_SYNC_BIN: waSync.bin });
 
@@ -35,7 +22,7 @@ describe('migrate.sh', () => {
   });
 
   it('names the embedded database when DATABASE_URL is unset', async () => {
-    const waSync = await fakeWaSync(caseDir);
+    const waSync = await fakeWaSync(cases.current);
 
     const run = await runScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_DATA_DIR: '/var/lib/wa-sync/pglite' });
 
@@ -44,8 +31,8 @@ describe('migrate.sh', () => {
   });
 
   it('takes DATABASE_URL from --env-file', async () => {
-    const waSync = await fakeWaSync(caseDir);
-    const envFile = path.join(caseDir, '.env');
+    const waSync = await fakeWaSync(cases.current);
+    const envFile = path.join(cases.current, '.env');
     await fs.promises.writeFile(envFile, `DATABASE_URL=${DATABASE_URL}\n`);
 
     const run = await runScript(SCRIPT, ['--env-file', envFile], { WA_SYNC_BIN: waSync.bin });
@@ -55,7 +42,7 @@ describe('migrate.sh', () => {
   });
 
   it('fails with exit 1 and a hint when the migration fails', async () => {
-    const waSync = await fakeWaSync(caseDir, { exitCode: 1, stderr: 'wa-sync: database unreachable\n' });
+    const waSync = await fakeWaSync(cases.current, { exitCode: 1, stderr: 'wa-sync: database unreachable\n' });
 
     const run = await runScript(SCRIPT, [], { DATABASE_URL, WA_SYNC_BIN: waSync.bin });
 
@@ -66,7 +53,7 @@ describe('migrate.sh', () => {
   });
 
   it('passes a configuration error through as exit 2', async () => {
-    const waSync = await fakeWaSync(caseDir, { exitCode: 2 });
+    const waSync = await fakeWaSync(cases.current, { exitCode: 2 });
 
     const run = await runScript(SCRIPT, [], { DATABASE_URL: 'mysql://x', WA_SYNC_BIN: waSync.bin });
 
@@ -76,7 +63,7 @@ describe('migrate.sh', () => {
 
   it('says how to get wa-sync when there is none', async () => {
     // A copy of the scripts outside the checkout, and a PATH with node but no wa-sync.
-    const copy = path.join(caseDir, 'scripts');
+    const copy = path.join(cases.current, 'scripts');
     await fs.promises.mkdir(copy);
     for (const file of ['lib.sh', SCRIPT]) await fs.promises.copyFile(path.join(SCRIPTS_DIR, file), path.join(copy, file));
     const nodeDir = path.dirname(process.execPath);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { closedPortUrl, fakeWaSync, healthDocument, runScript, StandIn, tempDir, type Run } from './support';
+import { closedPortUrl, fakeWaSync, healthDocument, runScript, StandIn, useCaseDirs, type Run } from './support';
 
 const SCRIPT = 'smoke-check.sh';
 const KEY = 'smoke-key-5e3c1b7f0a9d';
@@ -20,12 +20,9 @@ function expectNoSecrets(run: Run) {
 describe('smoke-check.sh', () => {
   let worker: StandIn;
   let acceptedKey: string;
-  let dir: string;
-  let caseDir: string;
-  let caseNumber = 0;
+  const cases = useCaseDirs();
 
   beforeAll(async () => {
-    dir = await tempDir();
     worker = await StandIn.start((req) => {
       if (req.url === '/health') return { status: 200, body: healthDocument() };
       if (req.url?.startsWith('/api/sessions')) {
@@ -47,18 +44,15 @@ describe('smoke-check.sh', () => {
   });
   afterAll(async () => {
     await worker.stop();
-    await fs.promises.rm(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     acceptedKey = KEY;
-    caseDir = path.join(dir, `case-${++caseNumber}`);
-    await fs.promises.mkdir(caseDir);
   });
 
   const env = (bin: string) => ({ WHATSAPP_NODE_API_KEY: KEY, DATABASE_URL, WA_SYNC_BIN: bin });
 
   it('passes all three steps against a healthy deployment, and says what each step did', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
 
     const run = await runScript(SCRIPT, ['--url', worker.url], env(waSync.bin));
 
@@ -73,7 +67,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('sends the key in the X-API-Key header and hands it to wa-sync through the environment only', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
     const before = worker.requests.length;
 
     await runScript(SCRIPT, ['--url', worker.url, '--workspace', 'ws_7'], env(waSync.bin));
@@ -87,7 +81,7 @@ describe('smoke-check.sh', () => {
 
   it('stops at step 2 when the worker rejects the key, without showing it', async () => {
     acceptedKey = 'the-workers-real-key';
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
 
     const run = await runScript(SCRIPT, ['--url', worker.url], env(waSync.bin));
 
@@ -100,7 +94,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('stops at step 1 when the worker is unreachable', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
     const url = await closedPortUrl();
 
     const run = await runScript(SCRIPT, ['--url', url], env(waSync.bin));
@@ -112,7 +106,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('stops at step 3 when wa-sync cannot sync, and shows what wa-sync said', async () => {
-    const waSync = await fakeWaSync(caseDir, {
+    const waSync = await fakeWaSync(cases.current, {
       exitCode: 1,
       stderr: 'wa-sync: database unreachable at db.internal:6543/accounts (ECONNREFUSED)\n',
     });
@@ -126,7 +120,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('fails step 3 when wa-sync exits 0 without a JSON summary', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: 'Mismatches found: 0\n' });
+    const waSync = await fakeWaSync(cases.current, { stdout: 'Mismatches found: 0\n' });
 
     const run = await runScript(SCRIPT, ['--url', worker.url], env(waSync.bin));
 
@@ -135,7 +129,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('passes step 3 when the sync is skipped because another run holds the lock', async () => {
-    const waSync = await fakeWaSync(caseDir, {
+    const waSync = await fakeWaSync(cases.current, {
       stdout: JSON.stringify({ ok: true, skipped: true, reason: 'another wa-sync run holds the lock' }),
     });
 
@@ -146,7 +140,7 @@ describe('smoke-check.sh', () => {
   });
 
   it('runs only the worker steps with --skip-sync', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
 
     const run = await runScript(SCRIPT, ['--url', worker.url, '--skip-sync'], { WHATSAPP_NODE_API_KEY: KEY, WA_SYNC_BIN: waSync.bin });
 
@@ -157,8 +151,8 @@ describe('smoke-check.sh', () => {
   });
 
   it('reads the key and URL from --env-file', async () => {
-    const waSync = await fakeWaSync(caseDir, { stdout: DRY_RUN_REPORT });
-    const envFile = path.join(caseDir, '.env');
+    const waSync = await fakeWaSync(cases.current, { stdout: DRY_RUN_REPORT });
+    const envFile = path.join(cases.current, '.env');
     await fs.promises.writeFile(envFile, `WHATSAPP_NODE_API_KEY=${KEY}\nWHATSAPP_NODE_SERVICE_URL=${worker.url}\nDATABASE_URL=${DATABASE_URL}\n`);
 
     const run = await runScript(SCRIPT, ['--env-file', envFile], { WA_SYNC_BIN: waSync.bin });

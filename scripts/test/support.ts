@@ -188,3 +188,28 @@ export interface FakeCall {
 export async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 25));
 }
+
+/**
+ * A fresh folder for every test of the calling `describe`, under one temp folder that is removed
+ * after it. Registers the hooks itself; read `.current` inside a test.
+ */
+export function useCaseDirs(): { readonly current: string } {
+  let root = '';
+  let current = '';
+  let caseNumber = 0;
+  beforeAll(async () => {
+    root = await tempDir();
+  });
+  afterAll(async () => {
+    await fs.promises.rm(root, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    current = path.join(root, `case-${++caseNumber}`);
+    await fs.promises.mkdir(current);
+  });
+  return {
+    get current() {
+      return current;
+    },
+  };
+}

@@ -1,27 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fakeWaSync, runScript, startScript, tempDir, until } from './support';
+import { fakeWaSync, runScript, startScript, until, useCaseDirs } from './support';
 
 const SCRIPT = 'sync-loop.sh';
 
 describe('sync-loop.sh', () => {
-  let dir: string;
-  let caseDir: string;
-  let caseNumber = 0;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-  });
-  afterAll(async () => {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
-    caseDir = path.join(dir, `case-${++caseNumber}`);
-    await fs.promises.mkdir(caseDir);
-  });
+  const cases = useCaseDirs();
 
   it('syncs at once and again each interval with the given flags, logging every run, until SIGTERM', async () => {
-    const waSync = await fakeWaSync(caseDir);
+    const waSync = await fakeWaSync(cases.current);
     const loop = startScript(SCRIPT, ['--auto-reconnect'], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
     await until(async () => (await waSync.calls()).length >= 2);
@@ -39,7 +26,7 @@ describe('sync-loop.sh', () => {
   });
 
   it('stops at once on SIGTERM while it waits for the next round', async () => {
-    const waSync = await fakeWaSync(caseDir);
+    const waSync = await fakeWaSync(cases.current);
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '3600' });
 
     // Once run 1 is logged as finished, the loop sleeps for an hour.
@@ -53,8 +40,8 @@ describe('sync-loop.sh', () => {
   });
 
   it('lets a running sync finish on SIGTERM, then stops without starting another', async () => {
-    const release = path.join(caseDir, 'release');
-    const waSync = await fakeWaSync(caseDir, { holdUntil: release });
+    const release = path.join(cases.current, 'release');
+    const waSync = await fakeWaSync(cases.current, { holdUntil: release });
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
     await until(async () => (await waSync.calls()).length === 1);
@@ -69,7 +56,7 @@ describe('sync-loop.sh', () => {
   });
 
   it('logs a failed run and tries again next round', async () => {
-    const waSync = await fakeWaSync(caseDir, { exitCodes: [1, 0] });
+    const waSync = await fakeWaSync(cases.current, { exitCodes: [1, 0] });
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
     await until(async () => (await waSync.calls()).length >= 2);
@@ -82,7 +69,7 @@ describe('sync-loop.sh', () => {
   });
 
   it('ends with exit 2 when wa-sync rejects its configuration, since retrying cannot help', async () => {
-    const waSync = await fakeWaSync(caseDir, { exitCode: 2 });
+    const waSync = await fakeWaSync(cases.current, { exitCode: 2 });
 
     const run = await runScript(SCRIPT, ['--workspace', 'bad id'], { WA_SYNC_BIN: waSync.bin });
 
@@ -92,7 +79,7 @@ describe('sync-loop.sh', () => {
   });
 
   it('refuses an interval that is not a whole number of seconds', async () => {
-    const waSync = await fakeWaSync(caseDir);
+    const waSync = await fakeWaSync(cases.current);
 
     const run = await runScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '5m' });
 
