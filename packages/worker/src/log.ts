@@ -32,13 +32,18 @@ export function silentLogger(): Logger {
 
 const closing = new WeakMap<Logger, Promise<void>>();
 
-/** Flushes the file transports (before the process exits). Calling it again waits for the same flush. */
+/**
+ * Flushes the file transports (before the process exits). Calling it again waits for the same
+ * flush. Lines logged after this call are dropped: a late callback (a restore settling during
+ * shutdown) must not crash the process with a stream's "write after end".
+ */
 export function closeLogger(logger: Logger): Promise<void> {
   let done = closing.get(logger);
   if (!done) {
     done = new Promise((resolve) => {
       logger.on('finish', () => setTimeout(resolve, 50));
       logger.end();
+      logger.write = () => true;
     });
     closing.set(logger, done);
   }

@@ -9,7 +9,7 @@ import { profileLockHolder, removeSingletonFiles, sessionFolder } from '../src/b
 import { loadConfig, parseBrowserArgs } from '../src/config';
 import { ConfigError, InvalidIdError } from '../src/errors';
 import { sign, WebhookDispatcher } from '../src/events/webhook';
-import { silentLogger } from '../src/log';
+import { closeLogger, createLogger, silentLogger } from '../src/log';
 import { BrokenManifestError, listSavedSessions, readManifest, writeManifest } from '../src/sessions/manifest';
 import { backoffDelay, nextReconnect } from '../src/sessions/reconnect';
 import { TRANSITIONS, transition } from '../src/sessions/state';
@@ -324,5 +324,19 @@ describe('webhook delivery', () => {
     } finally {
       await dispatcher.close();
     }
+  });
+});
+
+describe('logger', () => {
+  it('drops lines logged after it was closed instead of throwing "write after end"', async () => {
+    const dir = await tempDir('logger');
+    const logger = createLogger({ logDir: dir, level: 'info' });
+    logger.info('before close');
+    const closed = closeLogger(logger);
+    expect(() => logger.info('while closing')).not.toThrow();
+    await closed;
+    expect(() => logger.error('after close', { detail: 1 })).not.toThrow();
+    const lines = (await fs.readFile(path.join(dir, 'whatsapp-service.log'), 'utf8')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line).message)).toEqual(['before close']);
   });
 });
