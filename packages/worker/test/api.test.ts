@@ -324,6 +324,19 @@ describe('session manager', () => {
     expect(h.manager.get('s3')).toMatchObject({ status: 'reconnecting', reason: 'STATE_CONFLICT' });
   });
 
+  it('ignores a probe that failed because the session changed under it (a LOGOUT while getState() was pending)', async () => {
+    h = await harness();
+    const client = await connected();
+    client.wedged = true; // the page is navigating away: getState() will not answer
+    const probing = h.manager.probeAll();
+    client.emit.disconnected('LOGOUT');
+    await probing;
+    expect(h.manager.get('s1')).toMatchObject({ status: 'qr_scanning', reason: 'LOGOUT' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.driver.clients).toHaveLength(1);
+    expect(client.destroyed).toBe(false);
+  });
+
   it('answers a POST for a session whose browser died unnoticed by starting it again', async () => {
     h = await harness();
     const dead = await connected();

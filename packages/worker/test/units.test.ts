@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -113,7 +115,7 @@ describe('config', () => {
 });
 
 describe('browser priority', () => {
-  it('renices every thread of a process and its descendants', async () => {
+  it('renices every thread of a process and its descendants, and its session autogroup', async () => {
     const child = spawn('sh', ['-c', 'sleep 30 & sleep 30; wait'], { detached: true, stdio: 'ignore' });
     try {
       await waitFor(() => fs.readFile(`/proc/${child.pid}/task/${child.pid}/stat`).then(() => true), 'the group');
@@ -123,6 +125,9 @@ describe('browser priority', () => {
         (await groupMembers(child.pid!)).map(async (pid) => Number((await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[16])),
       );
       expect(nices).toEqual([7, 7, 7]);
+      // `detached` made the shell a session leader: its autogroup (where the kernel has them) goes down too.
+      const autogroup = await fs.readFile(`/proc/${child.pid}/autogroup`, 'utf8').catch(() => null);
+      if (autogroup !== null) expect(autogroup).toMatch(/ nice 7$/m);
     } finally {
       process.kill(-child.pid!, 'SIGKILL');
     }
@@ -310,6 +315,28 @@ describe('webhook delivery', () => {
     } finally {
       await dispatcher.close();
       await receiver.close();
+    }
+  });
+
+  it('gives up on a receiver that never answers after its timeout, and logs why', async () => {
+    const silent = http.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const { port } = silent.address() as AddressInfo;
+    const warnings: unknown[] = [];
+    const logger = silentLogger();
+    logger.warn = ((message: string, meta: unknown) => warnings.push({ message, meta })) as never;
+    const dispatcher = new WebhookDispatcher({ url: `http://127.0.0.1:${port}/hook`, secret: 's', logger, maxAttempts: 1, timeoutMs: 200 });
+    try {
+      dispatcher.publish(event(1));
+      await dispatcher.idle();
+      expect(dispatcher.stats).toMatchObject({ delivered: 0, failed: 1 });
+      expect(warnings).toEqual([
+        { message: 'Webhook delivery failed', meta: expect.objectContaining({ attempts: 1, error: 'no answer within 200 ms' }) },
+      ]);
+    } finally {
+      await dispatcher.close();
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
     }
   });
 

@@ -19,15 +19,23 @@ async function processTree(pid: number): Promise<number[]> {
 
 /**
  * Gives every thread of a Chromium browser process and of its descendants the niceness `nice`
- * (higher = yields the CPU).
+ * (higher = yields the CPU), and the same niceness to the scheduler autogroup of its session.
  *
  * Chromium raises its own browser, GPU and IO threads to nice -8 when it may (as root), so on a
  * busy machine a restoring browser would take the CPU from the worker's event loop and `/health`
  * would answer late. Lowering the browsers keeps the HTTP API responsive; helpers spawned later
- * (renderers from the zygote) inherit the value. Linux only; failures are ignored (not permitted,
- * process gone). Resolves to the number of threads changed.
+ * (renderers from the zygote) inherit the value.
+ *
+ * The autogroup matters as much as the threads: puppeteer launches Chromium detached, so each
+ * browser leads a session of its own, and with `sched_autogroup_enabled` (the default on most
+ * kernels) the scheduler first shares the CPU between sessions, each at its autogroup's niceness,
+ * whatever the threads' own. Without it ten browsers outweigh the worker ten to one.
+ *
+ * Linux only; failures are ignored (not permitted, process gone, no autogroups). Resolves to the
+ * number of threads changed.
  */
 export async function lowerProcessTreePriority(pid: number, nice: number): Promise<number> {
+  await fs.writeFile(`/proc/${pid}/autogroup`, String(nice)).catch(() => undefined);
   let changed = 0;
   for (const member of await processTree(pid)) {
     const tasks = await fs.readdir(`/proc/${member}/task`).catch(() => [] as string[]);

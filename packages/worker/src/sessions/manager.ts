@@ -296,7 +296,9 @@ export class SessionManager extends EventEmitter {
     } catch (error) {
       failure = errorMessage(error).includes('did not settle') ? 'PROBE_TIMEOUT' : 'PROBE_FAILED';
     }
-    if (this.isStale(record, generation)) return;
+    // The session moved on while getState() was pending (a LOGOUT navigates the page, which makes
+    // getState() fail): that event has been handled, and the probe's verdict is stale.
+    if (this.isStale(record, generation) || record.status !== 'connected') return;
     if (failure) {
       this.options.logger.warn('Live probe failed', { sessionId: record.sessionId, reason: failure });
       this.lost(record, generation, failure);

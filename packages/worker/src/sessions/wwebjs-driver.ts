@@ -1,9 +1,18 @@
-import { Client, LocalAuth, type Message } from 'whatsapp-web.js';
+import type * as Wwebjs from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import { puppeteerOptions } from '../browser/launch';
 import { lowerProcessTreePriority } from '../browser/priority';
 import { profileDir } from '../browser/profile';
 import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from './driver';
+
+// The two classes the worker uses, from their own files: the package's index also loads every
+// structure and RemoteAuth with its zip libraries, which cost about 70 ms of the worker's start
+// (of ~300 ms of module loading) before it can listen. whatsapp-web.js is pinned (1.34.7).
+const Client = require('whatsapp-web.js/src/Client') as typeof Wwebjs.Client;
+const LocalAuth = require('whatsapp-web.js/src/authStrategies/LocalAuth') as typeof Wwebjs.LocalAuth;
+type Client = Wwebjs.Client;
+type LocalAuth = Wwebjs.LocalAuth;
+type Message = Wwebjs.Message;
 
 export interface WwebjsDriverOptions {
   executablePath: string;
