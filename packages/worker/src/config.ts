@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { z } from 'zod';
 import { ConfigError } from './errors';
+import { DEFAULT_SESSIONS_DIR } from './paths';
 
 /** The worker's whole configuration, parsed once from the environment at boot. */
 export interface WorkerConfig {
@@ -40,52 +40,92 @@ export interface WorkerConfig {
   webhookRetryBaseMs: number;
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'TRUE', 'FALSE', 'True', 'False'])
-  .transform((v) => v === 'true' || v === '1' || v === 'TRUE' || v === 'True');
-
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const positiveNumber = z
-  .string()
-  .regex(/^\d+(\.\d+)?$/, 'must be a number')
-  .transform(Number)
-  .pipe(z.number().positive());
-
-const nonEmpty = z.string().trim().min(1, 'must not be empty');
-
-const schema = z.object({
-  PORT: int(0, 65535).default(3001),
-  HOST: nonEmpty.default('127.0.0.1'),
-  WHATSAPP_NODE_API_KEY: z.string({ error: 'is required' }).min(1, 'is required'),
-  WHATSAPP_SESSIONS_DIR: nonEmpty.default('./sessions'),
-  WHATSAPP_WEBJS_AUTO_RECONNECT: bool.default(true),
-  WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS: int(0, 1000).default(3),
-  WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: positiveNumber.default(30),
-  WHATSAPP_RESTORE_CONCURRENCY: int(1, 64).default(2),
-  WHATSAPP_RESTORE_ON_START: bool.default(true),
-  PUPPETEER_EXECUTABLE_PATH: nonEmpty.optional(),
-  WHATSAPP_WEBJS_BROWSER_ARGS: z.string().optional(),
-  WHATSAPP_WEBJS_WEB_VERSION_CACHE: z.enum(['none', 'local', 'remote']).optional(),
-  WHATSAPP_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  WHATSAPP_WEBHOOK_SECRET: z.string().optional(),
-  LOG_DIR: nonEmpty.default('./logs'),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS: int(0, 3_600_000).default(2000),
-  WHATSAPP_WEBJS_RECONNECT_MAX_DELAY_MS: int(0, 3_600_000).default(60_000),
-  WHATSAPP_WEBJS_PROBE_TIMEOUT_MS: int(1, 600_000).default(10_000),
-  WHATSAPP_WEBJS_INIT_TIMEOUT_MS: int(1, 3_600_000).default(120_000),
-  WHATSAPP_SHUTDOWN_TIMEOUT_MS: int(1, 600_000).default(10_000),
-  WHATSAPP_WEBHOOK_RETRY_BASE_MS: int(0, 600_000).default(1000),
-});
-
 /** Variables whose values must never be echoed, even in an error. */
 const SECRET_VARIABLES = new Set(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET']);
+
+/** A variable's value is unusable; the message completes "<VARIABLE>: ". */
+class Invalid extends Error {}
+
+type Parse<T> = (raw: string) => T;
+
+const BOOLEANS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, TRUE: true, FALSE: false, True: true, False: false };
+const bool: Parse<boolean> = (raw) => {
+  const value = BOOLEANS[raw];
+  if (value === undefined) throw new Invalid('must be true or false (or 1, 0)');
+  return value;
+};
+
+const int =
+  (min: number, max: number): Parse<number> =>
+  (raw) => {
+    if (!/^\d+$/.test(raw)) throw new Invalid('must be a whole number');
+    const value = Number(raw);
+    if (value < min) throw new Invalid(`must be at least ${min}`);
+    if (value > max) throw new Invalid(`must be at most ${max}`);
+    return value;
+  };
+
+const positiveNumber: Parse<number> = (raw) => {
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new Invalid('must be a number');
+  const value = Number(raw);
+  if (value <= 0) throw new Invalid('must be greater than 0');
+  return value;
+};
+
+const text: Parse<string> = (raw) => {
+  const value = raw.trim();
+  if (value === '') throw new Invalid('must not be empty');
+  return value;
+};
+
+const raw: Parse<string> = (value) => value;
+
+const oneOf =
+  <T extends string>(...values: T[]): Parse<T> =>
+  (value) => {
+    if (!(values as string[]).includes(value)) throw new Invalid(`must be one of ${values.join(', ')}`);
+    return value as T;
+  };
+
+const httpUrl: Parse<string> = (value) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid('must be an http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Invalid('must be an http(s) URL');
+  return value;
+};
+
+/**
+ * Reads the environment one variable at a time, in the order of the calls, and stops at the first
+ * problem. Unset and empty are the same.
+ */
+class Reader {
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  optional<T>(name: string, parse: Parse<T>): T | undefined {
+    const value = this.env[name];
+    if (value === undefined || value === '') return undefined;
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRET_VARIABLES.has(name) ? 'is invalid' : error.message}`);
+      throw error;
+    }
+  }
+
+  get<T>(name: string, parse: Parse<T>, fallback: T): T {
+    return this.optional(name, parse) ?? fallback;
+  }
+
+  required<T>(name: string, parse: Parse<T>): T {
+    const value = this.optional(name, parse);
+    if (value === undefined) throw new ConfigError(`${name}: is required`);
+    return value;
+  }
+}
 
 /**
  * `WHATSAPP_WEBJS_BROWSER_ARGS`: a JSON array of strings, or whitespace-separated words.
@@ -110,42 +150,54 @@ export function parseBrowserArgs(raw: string | undefined): string[] {
 
 /** Parses and validates the environment; throws one `ConfigError` naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const emptyAsUnset = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
-  const result = schema.safeParse(emptyAsUnset);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const variable = String(issue.path[0] ?? 'environment');
-    const detail = SECRET_VARIABLES.has(variable) ? 'is required' : issue.message;
-    throw new ConfigError(`${variable}: ${detail}`);
-  }
-  const e = result.data;
-  if (e.WHATSAPP_WEBHOOK_URL && !e.WHATSAPP_WEBHOOK_SECRET) {
+  const e = new Reader(env);
+  const port = e.get('PORT', int(0, 65535), 3001);
+  const host = e.get('HOST', text, '127.0.0.1');
+  const apiKey = e.required('WHATSAPP_NODE_API_KEY', raw);
+  const sessionsDir = path.resolve(e.get('WHATSAPP_SESSIONS_DIR', text, DEFAULT_SESSIONS_DIR));
+  const autoReconnect = e.get('WHATSAPP_WEBJS_AUTO_RECONNECT', bool, true);
+  const maxReconnectAttempts = e.get('WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', int(0, 1000), 3);
+  const healthCheckIntervalSec = e.get('WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', positiveNumber, 30);
+  const restoreConcurrency = e.get('WHATSAPP_RESTORE_CONCURRENCY', int(1, 64), 2);
+  const restoreOnStart = e.get('WHATSAPP_RESTORE_ON_START', bool, true);
+  const executablePath = e.optional('PUPPETEER_EXECUTABLE_PATH', text);
+  const browserArgs = parseBrowserArgs(e.optional('WHATSAPP_WEBJS_BROWSER_ARGS', raw));
+  const webVersionCache = e.optional('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'));
+  const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
+  const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', raw);
+  const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
+  const logLevel = e.get('LOG_LEVEL', oneOf('error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'), 'info');
+  const reconnectBaseDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS', int(0, 3_600_000), 2000);
+  const reconnectMaxDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_MAX_DELAY_MS', int(0, 3_600_000), 60_000);
+  const probeTimeoutMs = e.get('WHATSAPP_WEBJS_PROBE_TIMEOUT_MS', int(1, 600_000), 10_000);
+  const initTimeoutMs = e.get('WHATSAPP_WEBJS_INIT_TIMEOUT_MS', int(1, 3_600_000), 120_000);
+  const shutdownTimeoutMs = e.get('WHATSAPP_SHUTDOWN_TIMEOUT_MS', int(1, 600_000), 10_000);
+  const webhookRetryBaseMs = e.get('WHATSAPP_WEBHOOK_RETRY_BASE_MS', int(0, 600_000), 1000);
+  if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
   }
   return {
-    port: e.PORT,
-    host: e.HOST,
-    apiKey: e.WHATSAPP_NODE_API_KEY,
-    sessionsDir: path.resolve(e.WHATSAPP_SESSIONS_DIR),
-    autoReconnect: e.WHATSAPP_WEBJS_AUTO_RECONNECT,
-    maxReconnectAttempts: e.WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS,
-    healthCheckIntervalSec: e.WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL,
-    restoreConcurrency: e.WHATSAPP_RESTORE_CONCURRENCY,
-    restoreOnStart: e.WHATSAPP_RESTORE_ON_START,
-    executablePath: e.PUPPETEER_EXECUTABLE_PATH,
-    browserArgs: parseBrowserArgs(e.WHATSAPP_WEBJS_BROWSER_ARGS),
-    webVersionCache: e.WHATSAPP_WEBJS_WEB_VERSION_CACHE,
-    webhookUrl: e.WHATSAPP_WEBHOOK_URL,
-    webhookSecret: e.WHATSAPP_WEBHOOK_SECRET,
-    logDir: path.resolve(e.LOG_DIR),
-    logLevel: e.LOG_LEVEL,
-    reconnectBaseDelayMs: e.WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS,
-    reconnectMaxDelayMs: e.WHATSAPP_WEBJS_RECONNECT_MAX_DELAY_MS,
-    probeTimeoutMs: e.WHATSAPP_WEBJS_PROBE_TIMEOUT_MS,
-    initTimeoutMs: e.WHATSAPP_WEBJS_INIT_TIMEOUT_MS,
-    shutdownTimeoutMs: e.WHATSAPP_SHUTDOWN_TIMEOUT_MS,
-    webhookRetryBaseMs: e.WHATSAPP_WEBHOOK_RETRY_BASE_MS,
+    port,
+    host,
+    apiKey,
+    sessionsDir,
+    autoReconnect,
+    maxReconnectAttempts,
+    healthCheckIntervalSec,
+    restoreConcurrency,
+    restoreOnStart,
+    executablePath,
+    browserArgs,
+    webVersionCache,
+    webhookUrl,
+    webhookSecret,
+    logDir,
+    logLevel,
+    reconnectBaseDelayMs,
+    reconnectMaxDelayMs,
+    probeTimeoutMs,
+    initTimeoutMs,
+    shutdownTimeoutMs,
+    webhookRetryBaseMs,
   };
 }

@@ -78,14 +78,19 @@ describe('config', () => {
 
   it.each([
     ['PORT', 'abc', 'PORT: must be a whole number'],
-    ['PORT', '70000', 'PORT'],
-    ['WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', '-1', 'WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS'],
-    ['WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', 'often', 'WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL'],
-    ['WHATSAPP_RESTORE_CONCURRENCY', '0', 'WHATSAPP_RESTORE_CONCURRENCY'],
-    ['WHATSAPP_WEBJS_AUTO_RECONNECT', 'yes', 'WHATSAPP_WEBJS_AUTO_RECONNECT'],
-    ['WHATSAPP_WEBJS_WEB_VERSION_CACHE', 'disk', 'WHATSAPP_WEBJS_WEB_VERSION_CACHE'],
+    ['PORT', '70000', 'PORT: must be at most 65535'],
+    ['HOST', '  ', 'HOST: must not be empty'],
+    ['WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', '-1', 'WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS: must be a whole number'],
+    ['WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', 'often', 'WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: must be a number'],
+    ['WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', '0', 'WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: must be greater than 0'],
+    ['WHATSAPP_RESTORE_CONCURRENCY', '0', 'WHATSAPP_RESTORE_CONCURRENCY: must be at least 1'],
+    ['WHATSAPP_WEBJS_AUTO_RECONNECT', 'yes', 'WHATSAPP_WEBJS_AUTO_RECONNECT: must be true or false (or 1, 0)'],
+    ['WHATSAPP_WEBJS_WEB_VERSION_CACHE', 'disk', 'WHATSAPP_WEBJS_WEB_VERSION_CACHE: must be one of none, local, remote'],
+    ['WHATSAPP_WEBHOOK_URL', 'ftp://example.com/hook', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
+    ['WHATSAPP_WEBHOOK_URL', 'not a url', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL: must be one of error, warn, info, http, verbose, debug, silly'],
   ])('rejects %s=%s', (name, value, message) => {
-    expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(new ConfigError(message));
   });
 
   it('needs a webhook secret with a webhook URL, and never echoes a secret', () => {
