@@ -59,14 +59,14 @@ describe('deployment files', () => {
     expect([...composeEnvironment('migrate')]).toEqual(['DATABASE_URL']);
   });
 
-  it('gives the worker more time to stop than its own shutdown bound (+5 s hard stop in main.ts)', () => {
+  it('gives the worker more time to stop than its own shutdown bound (+5 s hard stop in service.ts)', () => {
     const bound = loadConfig({ WHATSAPP_NODE_API_KEY: 'x' }).shutdownTimeoutMs + 5_000;
     const grace = /wa-worker:[\s\S]*?stop_grace_period: (\d+)s/.exec(read('docker-compose.yml'))?.[1];
     const timeout = /^TimeoutStopSec=(\d+)$/m.exec(read('deploy/systemd/wa-worker.service'))?.[1];
 
     expect(Number(grace) * 1000).toBeGreaterThan(bound);
     expect(Number(timeout) * 1000).toBeGreaterThan(bound);
-    expect(read('packages/worker/src/main.ts')).toContain('config.shutdownTimeoutMs + 5000');
+    expect(read('packages/worker/src/service.ts')).toContain('config.shutdownTimeoutMs + 5000');
   });
 
   it('starts the bins where the packages put them', () => {

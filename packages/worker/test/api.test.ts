@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookEvent } from '@wa-session-sync/shared';
@@ -469,6 +471,53 @@ describe('session manager', () => {
     expect(maxLaunching).toBe(1);
     // a2 launched while a1 was still on its way to ready: restores overlap
     expect(events.indexOf('launch a2')).toBeLessThan(events.indexOf('ready a1'));
+  });
+
+  /** A process standing for an earlier worker's Chromium: on `folder`'s profile, holding its SingletonLock. */
+  async function closingBrowser(folder: string): Promise<{ child: ChildProcess; exited: Promise<NodeJS.Signals | null> }> {
+    const profile = path.join(folder, 'session');
+    await fs.mkdir(profile, { recursive: true });
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--user-data-dir=${profile}`], { stdio: 'ignore' });
+    await fs.symlink(`${os.hostname()}-${child.pid}`, path.join(profile, 'SingletonLock'));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    return { child, exited };
+  }
+
+  it('waits for a Chromium still closing the profile before launching, and kills it only after the bound', async () => {
+    h = await harness({ profileReleaseTimeoutMs: 60_000 });
+    const folder = path.join(h.sessionsDir, 'w1', 's1');
+    const closing = await closingBrowser(folder);
+    h.manager.start('w1', 's1');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.driver.clients).toHaveLength(0); // not while the old browser may still be saving the profile
+    closing.child.kill('SIGTERM'); // it finished closing by itself
+    expect(await closing.exited).toBe('SIGTERM');
+    await client(h, 's1');
+    await h.close();
+
+    h = await harness({ profileReleaseTimeoutMs: 200 });
+    const hung = await closingBrowser(path.join(h.sessionsDir, 'w1', 's2'));
+    h.manager.start('w1', 's2');
+    expect(await hung.exited).toBe('SIGKILL'); // never closed: killed after the bound
+    await client(h, 's2');
+  });
+
+  it('restores the sessions whose profile is free first', async () => {
+    h = await harness({ profileReleaseTimeoutMs: 60_000 });
+    for (const id of ['a1', 'a2', 'a3']) {
+      await writeManifest(path.join(h.sessionsDir, 'w1', id), { workspace_id: 'w1', session_id: id, desired: 'running', phone_number: null, updated_at: '' });
+    }
+    const closing = await closingBrowser(path.join(h.sessionsDir, 'w1', 'a1'));
+    h.driver.configure = (c) => {
+      c.onInitialize = async () => {
+        setImmediate(() => c.emit.ready('62800'));
+      };
+    };
+    const restoring = restoreSessions({ manager: h.manager, sessionsDir: h.sessionsDir, concurrency: 1, logger: h.logger, headStartMs: 0 });
+    await waitFor(() => h.driver.clients.length === 2, 'the two free sessions');
+    expect(h.driver.clients.map((c) => c.spec.sessionId)).toEqual(['a2', 'a3']);
+    closing.child.kill('SIGTERM');
+    expect((await restoring).restored).toEqual(['a2', 'a3', 'a1']);
   });
 
   it('shutdown destroys every client and keeps them saved as running', async () => {

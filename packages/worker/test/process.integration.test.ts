@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
@@ -127,7 +128,8 @@ describe('wa-worker as a process', () => {
     await worker!.exited;
     const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
 
-    // An orphan of an earlier worker, recognised by the marker argument on its command line.
+    // An orphan of an earlier worker that never closes by itself (hung), recognised by the marker
+    // argument on its command line. The real ones close by themselves, saving their profiles.
     const orphan = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--wa-worker-sessions=${sessionsDir}`], {
       detached: true,
       stdio: 'ignore',
@@ -135,8 +137,11 @@ describe('wa-worker as a process', () => {
     const orphanGone = new Promise((resolve) => orphan.once('exit', (_code, signal) => resolve(signal)));
 
     worker = await spawnWorker(env());
-    expect(await orphanGone).toBe('SIGKILL');
+    // It yields the CPU at once (so the new worker starts at full speed)...
+    expect(schedulingNice(orphan.pid!)).toBe(19);
     expect((await worker.api('GET', '/health', undefined, {})).status).toBe(200);
+    // ...and is killed once its grace is over.
+    expect(await orphanGone).toBe('SIGKILL');
     for (const id of ['p1', 'p2']) await waitFor(async () => (await status(id)) === 'connected', `${id} restored`, 30_000);
     expect(receiver.received.filter((r) => r.event.event === 'session.qr').length).toBe(qrsBefore);
     expect((await worker.api('GET', '/api/sessions')).json.sessions.map((s: { phone_number: string }) => s.phone_number).sort()).toEqual([
@@ -211,3 +216,16 @@ describe('wa-worker as a process', () => {
     expect(processesMentioning(sessionsDir)).toEqual([]);
   });
 });
+
+/**
+ * The niceness the scheduler applies to a process: its session's autogroup where the kernel has
+ * autogroups (what the worker lowers then), else the process's own (field 19 of /proc/<pid>/stat).
+ */
+function schedulingNice(pid: number): number {
+  try {
+    return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))![1]);
+  } catch {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  }
+}

@@ -5,15 +5,21 @@ import fsp from 'node:fs/promises';
 export interface MatchedProcess {
   pid: number;
   pgid: number;
+  /** Start time in clock ticks since boot: with the pid, names the process even if the pid is reused. */
+  startTicks: number;
 }
 
-function readProcess(pid: number): { args: string[]; pgid: number } | null {
+/** Process group and start time from `/proc/<pid>/stat`. */
+function parseStat(stat: string): { pgid: number; startTicks: number } {
+  // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) ... starttime(22).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pgid: Number(rest[2]), startTicks: Number(rest[19]) };
+}
+
+function readProcess(pid: number): { args: string[]; pgid: number; startTicks: number } | null {
   try {
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state ppid pgrp ...
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { args, pgid: Number(rest[2]) };
+    return { args, ...parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) };
   } catch {
     return null;
   }
@@ -34,7 +40,7 @@ export function findProcesses(requiredArgs: readonly string[]): MatchedProcess[]
     if (pid === process.pid) continue;
     const info = readProcess(pid);
     if (info && requiredArgs.every((arg) => info.args.includes(arg))) {
-      found.push({ pid, pgid: info.pgid });
+      found.push({ pid, pgid: info.pgid, startTicks: info.startTicks });
     }
   }
   return found;
@@ -78,9 +84,7 @@ export async function findProcessesAsync(requiredArgs: readonly string[]): Promi
       try {
         const args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
         if (!requiredArgs.every((arg) => args.includes(arg))) return;
-        const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        found.push({ pid, pgid: Number(rest[2]) });
+        found.push({ pid, ...parseStat(await fsp.readFile(`/proc/${pid}/stat`, 'utf8')) });
       } catch {
         // gone
       }

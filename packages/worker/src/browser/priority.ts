@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 
@@ -49,4 +50,20 @@ export async function lowerProcessTreePriority(pid: number, nice: number): Promi
     }
   }
   return changed;
+}
+
+/**
+ * Gives the scheduler autogroup of `pid`'s session the niceness `nice`: one write for a whole
+ * browser (puppeteer starts each Chromium in a session of its own). Resolves false where the
+ * kernel has no autogroups or the write is refused; {@link lowerProcessTreePriority} then does it
+ * thread by thread (slower: it walks the process tree).
+ */
+export async function lowerSessionPriority(pid: number, nice: number): Promise<boolean> {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+    return true;
+  } catch {
+    await lowerProcessTreePriority(pid, nice);
+    return false;
+  }
 }

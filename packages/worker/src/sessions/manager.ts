@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
@@ -29,6 +30,11 @@ export interface ManagerOptions {
   initTimeoutMs: number;
   /** Bound on a client's `destroy()` before its browser is killed (the seed's force cleanup: 5 s). */
   destroyTimeoutMs?: number;
+  /**
+   * How long a launch waits for a Chromium of this host still closing the session's profile (an
+   * earlier worker's, which saves the profile as it exits) before killing it. Default 3 s.
+   */
+  profileReleaseTimeoutMs?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -98,6 +104,11 @@ export class SessionManager extends EventEmitter {
 
   has(sessionId: string): boolean {
     return this.sessions.has(sessionId);
+  }
+
+  /** A live Chromium of this host still holds the profile in `folder` (it is closing, or ours). */
+  async profileHeld(folder: string): Promise<boolean> {
+    return (await liveLockHolder(this.options.driver.profileDir(folder))) !== null;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -346,10 +357,15 @@ export class SessionManager extends EventEmitter {
   private async launch(record: SessionRecord): Promise<void> {
     if (this.closing || this.sessions.get(record.sessionId) !== record) return;
     const profile = this.options.driver.profileDir(record.folder);
-    // A Chromium of ours still on this profile (it holds the lock on this host) goes first; any
+    // A Chromium of this host still on this profile goes first. After a crash of the worker it is
+    // the earlier worker's, closing by itself since its pipe closed and saving the profile as it
+    // goes (localStorage is written late): it gets a moment to finish, then it is killed. Any
     // other lock is stale (another host, a process gone) and is removed below.
-    const holder = await profileLockHolder(profile);
-    if (holder && holder.host === os.hostname() && holder.pid > 0 && isAlive(holder.pid)) await this.killProfileProcesses(record.folder);
+    const holder = await liveLockHolder(profile);
+    if (holder !== null) {
+      const released = await waitForExit(holder, this.options.profileReleaseTimeoutMs ?? 3000);
+      if (!released) await this.killProfileProcesses(record.folder);
+    }
     const removed = await removeSingletonFiles(profile).catch(() => [] as string[]);
     if (removed.length > 0) this.options.logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
     // Stopped, replaced or shutting down while we looked at the profile.
@@ -576,6 +592,33 @@ export class SessionManager extends EventEmitter {
       reconnect_attempts: record.reconnectAttempts,
       last_seen_alive_at: record.lastSeenAliveAt?.toISOString() ?? null,
     };
+  }
+}
+
+/** The pid of a live process of this host holding the profile's `SingletonLock`, else null. */
+async function liveLockHolder(profile: string): Promise<number | null> {
+  const holder = await profileLockHolder(profile);
+  return holder && holder.host === os.hostname() && holder.pid > 0 && isRunning(holder.pid) ? holder.pid : null;
+}
+
+/** Resolves true once `pid` has exited, false if it still runs after `timeoutMs`. */
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/** Alive and not a zombie (an exited process nobody has reaped yet holds nothing). */
+function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 

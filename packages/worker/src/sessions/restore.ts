@@ -59,6 +59,13 @@ export async function restoreSessions(options: {
       report.pending.push({ session_id: entry.sessionId, status: 'failed' });
     }
   };
+  // After a crash of the worker its browsers close by themselves, saving their profiles; a launch
+  // waits for the one on its profile. Sessions whose profile is already free go first.
+  const held = new Set<SavedSession>();
+  await Promise.all(toRestore.map(async (entry) => (await manager.profileHeld(entry.folder)) && held.add(entry)));
+  toRestore.sort((a, b) => Number(held.has(a)) - Number(held.has(b)));
+  if (held.size > 0) logger.info('Sessions whose earlier Chromium is still closing are restored last', { sessions: [...held].map((e) => e.sessionId) });
+
   // Restoring is CPU-bound: sessions started together all finish late. The first one gets the
   // machine to itself for a head start, so one session answers early; the rest follow
   // `concurrency` at a time.
