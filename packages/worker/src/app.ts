@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { WorkerError } from './errors';
 import type { Logger } from './log';
+import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { sessionRoutes } from './routes/sessions';
 import type { SessionManager } from './sessions/manager';
@@ -54,7 +54,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.addHook('onResponse', async (request, reply) => {
     logger.debug('HTTP request', {
@@ -84,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${pathOnly(request.url)}` } });
   });
 
+  docsRoutes(app);
   healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now() });
   await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey }));
   return app;

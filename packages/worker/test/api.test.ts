@@ -241,7 +241,22 @@ describe('HTTP API', () => {
     expect(Object.keys(spec.json.paths)).toEqual(
       expect.arrayContaining(['/health', '/api/sessions', '/api/sessions/{session_id}', '/api/sessions/{session_id}/qr']),
     );
-    expect((await h.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
+    expect(Object.keys(spec.json.paths).filter((p) => p.startsWith('/docs'))).toEqual([]);
+    const page = await h.app.inject({ method: 'GET', url: '/docs/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('/docs/json');
+    expect((await h.app.inject({ method: 'GET', url: '/docs' })).headers.location).toBe('/docs/');
+    for (const file of ['swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'swagger-ui.css']) {
+      const asset = await h.app.inject({ method: 'GET', url: `/docs/static/${file}` });
+      expect(asset.statusCode).toBe(200);
+      expect(page.body).toContain(`/docs/static/${file}`);
+      expect(asset.rawPayload.length).toBeGreaterThan(1000);
+    }
+    // nothing else of the package, and nothing outside it
+    for (const url of ['/docs/static/package.json', '/docs/static/..%2F..%2Fpackage.json', '/docs/static/..%2Fswagger-ui-dist%2Findex.js']) {
+      expect((await h.app.inject({ method: 'GET', url })).statusCode).toBe(404);
+    }
   });
 });
 

@@ -66,29 +66,33 @@ export interface SavedSession {
 
 /** Every `<workspace>/<session>` folder with valid ids under `sessionsDir` that holds a manifest or a profile. */
 export async function listSavedSessions(sessionsDir: string): Promise<SavedSession[]> {
-  const found: SavedSession[] = [];
   let workspaces: string[];
   try {
     workspaces = await fs.readdir(sessionsDir);
   } catch {
     return [];
   }
-  for (const workspaceId of workspaces.sort()) {
-    if (!isValidId(workspaceId)) continue;
-    let sessions: string[];
-    try {
-      sessions = await fs.readdir(path.join(sessionsDir, workspaceId));
-    } catch {
-      continue;
-    }
-    for (const sessionId of sessions.sort()) {
-      if (!isValidId(sessionId)) continue;
-      const folder = path.join(sessionsDir, workspaceId, sessionId);
-      const entries = await fs.readdir(folder).catch(() => [] as string[]);
-      if (entries.includes(MANIFEST_FILE) || entries.includes('session')) found.push({ workspaceId, sessionId, folder });
-    }
-  }
-  return found;
+  // Folders are read in parallel (a restore starts with this), the result in a stable order.
+  const perWorkspace = await Promise.all(
+    workspaces
+      .filter(isValidId)
+      .sort()
+      .map(async (workspaceId) => {
+        const sessions = await fs.readdir(path.join(sessionsDir, workspaceId)).catch(() => [] as string[]);
+        const saved = await Promise.all(
+          sessions
+            .filter(isValidId)
+            .sort()
+            .map(async (sessionId): Promise<SavedSession | null> => {
+              const folder = path.join(sessionsDir, workspaceId, sessionId);
+              const entries = await fs.readdir(folder).catch(() => [] as string[]);
+              return entries.includes(MANIFEST_FILE) || entries.includes('session') ? { workspaceId, sessionId, folder } : null;
+            }),
+        );
+        return saved.filter((entry): entry is SavedSession => entry !== null);
+      }),
+  );
+  return perWorkspace.flat();
 }
 
 /** The saved folder of `sessionId` in any workspace, if there is one. */

@@ -33,15 +33,15 @@ export async function restoreSessions(options: {
   const saved = await listSavedSessions(options.sessionsDir);
   logger.info('Restoring saved sessions', { found: saved.length, concurrency: options.concurrency });
   const toRestore: SavedSession[] = [];
-  for (const entry of saved) {
-    try {
-      if ((await readManifest(entry.folder)).desired === 'stopped') report.skipped.push(entry.sessionId);
-      else toRestore.push(entry);
-    } catch (error) {
-      logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(error) });
-      report.broken.push({ folder: entry.folder, error: errorMessage(error) });
-    }
-  }
+  const manifests = await Promise.allSettled(saved.map((entry) => readManifest(entry.folder)));
+  saved.forEach((entry, i) => {
+    const manifest = manifests[i]!;
+    if (manifest.status === 'rejected') {
+      logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(manifest.reason) });
+      report.broken.push({ folder: entry.folder, error: errorMessage(manifest.reason) });
+    } else if (manifest.value.desired === 'stopped') report.skipped.push(entry.sessionId);
+    else toRestore.push(entry);
+  });
 
   // Launches (Chromium start, page load, injection: the CPU-heavy part) go one at a time; the
   // rest of a restore (login, store injection, ready) overlaps the next launch. Measured on two
