@@ -2,7 +2,7 @@
 // The entry point stays light: configuration and the earlier worker's browsers are dealt with
 // before the rest of the worker (Fastify, whatsapp-web.js, ~200 ms of modules) is loaded.
 import { findChromium, markerArg } from './browser/launch';
-import { findProcesses } from './browser/orphans';
+import { findProcesses, reapOrphans } from './browser/orphans';
 import { lowerSessionPriority } from './browser/priority';
 import type { WorkerConfig } from './config';
 import { WorkerError } from './errors';
@@ -14,17 +14,21 @@ import { sessionsDirFromEnv } from './paths';
  */
 const ORPHAN_NICE = 19;
 
+/** How long one of them may keep a store of its profile open before it is killed anyway (hung). */
+const ORPHAN_GRACE_MS = 5000;
+
 function fail(message: string): never {
   process.stderr.write(`wa-worker: ${message}\n`);
   process.exit(2);
 }
 
 async function main(): Promise<void> {
-  // First of all, before even the configuration's validator is loaded: the earlier worker's
-  // browsers yield. Not killed: they save their profiles as they close (a restore waits for the
-  // one on its profile; the rest are killed after a grace, see service.ts).
+  // First of all, before even the configuration is read: the earlier worker's
+  // browsers yield, and each is killed once its stores are closed (its profile saved), not
+  // before: see reapOrphans. A launch on a profile still held waits for it (manager).
   const orphans = findProcesses([markerArg(sessionsDirFromEnv())]);
   await Promise.all(orphans.map((orphan) => lowerSessionPriority(orphan.pid, ORPHAN_NICE)));
+  const reaped = reapOrphans(orphans, { graceMs: ORPHAN_GRACE_MS });
 
   let config: WorkerConfig;
   let executablePath: string;
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
 
   // Required here, not imported at the top: a top-level import would load it first.
   const { runWorker } = require('./service') as typeof import('./service');
-  await runWorker(config, executablePath, orphans);
+  await runWorker(config, executablePath, { pids: orphans.map((o) => o.pid), reaped });
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import { buildApp } from './app';
 import { markerArg } from './browser/launch';
-import { findProcesses, killProcesses, type MatchedProcess } from './browser/orphans';
+import { findProcesses, killProcesses, type ReapResult } from './browser/orphans';
 import type { WorkerConfig } from './config';
 import { nullSink, WebhookDispatcher } from './events/webhook';
 import { installCrashPolicy } from './crash-policy';
@@ -18,28 +18,20 @@ import { WwebjsDriver } from './sessions/wwebjs-driver';
  */
 const BROWSER_NICE = 10;
 
-/**
- * How long the Chromium of an earlier worker may take to close by itself before it is killed.
- * A session being restored waits for the one on its profile less long (the manager's bound).
- */
-const ORPHAN_GRACE_MS = 5000;
-
 /** The worker proper: logger, sessions, HTTP API, restore, signals. `main` loads it once the cheap checks are done. */
-export async function runWorker(config: WorkerConfig, executablePath: string, orphans: readonly MatchedProcess[]): Promise<void> {
+export async function runWorker(
+  config: WorkerConfig,
+  executablePath: string,
+  orphans: { pids: readonly number[]; reaped: Promise<ReapResult> },
+): Promise<void> {
   const logger = createLogger({ logDir: config.logDir, level: config.logLevel, console: true });
   installCrashPolicy(logger);
   const marker = markerArg(config.sessionsDir);
 
-  // Chromium of an earlier worker (it died, and its browsers' pipes closed): each closes by itself,
-  // saving its profile. Left to finish (a restore waits for the one on its profile), and killed
-  // only if still there after the grace (hung, or started with another transport).
-  if (orphans.length > 0) {
-    logger.warn('Chromium of an earlier worker still closing; killed if not gone within the grace', { pids: orphans.map((o) => o.pid), graceMs: ORPHAN_GRACE_MS });
-    setTimeout(() => {
-      const left = findProcesses([marker]).filter((p) => orphans.some((o) => o.pid === p.pid && o.startTicks === p.startTicks));
-      const killed = killProcesses(left);
-      if (killed.length > 0) logger.warn('Killed orphaned Chromium processes of an earlier worker', { pids: killed });
-    }, ORPHAN_GRACE_MS).unref();
+  // Chromium of an earlier worker: main.ts lowered them and kills each once its profile is saved.
+  if (orphans.pids.length > 0) {
+    logger.warn('Chromium of an earlier worker found; each is killed once its profile is saved', { pids: orphans.pids });
+    void orphans.reaped.then((reaped) => logger.info('Chromium of the earlier worker gone', { ...reaped }));
   }
 
   const events = config.webhookUrl

@@ -128,20 +128,25 @@ describe('wa-worker as a process', () => {
     await worker!.exited;
     const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
 
-    // An orphan of an earlier worker that never closes by itself (hung), recognised by the marker
-    // argument on its command line. The real ones close by themselves, saving their profiles.
-    const orphan = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--wa-worker-sessions=${sessionsDir}`], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    const orphanGone = new Promise((resolve) => orphan.once('exit', (_code, signal) => resolve(signal)));
+    // Two orphans of an earlier worker, recognised by the marker argument on their command line:
+    // one has closed its stores (no file lock: its profile is saved), the other hangs with a store
+    // open (flock holds a lock for it). The real ones close their stores ~50-80 ms after the crash.
+    const marker = `--wa-worker-sessions=${sessionsDir}`;
+    const spawnOrphan = (command: string, args: string[]) => {
+      const child = spawn(command, args, { detached: true, stdio: 'ignore' });
+      return { child, gone: new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal))) };
+    };
+    const saved = spawnOrphan(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', marker]);
+    const hung = spawnOrphan('flock', [path.join(dir, 'store.lock'), process.execPath, '-e', 'setTimeout(() => {}, 60000)', '--', marker]);
+    await waitFor(() => readFileSync('/proc/locks', 'utf8').includes(` ${hung.child.pid} `), 'the hung orphan to hold its lock');
 
     worker = await spawnWorker(env());
-    // It yields the CPU at once (so the new worker starts at full speed)...
-    expect(schedulingNice(orphan.pid!)).toBe(19);
+    expect(await saved.gone).toBe('SIGKILL'); // killed at once: nothing left to save
+    expect(hung.child.exitCode).toBeNull();
+    expect(hung.child.signalCode).toBeNull();
+    expect(schedulingNice(hung.child.pid!)).toBe(19); // yields the CPU meanwhile
     expect((await worker.api('GET', '/health', undefined, {})).status).toBe(200);
-    // ...and is killed once its grace is over.
-    expect(await orphanGone).toBe('SIGKILL');
+    expect(await hung.gone).toBe('SIGKILL'); // killed once its grace is over
     for (const id of ['p1', 'p2']) await waitFor(async () => (await status(id)) === 'connected', `${id} restored`, 30_000);
     expect(receiver.received.filter((r) => r.event.event === 'session.qr').length).toBe(qrsBefore);
     expect((await worker.api('GET', '/api/sessions')).json.sessions.map((s: { phone_number: string }) => s.phone_number).sort()).toEqual([

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 
@@ -36,7 +36,7 @@ async function processTree(pid: number): Promise<number[]> {
  * number of threads changed.
  */
 export async function lowerProcessTreePriority(pid: number, nice: number): Promise<number> {
-  await fs.writeFile(`/proc/${pid}/autogroup`, String(nice)).catch(() => undefined);
+  if (isSessionLeader(pid)) await fs.writeFile(`/proc/${pid}/autogroup`, String(nice)).catch(() => undefined);
   let changed = 0;
   for (const member of await processTree(pid)) {
     const tasks = await fs.readdir(`/proc/${member}/task`).catch(() => [] as string[]);
@@ -60,10 +60,25 @@ export async function lowerProcessTreePriority(pid: number, nice: number): Promi
  */
 export async function lowerSessionPriority(pid: number, nice: number): Promise<boolean> {
   try {
+    if (!isSessionLeader(pid)) throw new Error('not a session of its own');
     writeFileSync(`/proc/${pid}/autogroup`, String(nice));
     return true;
   } catch {
     await lowerProcessTreePriority(pid, nice);
+    return false;
+  }
+}
+
+/**
+ * Whether `pid` leads its session: only then is its autogroup its own (a process started from a
+ * shell shares the shell's, which must not be lowered with it).
+ */
+function isSessionLeader(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) session(6).
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) === pid;
+  } catch {
     return false;
   }
 }
