@@ -74,15 +74,13 @@ async function statuses(worker: Worker): Promise<Array<{ session_id: string; sta
   return (await api(worker, 'GET', '/api/sessions')).sessions;
 }
 
-/** Private memory (Private_Clean + Private_Dirty) of every process whose command line mentions `text`, in bytes. */
-function privateMemory(text: string): number {
+/** Sum of `measure(pid)` over every process whose command line mentions `text` (gone ones skipped). */
+function sumOverProcesses(text: string, measure: (pid: string) => number): number {
   let total = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) continue;
-      const rollup = fs.readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8');
-      for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) total += Number(match[1]) * 1024;
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) total += measure(entry);
     } catch {
       // gone
     }
@@ -90,22 +88,24 @@ function privateMemory(text: string): number {
   return total;
 }
 
+/** Private memory (Private_Clean + Private_Dirty) of every process whose command line mentions `text`, in bytes. */
+function privateMemory(text: string): number {
+  return sumOverProcesses(text, (pid) => {
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    let bytes = 0;
+    for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) bytes += Number(match[1]) * 1024;
+    return bytes;
+  });
+}
+
 /** CPU seconds (user + system) used so far by every process whose command line mentions `text`. */
 function cpuSeconds(text: string): number {
   const ticks = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) continue;
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / ticks;
-    } catch {
-      // gone
-    }
-  }
-  return total;
+  return sumOverProcesses(text, (pid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  });
 }
 
 function percentile(values: number[], p: number): number {

@@ -9,14 +9,31 @@ export interface MatchedProcess {
   startTicks: number;
 }
 
-/** Process group and start time from `/proc/<pid>/stat`. */
-function parseStat(stat: string): { pgid: number; startTicks: number } {
-  // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) ... starttime(22).
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pgid: Number(rest[2]), startTicks: Number(rest[19]) };
+/** What the worker reads of `/proc/<pid>/stat`. */
+export interface ProcStat {
+  /** `R`, `S`, `D`, `Z` (exited, not yet reaped), ... */
+  state: string;
+  pgid: number;
+  sid: number;
+  startTicks: number;
 }
 
-function readProcess(pid: number): { args: string[]; pgid: number; startTicks: number } | null {
+function parseStat(stat: string): ProcStat {
+  // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0]!, pgid: Number(rest[2]), sid: Number(rest[3]), startTicks: Number(rest[19]) };
+}
+
+/** `/proc/<pid>/stat` of a process, or null when it is gone (or there is no /proc). */
+export function readStat(pid: number): ProcStat | null {
+  try {
+    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function readProcess(pid: number): ({ args: string[] } & ProcStat) | null {
   try {
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return { args, ...parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) };
@@ -104,12 +121,8 @@ export function groupMembers(pgids: ReadonlySet<number>): Map<number, number[]> 
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const { pgid } = parseStat(fs.readFileSync(`/proc/${entry}/stat`, 'utf8'));
-      members.get(pgid)?.push(Number(entry));
-    } catch {
-      // gone
-    }
+    const stat = readStat(Number(entry));
+    if (stat) members.get(stat.pgid)?.push(Number(entry));
   }
   return members;
 }
@@ -133,8 +146,7 @@ export function fileLockOwners(): Set<number> | null {
 }
 
 function sameProcess(process: MatchedProcess): boolean {
-  const now = readProcess(process.pid);
-  return now !== null && now.startTicks === process.startTicks;
+  return readStat(process.pid)?.startTicks === process.startTicks;
 }
 
 export interface ReapResult {

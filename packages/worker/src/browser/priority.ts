@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import { readStat } from './orphans';
 
 /** Every descendant of `pid` (children of all its threads, recursively), `pid` included. */
 async function processTree(pid: number): Promise<number[]> {
@@ -74,11 +75,5 @@ export async function lowerSessionPriority(pid: number, nice: number): Promise<b
  * shell shares the shell's, which must not be lowered with it).
  */
 function isSessionLeader(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) session(6).
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) === pid;
-  } catch {
-    return false;
-  }
+  return readStat(pid)?.sid === pid;
 }

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
-import { findProcessesAsync, killProcesses } from '../browser/orphans';
+import { findProcessesAsync, killProcesses, readStat } from '../browser/orphans';
 import { profileLockHolder, removeSingletonFiles, sessionFolder } from '../browser/profile';
 import { SessionNotFoundError, SessionStateError } from '../errors';
 import type { EventSink } from '../events/webhook';
@@ -614,12 +613,9 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 /** Alive and not a zombie (an exited process nobody has reaped yet holds nothing). */
 function isRunning(pid: number): boolean {
   if (!isAlive(pid)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
+  if (process.platform !== 'linux') return true;
+  const stat = readStat(pid);
+  return stat !== null && stat.state !== 'Z';
 }
 
 function isAlive(pid: number): boolean {
