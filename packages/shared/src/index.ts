@@ -3,3 +3,4 @@ export * from './ids';
 export * from './http';
 export * from './webhook';
 export * from './browser-pipes';
+export * from './reasons';

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { closeLogger, type Logger } from './log';
-import { errorMessage } from './sessions/timeout';
+import { errorMessage } from './util';
 
 /**
  * Errors puppeteer / whatsapp-web.js raise in the background when a browser goes away under them

@@ -55,9 +55,3 @@ export class InvalidIdError extends WorkerError {
   }
 }
 
-/** Thrown by the state machine for a transition its table does not allow (a programming error). */
-export class InvalidTransitionError extends WorkerError {
-  constructor(from: string, event: string) {
-    super('invalid_transition', `No transition from ${from} on ${event}`, 500);
-  }
-}

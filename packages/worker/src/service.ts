@@ -6,9 +6,9 @@ import { nullSink, WebhookDispatcher } from './events/webhook';
 import { installCrashPolicy } from './crash-policy';
 import { closeLogger, createLogger } from './log';
 import { SessionManager } from './sessions/manager';
-import { HealthMonitor } from './sessions/probe';
+import { HealthMonitor } from './sessions/health-monitor';
 import { restoreSessions } from './sessions/restore';
-import { errorMessage } from './sessions/timeout';
+import { errorMessage } from './util';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
 
 /**

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookEvent } from '@wa-session-sync/shared';
 import { buildApp } from '../src/app';
+import { LocalProfileHost } from '../src/browser/profile-host';
 import { closeLogger, createLogger, type Logger } from '../src/log';
 import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { readManifest, writeManifest } from '../src/sessions/manifest';
@@ -500,6 +501,7 @@ describe('session manager', () => {
 
   it('waits for a Chromium still closing the profile before launching, and kills it only after the bound', async () => {
     h = await harness({ profileReleaseTimeoutMs: 60_000 });
+    h.driver.profiles = new LocalProfileHost(); // a real process holds the profile
     const folder = path.join(h.sessionsDir, 'w1', 's1');
     const closing = await closingBrowser(folder);
     h.manager.start('w1', 's1');
@@ -511,6 +513,7 @@ describe('session manager', () => {
     await h.close();
 
     h = await harness({ profileReleaseTimeoutMs: 200 });
+    h.driver.profiles = new LocalProfileHost();
     const hung = await closingBrowser(path.join(h.sessionsDir, 'w1', 's2'));
     h.manager.start('w1', 's2');
     expect(await hung.exited).toBe('SIGKILL'); // never closed: killed after the bound
@@ -519,6 +522,7 @@ describe('session manager', () => {
 
   it('restores the sessions whose profile is free first', async () => {
     h = await harness({ profileReleaseTimeoutMs: 60_000 });
+    h.driver.profiles = new LocalProfileHost();
     for (const id of ['a1', 'a2', 'a3']) {
       await writeManifest(path.join(h.sessionsDir, 'w1', id), { workspace_id: 'w1', session_id: id, desired: 'running', phone_number: null, updated_at: '' });
     }

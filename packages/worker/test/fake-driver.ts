@@ -1,4 +1,4 @@
-import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from '../src/sessions/driver';
+import type { ClientEvents, ClientSpec, ProfileHost, SessionClient, SessionDriver } from '../src/sessions/driver';
 
 /** A client the test drives by hand: it emits what the test says, and records what was asked of it. */
 export class FakeClient implements SessionClient {
@@ -47,13 +47,29 @@ export class FakeClient implements SessionClient {
     this.killed = true;
     this.closed();
   }
-  browserPid(): number | null {
+}
+
+/** No browser ever holds a fake profile; tests that need the real operating system set `LocalProfileHost`. */
+export class FakeProfileHost implements ProfileHost {
+  readonly killed: string[] = [];
+  async liveHolder(): Promise<number | null> {
     return null;
+  }
+  async waitForExit(): Promise<boolean> {
+    return true;
+  }
+  async killProfileProcesses(folder: string): Promise<number[]> {
+    this.killed.push(folder);
+    return [];
+  }
+  async removeStaleLocks(): Promise<string[]> {
+    return [];
   }
 }
 
 export class FakeDriver implements SessionDriver {
   readonly clients: FakeClient[] = [];
+  profiles: ProfileHost = new FakeProfileHost();
   /** Applied to every new client before the manager sees it. */
   configure: (client: FakeClient) => void = () => undefined;
 
@@ -62,9 +78,6 @@ export class FakeDriver implements SessionDriver {
     this.configure(client);
     this.clients.push(client);
     return client;
-  }
-  profileDir(folder: string): string {
-    return `${folder}/session`;
   }
   clientsOf(sessionId: string): FakeClient[] {
     return this.clients.filter((c) => c.spec.sessionId === sessionId);

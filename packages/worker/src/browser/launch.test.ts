@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChromiumNotFoundError } from '../errors';
-import { findChromium } from './launch';
+import { browserArgs, findChromium, markerArg } from './launch';
 
 let dir: string;
 
@@ -28,5 +28,15 @@ describe('findChromium', () => {
   it('finds chromium on PATH, and says how to install it when there is none', () => {
     expect(findChromium(undefined, `/nonexistent${path.delimiter}${dir}`)).toBe(path.join(dir, 'chromium'));
     expect(() => findChromium(undefined, '/nonexistent')).toThrow('apt-get install chromium');
+  });
+});
+
+describe('browser arguments', () => {
+  it('launches Chromium with the orphan marker and the extra arguments last', () => {
+    const args = browserArgs({ sessionsDir: '/srv/s', extraArgs: ['--x'], isRoot: true });
+    expect(args[0]).toBe('--no-sandbox');
+    expect(args).toContain(markerArg('/srv/s'));
+    expect(args[args.length - 1]).toBe('--x');
+    expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: [], isRoot: false })).not.toContain('--no-sandbox');
   });
 });

@@ -145,6 +145,18 @@ export function fileLockOwners(): Set<number> | null {
   return owners;
 }
 
+/** Alive and not a zombie (an exited process nobody has reaped yet holds nothing). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  const stat = readStat(pid);
+  return stat !== null && stat.state !== 'Z';
+}
+
 function sameProcess(process: MatchedProcess): boolean {
   return readStat(process.pid)?.startTicks === process.startTicks;
 }

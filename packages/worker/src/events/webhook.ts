@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { WebhookEvent } from '@wa-session-sync/shared';
 import { SIGNATURE_HEADER } from '@wa-session-sync/shared';
 import type { Logger } from '../log';
-import { backoffDelay } from '../sessions/reconnect';
+import { backoffDelay } from '../util';
 
 /** Where session code hands events; never blocks and never throws. */
 export interface EventSink {

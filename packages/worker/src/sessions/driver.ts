@@ -8,7 +8,7 @@ export interface ClientSpec {
   folder: string;
 }
 
-/** What a client reports. Handlers are called for one client only; the manager ignores stale ones. */
+/** What a client reports. Handlers are called for one client only; the lifecycle ignores stale ones. */
 export interface ClientEvents {
   qr(qr: string): void;
   authenticated(): void;
@@ -24,7 +24,7 @@ export interface ClientEvents {
   browserGone(reason: string): void;
 }
 
-/** One whatsapp-web.js client, as much of it as the manager needs. */
+/** One whatsapp-web.js client, as much of it as the sessions need. */
 export interface SessionClient {
   /** Launches Chromium and loads WhatsApp Web; resolves before `ready` (or `qr`). */
   initialize(): Promise<void>;
@@ -38,13 +38,26 @@ export interface SessionClient {
   logout(): Promise<void>;
   /** SIGKILLs the browser's process group; resolves once it has exited (or was never started). */
   kill(): Promise<void>;
-  /** Pid of the browser process, when launched. */
-  browserPid(): number | null;
 }
 
-/** Makes clients. The real one wraps whatsapp-web.js; unit tests use a fake. */
+/**
+ * The operating system's side of a session folder's Chromium profile: who holds it, waiting for
+ * that browser to exit, killing what is left on it, clearing stale locks. Behind the driver so
+ * that tests with the fake driver never touch `/proc`.
+ */
+export interface ProfileHost {
+  /** The pid of a live Chromium of this host holding the folder's profile, else null. */
+  liveHolder(folder: string): Promise<number | null>;
+  /** Resolves true once `pid` has exited, false if it still runs after `timeoutMs`. */
+  waitForExit(pid: number, timeoutMs: number): Promise<boolean>;
+  /** SIGKILLs every process running on the folder's profile (with its process group); the pids killed. */
+  killProfileProcesses(folder: string): Promise<number[]>;
+  /** Removes Chromium's stale `Singleton*` lock files from the folder's profile; the names removed. */
+  removeStaleLocks(folder: string): Promise<string[]>;
+}
+
+/** Makes clients, and answers for their profiles. The real one wraps whatsapp-web.js; unit tests use a fake. */
 export interface SessionDriver {
   create(spec: ClientSpec, events: ClientEvents): SessionClient;
-  /** The Chromium profile directory of a session folder (for stale lock and process checks). */
-  profileDir(folder: string): string;
+  readonly profiles: ProfileHost;
 }

@@ -1,48 +1,32 @@
-import type { Logger } from '../log';
-import type { SessionManager } from './manager';
-import { errorMessage } from './timeout';
+import { REASONS, stateReason } from '@wa-session-sync/shared';
+import { TimeoutError, withTimeout } from '../util';
+import type { SessionRecord } from './record';
+import { holdsBrowser } from './state';
+
+/** What one live probe of a session found. */
+export type ProbeVerdict =
+  /** Nothing to look at yet (launching, stopped) or not expected to answer (`qr_scanning`, ...). */
+  | { kind: 'skipped' }
+  | { kind: 'alive' }
+  /** The browser or page is gone, or the connected page does not answer: the session is lost. */
+  | { kind: 'lost'; reason: string };
 
 /**
- * Probes every session every `intervalSec` seconds (`WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL`).
- * Rounds never overlap: the next one is scheduled when the previous has finished.
+ * One live probe: the browser connected and the page open, and for a `connected` session
+ * `getState()` answering CONNECTED within `timeoutMs` (a wedged page never answers). Pure over
+ * the client; the caller decides what a verdict changes, and must check the record did not move on
+ * while `getState()` was pending.
  */
-export class HealthMonitor {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = true;
-
-  constructor(
-    private readonly manager: SessionManager,
-    private readonly intervalSec: number,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.running = this.manager
-        .probeAll()
-        .catch((error: unknown) => {
-          this.logger.warn('Health check round failed', { error: errorMessage(error) });
-        })
-        .finally(() => {
-          this.running = null;
-          this.schedule();
-        });
-    }, this.intervalSec * 1000);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+export async function probeSession(record: SessionRecord, timeoutMs: number): Promise<ProbeVerdict> {
+  const client = record.client;
+  // A client still launching has no browser to look at yet; the init timeout bounds that phase.
+  if (!client || !record.clientInitialized || !holdsBrowser(record.status)) return { kind: 'skipped' };
+  if (!client.isAlive()) return { kind: 'lost', reason: REASONS.BROWSER_GONE };
+  if (record.status !== 'connected') return { kind: 'skipped' };
+  try {
+    const state = await withTimeout(client.getState(), timeoutMs, 'getState()');
+    return state === 'CONNECTED' ? { kind: 'alive' } : { kind: 'lost', reason: stateReason(state) };
+  } catch (error) {
+    return { kind: 'lost', reason: error instanceof TimeoutError ? REASONS.PROBE_TIMEOUT : REASONS.PROBE_FAILED };
   }
 }

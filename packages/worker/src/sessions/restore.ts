@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Logger } from '../log';
 import type { SessionManager } from './manager';
 import { listSavedSessions, readManifest, type SavedSession } from './manifest';
-import { errorMessage } from './timeout';
+import { errorMessage } from '../util';
 
 export interface RestoreReport {
   /** Connected again. */

@@ -1,9 +1,9 @@
 import type * as Wwebjs from 'whatsapp-web.js';
-import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
+import { REASONS, silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import { puppeteerOptions } from '../browser/launch';
 import { lowerProcessTreePriority } from '../browser/priority';
-import { profileDir } from '../browser/profile';
-import type { ClientEvents, ClientSpec, SessionClient, SessionDriver } from './driver';
+import { LocalProfileHost } from '../browser/profile-host';
+import type { ClientEvents, ClientSpec, ProfileHost, SessionClient, SessionDriver } from './driver';
 
 // The two classes the worker uses, from their own files: the package's index also loads every
 // structure and RemoteAuth with its zip libraries, which cost about 70 ms of the worker's start
@@ -27,11 +27,9 @@ export interface WwebjsDriverOptions {
 
 /** Real clients: whatsapp-web.js `Client` + `LocalAuth` in headless Chromium over a pipe. */
 export class WwebjsDriver implements SessionDriver {
-  constructor(private readonly options: WwebjsDriverOptions) {}
+  readonly profiles: ProfileHost = new LocalProfileHost();
 
-  profileDir(folder: string): string {
-    return profileDir(folder);
-  }
+  constructor(private readonly options: WwebjsDriverOptions) {}
 
   create(spec: ClientSpec, events: ClientEvents): SessionClient {
     // No clientId: the profile is `<folder>/session`, one folder per session.
@@ -92,9 +90,9 @@ class WwebjsClient implements SessionClient {
     const page = this.client.pupPage;
     if (!browser || !page) return;
     this.watched = true;
-    browser.once('disconnected', () => this.events.browserGone('BROWSER_CLOSED'));
-    page.once('close', () => this.events.browserGone('PAGE_CLOSED'));
-    page.once('error', () => this.events.browserGone('PAGE_CRASHED'));
+    browser.once('disconnected', () => this.events.browserGone(REASONS.BROWSER_CLOSED));
+    page.once('close', () => this.events.browserGone(REASONS.PAGE_CLOSED));
+    page.once('error', () => this.events.browserGone(REASONS.PAGE_CRASHED));
   }
 
   initialize(): Promise<void> {
@@ -117,10 +115,6 @@ class WwebjsClient implements SessionClient {
 
   logout(): Promise<void> {
     return this.client.logout();
-  }
-
-  browserPid(): number | null {
-    return this.client.pupBrowser?.process()?.pid ?? null;
   }
 
   async kill(): Promise<void> {

@@ -1,6 +1,7 @@
-/** Thrown by {@link withTimeout} when the promise did not settle in time. */
+/** Thrown by {@link withTimeout} when the promise did not settle in time; callers recognise it by class. */
 export class TimeoutError extends Error {
   readonly code = 'timeout';
+  override readonly name = 'TimeoutError';
 }
 
 /**
@@ -16,6 +17,6 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,41 @@
+/**
+ * Why a session is in its status (the `reason` of a session view and of a `session.status`
+ * event): one list shared by the worker and the CLI. whatsapp-web.js's own disconnect reasons
+ * (`CONFLICT`, `UNPAIRED`, ...) arrive as they are, so a reason is any string; these are the ones
+ * the two processes act on or set themselves.
+ */
+export const REASONS = {
+  /** The phone unlinked this device: a person must scan a QR again; never revived by anyone. */
+  LOGOUT: 'LOGOUT',
+  /** Nobody scanned the QR in time: the session was stopped; a person must start it again. */
+  QR_TIMEOUT: 'QR_TIMEOUT',
+  /** A connected page did not answer `getState()` within the probe timeout (a wedged page). */
+  PROBE_TIMEOUT: 'PROBE_TIMEOUT',
+  /** `getState()` failed on a connected page. */
+  PROBE_FAILED: 'PROBE_FAILED',
+  /** The probe found the browser disconnected or the page closed. */
+  BROWSER_GONE: 'BROWSER_GONE',
+  /** puppeteer reported the browser disconnected. */
+  BROWSER_CLOSED: 'BROWSER_CLOSED',
+  /** The page closed under the client. */
+  PAGE_CLOSED: 'PAGE_CLOSED',
+  /** The page crashed. */
+  PAGE_CRASHED: 'PAGE_CRASHED',
+  /** Chromium or WhatsApp Web could not be started (or did not load within the init timeout). */
+  LAUNCH_FAILED: 'LAUNCH_FAILED',
+  /** WhatsApp refused the saved pairing. */
+  AUTH_FAILURE: 'AUTH_FAILURE',
+  /** WhatsApp Web was opened elsewhere (whatsapp-web.js `disconnected('CONFLICT')`). */
+  CONFLICT: 'CONFLICT',
+  /** Stopped on request (`DELETE` without logout). */
+  STOPPED: 'STOPPED',
+  /** Stopped and logged out on request (`DELETE ?logout=true`). */
+  LOGGED_OUT: 'LOGGED_OUT',
+} as const;
+
+export type KnownReason = (typeof REASONS)[keyof typeof REASONS];
+
+/** The probe's verdict for a page whose socket is not CONNECTED: `STATE_<state>`. */
+export function stateReason(state: string | null): string {
+  return `STATE_${state ?? 'UNKNOWN'}`;
+}

@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { loadConfig, parseBrowserArgs } from './config';
+import { ConfigError } from './errors';
+
+describe('config', () => {
+  const base = { WHATSAPP_NODE_API_KEY: 'k-123' };
+
+  it('applies the contract defaults', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      port: 3001,
+      host: '127.0.0.1',
+      apiKey: 'k-123',
+      sessionsDir: path.resolve('./sessions'),
+      autoReconnect: true,
+      maxReconnectAttempts: 3,
+      healthCheckIntervalSec: 30,
+      restoreConcurrency: 2,
+      restoreOnStart: true,
+      browserArgs: [],
+      webVersionCache: undefined,
+      webhookUrl: undefined,
+      logDir: path.resolve('./logs'),
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig({
+      ...base,
+      PORT: '0',
+      HOST: '0.0.0.0',
+      WHATSAPP_SESSIONS_DIR: '/tmp/s',
+      WHATSAPP_WEBJS_AUTO_RECONNECT: 'false',
+      WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS: '5',
+      WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '0.5',
+      WHATSAPP_RESTORE_CONCURRENCY: '4',
+      WHATSAPP_RESTORE_ON_START: 'false',
+      WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
+      WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      WHATSAPP_WEBHOOK_SECRET: 's',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      sessionsDir: '/tmp/s',
+      autoReconnect: false,
+      maxReconnectAttempts: 5,
+      healthCheckIntervalSec: 0.5,
+      restoreConcurrency: 4,
+      restoreOnStart: false,
+      webVersionCache: 'none',
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      logLevel: 'debug',
+    });
+  });
+
+  it('refuses to start without an API key, in one line naming the variable', () => {
+    expect(() => loadConfig({})).toThrow(new ConfigError('WHATSAPP_NODE_API_KEY: is required'));
+    expect(() => loadConfig({ WHATSAPP_NODE_API_KEY: '' })).toThrow(ConfigError);
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT: must be a whole number'],
+    ['PORT', '70000', 'PORT: must be at most 65535'],
+    ['HOST', '  ', 'HOST: must not be empty'],
+    ['WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', '-1', 'WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS: must be a whole number'],
+    ['WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', 'often', 'WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: must be a number'],
+    ['WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL', '0', 'WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: must be greater than 0'],
+    ['WHATSAPP_RESTORE_CONCURRENCY', '0', 'WHATSAPP_RESTORE_CONCURRENCY: must be at least 1'],
+    ['WHATSAPP_WEBJS_AUTO_RECONNECT', 'yes', 'WHATSAPP_WEBJS_AUTO_RECONNECT: must be true or false (or 1, 0)'],
+    ['WHATSAPP_WEBJS_WEB_VERSION_CACHE', 'disk', 'WHATSAPP_WEBJS_WEB_VERSION_CACHE: must be one of none, local, remote'],
+    ['WHATSAPP_WEBHOOK_URL', 'ftp://example.com/hook', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
+    ['WHATSAPP_WEBHOOK_URL', 'not a url', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL: must be one of error, warn, info, http, verbose, debug, silly'],
+  ])('rejects %s=%s', (name, value, message) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(new ConfigError(message));
+  });
+
+  it('needs a webhook secret with a webhook URL, and never echoes a secret', () => {
+    expect(() => loadConfig({ ...base, WHATSAPP_WEBHOOK_URL: 'http://x/h' })).toThrow('WHATSAPP_WEBHOOK_SECRET');
+    try {
+      loadConfig({ WHATSAPP_NODE_API_KEY: 'k-123', PORT: 'x' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('k-123');
+    }
+  });
+
+  it('parses browser arguments as a JSON array or as words', () => {
+    expect(parseBrowserArgs('["--a=1 2","--b"]')).toEqual(['--a=1 2', '--b']);
+    expect(parseBrowserArgs(' --a  --b=2 ')).toEqual(['--a', '--b=2']);
+    expect(parseBrowserArgs(undefined)).toEqual([]);
+    expect(() => parseBrowserArgs('[1]')).toThrow(ConfigError);
+    expect(() => parseBrowserArgs('[oops')).toThrow(ConfigError);
+  });
+
+});

@@ -1,0 +1,203 @@
+import { REASONS } from '@wa-session-sync/shared';
+import type { Logger } from '../log';
+import { errorMessage, KeyedSerial, withTimeout } from '../util';
+import type { ClientEvents, SessionClient, SessionDriver } from './driver';
+import type { ManifestStore } from './manifest-store';
+import type { SessionRecord } from './record';
+import type { ReconnectScheduler } from './reconnect-scheduler';
+import type { SessionRegistry } from './registry';
+import type { SessionEvents } from './session-events';
+
+export interface LifecycleOptions {
+  driver: SessionDriver;
+  registry: SessionRegistry;
+  events: SessionEvents;
+  manifests: ManifestStore;
+  reconnects: ReconnectScheduler;
+  logger: Logger;
+  now: () => Date;
+  /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
+  autoReconnect: boolean;
+  /** How long `initialize()` may take before the launch counts as failed. */
+  initTimeoutMs: number;
+  /** Bound on a client's `destroy()` before its browser is killed (the seed's force cleanup: 5 s). */
+  destroyTimeoutMs: number;
+  /** How long a launch waits for a Chromium of this host still closing the profile before killing it. */
+  profileReleaseTimeoutMs: number;
+  /** The worker is shutting down: nothing is launched or relaunched any more. */
+  closing: () => boolean;
+}
+
+/**
+ * The life of each session's client: launch, the client's events, loss and relaunch, disposal.
+ * Operations on one session run one after another ({@link serial}), so two Chromium never share a
+ * profile; a client's events are ignored once its generation is over.
+ */
+export class SessionLifecycle {
+  private readonly chains = new KeyedSerial();
+  private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
+
+  constructor(private readonly options: LifecycleOptions) {}
+
+  /** Runs `op` after every earlier operation on this session has settled. */
+  serial<T>(sessionId: string, op: () => Promise<T>): Promise<T> {
+    return this.chains.run(sessionId, op);
+  }
+
+  /** Makes a record inert: no more events from its client, no pending retry. */
+  retire(record: SessionRecord): void {
+    record.generation++;
+    record.client = null;
+    record.clientInitialized = false;
+    this.options.reconnects.cancel(record);
+  }
+
+  /** Launches a client for `record`; call it inside the session's serial chain. */
+  async launch(record: SessionRecord): Promise<void> {
+    const { registry, logger } = this.options;
+    if (this.options.closing() || !registry.holds(record)) return;
+    const profiles = this.options.driver.profiles;
+    // A Chromium of this host still on this profile goes first. After a crash of the worker it is
+    // the earlier worker's, closing by itself since its pipe closed and saving the profile as it
+    // goes (localStorage is written late): it gets a moment to finish, then it is killed. Any
+    // other lock is stale (another host, a process gone) and is removed below.
+    const holder = await profiles.liveHolder(record.folder);
+    if (holder !== null) {
+      const released = await profiles.waitForExit(holder, this.options.profileReleaseTimeoutMs);
+      if (!released) await this.killProfileProcesses(record.folder);
+    }
+    const removed = await profiles.removeStaleLocks(record.folder).catch(() => [] as string[]);
+    if (removed.length > 0) logger.info('Removed stale Chromium lock files', { sessionId: record.sessionId, removed });
+    // Stopped, replaced or shutting down while we looked at the profile.
+    if (this.options.closing() || !registry.holds(record)) return;
+    const generation = ++record.generation;
+    const client = this.options.driver.create(
+      { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
+      this.handlers(record, generation),
+    );
+    record.client = client;
+    try {
+      await withTimeout(client.initialize(), this.options.initTimeoutMs, 'initialize()');
+      if (registry.isCurrent(record, generation)) record.clientInitialized = true;
+      // Given up while it launched (stop, replace, shutdown): whoever did so may have found no
+      // browser to close yet, so this launch closes its own.
+      else await this.dispose(record, client);
+    } catch (error) {
+      if (!registry.isCurrent(record, generation)) {
+        await this.dispose(record, client);
+        return;
+      }
+      logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(error) });
+      this.lost(record, generation, REASONS.LAUNCH_FAILED);
+    }
+  }
+
+  /**
+   * The session's client is lost (disconnected, browser or page died, probe failed, launch
+   * failed): dispose of it, then retry with backoff, or settle on `disconnected` / `failed`.
+   */
+  lost(record: SessionRecord, generation: number, reason: string): void {
+    const { registry, events, logger, reconnects } = this.options;
+    if (!registry.isCurrent(record, generation) || this.options.closing()) return;
+    const client = record.client;
+    this.retire(record);
+    if (client) void this.serial(record.sessionId, () => this.dispose(record, client));
+    if (!this.options.autoReconnect) {
+      events.apply(record, 'dropped', reason);
+      return;
+    }
+    const decision = reconnects.decide(record);
+    if (decision.action === 'give_up') {
+      logger.error('Reconnect attempts exhausted', { sessionId: record.sessionId, attempts: record.reconnectAttempts, reason });
+      events.apply(record, 'exhausted', reason);
+      return;
+    }
+    record.reconnectAttempts = decision.attempt;
+    events.apply(record, 'lost', reason);
+    const retryGeneration = record.generation;
+    reconnects.schedule(record, decision.attempt, decision.delayMs, () => {
+      if (registry.isCurrent(record, retryGeneration)) void this.serial(record.sessionId, () => this.launch(record));
+    });
+  }
+
+  /** Destroys a client within the bound, then makes sure no Chromium is left on its profile. Idempotent; never throws. */
+  dispose(record: SessionRecord, client: SessionClient, boundMs = this.options.destroyTimeoutMs): Promise<void> {
+    // A client may be given up from two sides (a stop and its own stale launch).
+    let disposal = this.disposals.get(client);
+    if (!disposal) {
+      disposal = this.destroyOrKill(record, client, boundMs);
+      this.disposals.set(client, disposal);
+    }
+    return disposal;
+  }
+
+  /** SIGKILLs any Chromium running on this session's profile (an orphan, or a launch we lost track of). */
+  async killProfileProcesses(folder: string): Promise<void> {
+    const killed = await this.options.driver.profiles.killProfileProcesses(folder);
+    if (killed.length > 0) this.options.logger.warn('Killed Chromium left on a profile', { folder, pids: killed });
+  }
+
+  private async destroyOrKill(record: SessionRecord, client: SessionClient, boundMs: number): Promise<void> {
+    try {
+      await withTimeout(client.destroy(), boundMs, 'destroy()');
+    } catch (error) {
+      this.options.logger.warn('Destroy did not finish; killing the browser', { sessionId: record.sessionId, error: errorMessage(error) });
+    }
+    await client.kill().catch(() => undefined);
+    await this.killProfileProcesses(record.folder);
+  }
+
+  /** What the client of `generation` reports, turned into state machine events. */
+  private handlers(record: SessionRecord, generation: number): ClientEvents {
+    const { registry, events, logger, manifests } = this.options;
+    const live = () => registry.isCurrent(record, generation);
+    return {
+      qr: (qr) => {
+        if (!live()) return;
+        record.qr = qr;
+        events.apply(record, 'qr');
+        events.qr(record, qr);
+      },
+      authenticated: () => {
+        if (live()) events.apply(record, 'authenticated');
+      },
+      ready: (phone) => {
+        if (!live()) return;
+        record.phone = phone ?? record.phone;
+        record.qr = null;
+        record.reconnectAttempts = 0;
+        record.lastSeenAliveAt = this.options.now();
+        events.apply(record, 'ready', null);
+        void manifests.saveRecord(record, 'running');
+      },
+      disconnected: (reason) => {
+        if (!live()) return;
+        logger.warn('Session disconnected', { sessionId: record.sessionId, reason });
+        if (reason === REASONS.LOGOUT) {
+          // The phone unlinked this device. The library shows a new QR on the same client: a
+          // person must link it again, and nothing relaunches it.
+          record.phone = null;
+          record.qr = null;
+          record.reconnectAttempts = 0;
+          events.apply(record, 'logout', REASONS.LOGOUT);
+          void manifests.saveRecord(record, 'running');
+          return;
+        }
+        this.lost(record, generation, reason);
+      },
+      authFailure: (message) => {
+        if (!live()) return;
+        logger.warn('Authentication failed', { sessionId: record.sessionId, error: message });
+        this.lost(record, generation, REASONS.AUTH_FAILURE);
+      },
+      message: (message) => {
+        if (live()) events.message(record, message);
+      },
+      browserGone: (reason) => {
+        if (!live()) return;
+        logger.warn('Browser or page gone', { sessionId: record.sessionId, reason });
+        this.lost(record, generation, reason);
+      },
+    };
+  }
+}

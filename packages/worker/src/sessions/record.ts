@@ -1,0 +1,64 @@
+import type { SessionStatus, WorkerSession } from '@wa-session-sync/shared';
+import type { SessionClient } from './driver';
+
+/** What the worker keeps of one session while it holds it. */
+export interface SessionRecord {
+  readonly workspaceId: string;
+  readonly sessionId: string;
+  /** `<sessionsDir>/<workspaceId>/<sessionId>`. */
+  readonly folder: string;
+  status: SessionStatus;
+  reason: string | null;
+  qr: string | null;
+  phone: string | null;
+  updatedAt: Date;
+  reconnectAttempts: number;
+  lastSeenAliveAt: Date | null;
+  client: SessionClient | null;
+  /** The client's `initialize()` has resolved: from then on the probe may expect a live browser. */
+  clientInitialized: boolean;
+  /** Bumped whenever the client changes or is given up; events of older generations are stale. */
+  generation: number;
+  /** Settles when the launch that created this record has returned (restore waits on it). */
+  launched: Promise<void>;
+}
+
+/** A record for a session about to be launched. */
+export function newRecord(fields: { workspaceId: string; sessionId: string; folder: string; phone: string | null; now: Date }): SessionRecord {
+  return {
+    workspaceId: fields.workspaceId,
+    sessionId: fields.sessionId,
+    folder: fields.folder,
+    status: 'initializing',
+    reason: null,
+    qr: null,
+    phone: fields.phone,
+    updatedAt: fields.now,
+    reconnectAttempts: 0,
+    lastSeenAliveAt: null,
+    client: null,
+    clientInitialized: false,
+    generation: 0,
+    launched: Promise.resolve(),
+  };
+}
+
+/** The session as the API and the events show it: the QR only while scanning, no phone then. */
+export function viewOf(record: SessionRecord): WorkerSession {
+  return {
+    session_id: record.sessionId,
+    workspace_id: record.workspaceId,
+    status: record.status,
+    phone_number: record.status === 'qr_scanning' ? null : record.phone,
+    updated_at: record.updatedAt.toISOString(),
+    qr: record.status === 'qr_scanning' ? record.qr : null,
+    reason: record.reason,
+    reconnect_attempts: record.reconnectAttempts,
+    last_seen_alive_at: record.lastSeenAliveAt?.toISOString() ?? null,
+  };
+}
+
+/** The session's browser is known dead though no event said so yet (the next probe would find it). */
+export function browserDied(record: SessionRecord): boolean {
+  return record.client !== null && record.clientInitialized && !record.client.isAlive();
+}

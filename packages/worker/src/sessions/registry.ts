@@ -1,0 +1,55 @@
+import type { WorkerSession } from '@wa-session-sync/shared';
+import { SessionNotFoundError } from '../errors';
+import { viewOf, type SessionRecord } from './record';
+
+/**
+ * Which sessions the worker holds, one record per session id. Every change is synchronous, so a
+ * session is reserved before any await and a concurrent start sees it.
+ */
+export class SessionRegistry {
+  private readonly records = new Map<string, SessionRecord>();
+
+  find(sessionId: string): SessionRecord | undefined {
+    return this.records.get(sessionId);
+  }
+
+  /** The record; `SessionNotFoundError` when the worker does not hold the session. */
+  get(sessionId: string): SessionRecord {
+    const record = this.records.get(sessionId);
+    if (!record) throw new SessionNotFoundError(sessionId);
+    return record;
+  }
+
+  all(): SessionRecord[] {
+    return [...this.records.values()];
+  }
+
+  views(workspaceId?: string): WorkerSession[] {
+    return this.all()
+      .filter((r) => workspaceId === undefined || r.workspaceId === workspaceId)
+      .map(viewOf);
+  }
+
+  /** Makes `record` the session's record, replacing any earlier one. */
+  put(record: SessionRecord): void {
+    this.records.set(record.sessionId, record);
+  }
+
+  remove(record: SessionRecord): void {
+    if (this.records.get(record.sessionId) === record) this.records.delete(record.sessionId);
+  }
+
+  clear(): void {
+    this.records.clear();
+  }
+
+  /** `record` is still the session's record and its client of `generation` is still its client. */
+  isCurrent(record: SessionRecord, generation: number): boolean {
+    return this.records.get(record.sessionId) === record && record.generation === generation;
+  }
+
+  /** `record` is still the session's record (not stopped or replaced). */
+  holds(record: SessionRecord): boolean {
+    return this.records.get(record.sessionId) === record;
+  }
+}
