@@ -31,9 +31,7 @@ describe('AuditLog', () => {
     await fs.mkdir(path.dirname(file));
     await fs.writeFile(file, '{"earlier":"run"}\n');
     const log = await AuditLog.open(file);
-    log.record('run-1', entry('a'));
-    log.record('run-1', { ...entry('b', 'reconnect_failed'), error: 'HTTP 500' });
-    await log.close();
+    await log.write('run-1', [entry('a'), { ...entry('b', 'reconnect_failed'), error: 'HTTP 500' }]);
 
     const written = await lines(file);
     expect(written).toEqual([
@@ -44,20 +42,23 @@ describe('AuditLog', () => {
     expect(written[1].timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
-  it('keeps only the replacing line of a session whose line was replaced', async () => {
+  it('writes each run in one append, after the lines of earlier runs', async () => {
     const file = path.join(dir, 'audit.log');
     const log = await AuditLog.open(file);
-    log.record('run-1', entry('a'));
-    log.record('run-1', entry('b'));
-    log.replace('run-1', entry('a', 'conflict'));
-    await log.close();
-    expect((await lines(file)).map((line) => `${line.session_id}:${line.result}`)).toEqual(['b:status_updated', 'a:conflict']);
+    await log.write('run-1', [entry('a'), entry('b')]);
+    await log.write('run-2', [entry('a', 'conflict')]);
+    expect((await lines(file)).map((line) => `${line.run_id}:${line.session_id}:${line.result}`)).toEqual([
+      'run-1:a:status_updated',
+      'run-1:b:status_updated',
+      'run-2:a:conflict',
+    ]);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o640);
   });
 
   it('creates the folder at once but no file when nothing was recorded', async () => {
     const file = path.join(dir, 'logs', 'audit.log');
     const log = await AuditLog.open(file);
-    await log.close();
+    await log.write('run-1', []);
     expect(await fs.readdir(path.join(dir, 'logs'))).toEqual([]);
   });
 });

@@ -67,7 +67,7 @@ export interface SyncReport {
   /**
    * Where the time went (ms), as consecutive laps: `health`, `lock` (what connecting and
    * locking took beyond the health check, which runs alongside), `read`, `plan`, `requests`,
-   * `write` (the UPDATE, with the audit lines prepared meanwhile) and `audit` (to disk).
+   * `write` (the UPDATE) and `audit` (the lines, to disk).
    */
   timings_ms: Record<string, number>;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AuditLog } from '../audit';
+import { AuditLog, type AuditEntry } from '../audit';
 import type { SyncConfig } from '../config';
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
 import { asDatabaseError, openDatabase, type Database } from '../db/knex';
@@ -12,7 +12,6 @@ import {
   describeChange,
   statusUpdated,
   type ChangeResult,
-  type MismatchReport,
   type SyncOutcome,
 } from './outcome';
 import { plan, settle } from './plan';
@@ -86,37 +85,30 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
       if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
     }
 
-    // One UPDATE statement for every row (so one transaction). While Postgres works on it, the
-    // audit lines are prepared as if every row were written; rows someone changed meanwhile
-    // (skipped by the statement) get their line replaced once the answer is in.
-    const writing =
-      !config.dryRun && writes.size > 0
-        ? writeAccounts(database.knex, [...writes.values()], now, connection).catch((error: unknown) => {
-            throw asDatabaseError(error, config.database);
-          })
-        : Promise.resolve(new Set<string>());
-    writing.catch(() => undefined);
-    const runId = randomUUID();
-    const describeAll = (written: Set<string>) =>
-      planned.changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
-    let assumed: MismatchReport[] | undefined;
-    if (log && planned.changes.length > 0) {
-      await new Promise((resolve) => setImmediate(resolve)); // the statement is on the wire now
-      const lines = describeAll(new Set([...writes.values()].map((w) => w.id)));
-      planned.changes.forEach((change, i) => log.record(runId, auditEntry(change, lines[i], writes.get(change))));
-      assumed = lines;
+    // One UPDATE statement for every row (so one transaction). The audit lines are written once,
+    // from what really happened: rows someone changed meanwhile (skipped by the statement) are
+    // conflicts, and when the statement fails the requests already sent are still recorded.
+    let written = new Set<string>();
+    let writeError: unknown;
+    if (!config.dryRun && writes.size > 0) {
+      try {
+        written = await writeAccounts(database.knex, [...writes.values()], now, connection);
+      } catch (error) {
+        writeError = asDatabaseError(error, config.database);
+      }
     }
-    const written = await writing;
     lap('write');
-    const mismatches = assumed && written.size === writes.size ? assumed : describeAll(written);
+    const runId = randomUUID();
+    const mismatches = planned.changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
     let auditFile: string | null = null;
-    if (log && mismatches.length > 0) {
-      planned.changes.forEach((change, i) => {
-        if (mismatches[i].result === 'conflict') log.replace(runId, auditEntry(change, mismatches[i], writes.get(change)));
-      });
-      await log.close();
-      auditFile = log.file;
+    if (log) {
+      const entries = writeError
+        ? unwrittenRequests(planned.changes, outcomes, writeError)
+        : planned.changes.map((change, i) => auditEntry(change, mismatches[i], writes.get(change)));
+      await log.write(runId, entries);
+      if (entries.length > 0) auditFile = log.file;
     }
+    if (writeError) throw writeError;
 
     lap('audit');
     const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
@@ -180,6 +172,20 @@ async function openAndLock(config: SyncConfig): Promise<{ db?: Database; lock: S
     await db.close();
     throw error;
   }
+}
+
+/**
+ * The audit lines of a run whose database write failed: every request already sent to the worker
+ * is recorded (it happened), with nothing written to the row.
+ */
+function unwrittenRequests(changes: PlannedChange[], outcomes: Map<PlannedChange, RequestOutcome>, error: unknown): AuditEntry[] {
+  const why = `database write failed: ${error instanceof Error ? error.message : String(error)}`;
+  return changes.flatMap((change) => {
+    const outcome = outcomes.get(change);
+    if (!outcome) return [];
+    const line = auditEntry(change, describeChange(change, null, outcome, new Set(), false), undefined);
+    return [{ ...line, error: line.error ? `${line.error}; ${why}` : why }];
+  });
 }
 
 /** Sends the start/reconnect requests of the plan; one failure never stops the others. */
