@@ -10,6 +10,10 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
+# Only the shipped workspaces (shared, cli, worker) are copied and built: npm ci skips a workspace
+# whose folder is absent, so the production install holds nothing that only the simulator,
+# test-support or the benchmarks need (selfsigned, qrcode-terminal, autocannon, ...).
+
 # ---- build: full install (dev dependencies included) and TypeScript compile ----------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -17,16 +21,14 @@ WORKDIR /src
 ENV PUPPETEER_SKIP_DOWNLOAD=1
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
-COPY packages/simulator/package.json packages/simulator/
 COPY packages/cli/package.json packages/cli/
 COPY packages/worker/package.json packages/worker/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY packages/shared packages/shared
-COPY packages/simulator packages/simulator
 COPY packages/cli packages/cli
 COPY packages/worker packages/worker
-RUN npx tsc -b
+RUN npx tsc -b packages/cli packages/worker
 
 # ---- prod-deps: production dependencies only --------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
@@ -34,7 +36,6 @@ WORKDIR /app
 ENV PUPPETEER_SKIP_DOWNLOAD=1
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
-COPY packages/simulator/package.json packages/simulator/
 COPY packages/cli/package.json packages/cli/
 COPY packages/worker/package.json packages/worker/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

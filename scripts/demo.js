@@ -10,14 +10,13 @@
  */
 'use strict';
 
-const { spawn } = require('node:child_process');
-const { createHmac, randomBytes } = require('node:crypto');
+const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, '.demo');
+const TEST_SUPPORT = path.join(ROOT, 'packages', 'test-support', 'dist', 'index.js');
 const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
 const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
 const SIMULATOR = path.join(ROOT, 'packages', 'simulator', 'dist', 'index.js');
@@ -49,182 +48,100 @@ const indent = (text) => text.replace(/\s+$/, '').split('\n').map((line) => `   
 
 // ------------------------------------------------------------------ what this process started
 
-const children = new Set();
+// Built with the packages (`npm run build`); checked in main() before anything is started.
+const support = () => require(TEST_SUPPORT);
+
+const processes = new Set(); // the worker and the wa-sync runs this process started
 let simulator;
 let receiver;
-let stopping = false;
+const interrupted = new AbortController();
 
 async function cleanup() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  }
-  const deadline = Date.now() + 15_000;
-  while ([...children].some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) {
-    await sleep(100);
-  }
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  if (receiver) await new Promise((resolve) => { receiver.closeAllConnections(); receiver.close(resolve); });
+  await Promise.all([...processes].map((proc) => proc.stop(15_000)));
+  if (receiver) await receiver.close();
   if (simulator) await simulator.stop().catch(() => {});
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
+    if (interrupted.signal.aborted) return;
+    interrupted.abort();
     console.log(`\n${yellow('Interrupted: stopping the worker and the simulator...')}`);
     cleanup().finally(() => process.exit(130));
   });
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function waitFor(what, probe, timeoutMs = 120_000) {
+  return support().waitFor(probe, what, { timeoutMs, intervalMs: 150, signal: interrupted.signal });
 }
 
-async function waitFor(what, probe, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  for (;;) {
-    if (stopping) throw new Error('interrupted');
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      if (error.fatal) throw error;
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
-    await sleep(150);
-  }
-}
-
-// ------------------------------------------------------------------ webhook receiver
-
-function startReceiver(secret, onEvent) {
-  const server = http.createServer((request, response) => {
-    const chunks = [];
-    request.on('data', (chunk) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const expected = 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
-      response.writeHead(204).end();
-      try {
-        onEvent(JSON.parse(raw.toString('utf8')), request.headers['x-signature'] === expected);
-      } catch {
-        // not JSON: not ours
-      }
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+function track(proc) {
+  processes.add(proc);
+  void proc.exited.then(() => processes.delete(proc));
+  return proc;
 }
 
 // ------------------------------------------------------------------ worker and CLI processes
 
 const API_KEY = randomBytes(24).toString('hex');
-let workerUrl;
-let workerChild;
+let worker;
 
 async function startWorker(env) {
-  const port = await new Promise((resolve) => {
-    const probe = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-  workerUrl = `http://127.0.0.1:${port}`;
-  const log = fs.openSync(path.join(WORK, 'worker.out'), 'a');
-  workerChild = spawn(process.execPath, [WORKER_BIN], {
+  const { simulatedWorkerEnv, startWorker } = support();
+  worker = await startWorker({
+    apiKey: API_KEY,
+    baseEnv: process.env,
+    signal: interrupted.signal,
+    // Straight into the file: a worker left behind by a killed demo keeps a working stdout.
+    logFile: path.join(WORK, 'worker.out'),
     env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      WHATSAPP_NODE_API_KEY: API_KEY,
-      WHATSAPP_SESSIONS_DIR: path.join(WORK, 'sessions'),
-      LOG_DIR: path.join(WORK, 'logs'),
-      WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify(simulator.chromiumArgs()),
-      WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
+      ...simulatedWorkerEnv(simulator, { sessionsDir: path.join(WORK, 'sessions'), logDir: path.join(WORK, 'logs') }),
+      HOST: '127.0.0.1', // it inherits this shell's environment, which may name another HOST
       WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '5',
-      WHATSAPP_WEBHOOK_URL: `http://127.0.0.1:${receiver.address().port}/hook`,
-      WHATSAPP_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...receiver.workerEnv(),
       ...env,
     },
-    stdio: ['ignore', log, log],
   });
-  fs.closeSync(log);
-  children.add(workerChild);
-  const child = workerChild;
-  child.once('exit', () => children.delete(child));
-  await waitFor('the worker to answer /health', async () => {
-    if (child.exitCode !== null) throw Object.assign(new Error(`the worker exited with code ${child.exitCode}`), { fatal: true });
-    return (await fetch(`${workerUrl}/health`)).ok;
-  }, 30_000);
-  say(`wa-worker pid ${child.pid} listening on ${workerUrl}`);
+  track(worker);
+  say(`wa-worker pid ${worker.pid} listening on ${worker.url}`);
 }
 
-function killWorker(signal) {
-  return new Promise((resolve) => {
-    const child = workerChild;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill(signal);
-  });
+async function killWorker(signal) {
+  if (worker) await worker.kill(signal);
 }
-
-async function api(method, route, body) {
-  const response = await fetch(workerUrl + route, {
-    method,
-    headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-const session = async (id) => {
-  const answer = await api('GET', `/api/sessions/${id}`);
-  return answer.status === 200 ? answer.body : undefined;
-};
 
 async function waitForStatus(id, status, timeoutMs) {
-  return waitFor(`${id} to be ${status}`, async () => ((await session(id))?.status === status ? true : undefined), timeoutMs);
+  return waitFor(`${id} to be ${status}`, async () => ((await worker.session(id))?.status === status ? true : undefined), timeoutMs);
 }
 
 /** Runs `wa-sync` on the embedded database as cron would, and shows its report. */
-function wasync(args, { show = true } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
-      env: {
-        ...process.env,
+async function wasync(args, { show = true } = {}) {
+  const run = track(
+    support().startCli(
+      args,
+      {
         DATABASE_URL: '',
         WA_SYNC_DATA_DIR: path.join(WORK, 'pglite'),
         WA_SYNC_AUDIT_LOG: path.join(WORK, 'logs', 'wa-sync-audit.log'),
-        WHATSAPP_NODE_SERVICE_URL: workerUrl,
+        WHATSAPP_NODE_SERVICE_URL: worker ? worker.url : '',
         WHATSAPP_NODE_API_KEY: API_KEY,
         ...(colour ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      if (show && !stopping) {
-        console.log(`      ${dim('$')} wa-sync ${args.join(' ')}`);
-        console.log(indent(output));
-        console.log(`      ${dim(`exit code ${code}`)}`);
-      }
-      resolve({ code, output });
-    });
-  });
+      { baseEnv: process.env, signal: interrupted.signal },
+    ),
+  );
+  const { code } = await run.done;
+  const output = run.output();
+  if (show && !interrupted.signal.aborted) {
+    console.log(`      ${dim('$')} wa-sync ${args.join(' ')}`);
+    console.log(indent(output));
+    console.log(`      ${dim(`exit code ${code}`)}`);
+  }
+  return { code, output };
 }
 
 // ------------------------------------------------------------------ the story
 
-const WEBHOOK_SECRET = randomBytes(16).toString('hex');
 const messages = [];
 
 async function insertAccounts() {
@@ -247,21 +164,23 @@ function showQr(qr) {
 }
 
 async function main() {
-  for (const [what, file] of [['the worker', WORKER_BIN], ['the CLI', CLI_BIN], ['the simulator', SIMULATOR]]) {
+  for (const [what, file] of [['the worker', WORKER_BIN], ['the CLI', CLI_BIN], ['the simulator', SIMULATOR], ['the test support', TEST_SUPPORT]]) {
     if (!fs.existsSync(file)) throw new Error(`${what} is not built (${path.relative(ROOT, file)} is missing): run \`npm run build\` first`);
   }
   fs.rmSync(WORK, { recursive: true, force: true });
   fs.mkdirSync(path.join(WORK, 'logs'), { recursive: true });
 
   step('Starting the simulated WhatsApp Web, a webhook receiver and the embedded database');
-  simulator = await require(SIMULATOR).startSimulator();
+  simulator = await support().startSimulator();
   say(`simulated https://web.whatsapp.com/ on 127.0.0.1:${simulator.port} (Chromium is sent there by ${dim('--host-resolver-rules')})`);
-  receiver = await startReceiver(WEBHOOK_SECRET, (event, signed) => {
-    if (event.event !== 'message') return;
-    messages.push(event);
-    say(`${green('webhook')} ${event.workspace_id}/${event.session_id} ← ${event.payload.from}: "${event.payload.body}" ${signed ? dim('(signature valid)') : red('(BAD SIGNATURE)')}`);
+  receiver = await support().startWebhookReceiver({
+    onEvent: ({ event, signatureValid }) => {
+      if (event.event !== 'message') return;
+      messages.push(event);
+      say(`${green('webhook')} ${event.workspace_id}/${event.session_id} ← ${event.payload.from}: "${event.payload.body}" ${signatureValid ? dim('(signature valid)') : red('(BAD SIGNATURE)')}`);
+    },
   });
-  say(`webhook receiver on 127.0.0.1:${receiver.address().port}`);
+  say(`webhook receiver on ${new URL(receiver.url).host}`);
   const migrated = await wasync(['migrate'], { show: false });
   if (migrated.code !== 0) throw new Error(`wa-sync migrate failed:\n${migrated.output}`);
   await insertAccounts();
@@ -270,9 +189,9 @@ async function main() {
   step('Starting wa-worker and pairing each number by QR');
   await startWorker({});
   for (const account of ACCOUNTS) {
-    const created = await api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
-    if (created.status !== 201 && created.status !== 200) throw new Error(`POST /api/sessions answered ${created.status}: ${JSON.stringify(created.body)}`);
-    const qr = await waitFor(`a QR for ${account.session_id}`, async () => (await session(account.session_id))?.qr);
+    const created = await worker.api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
+    if (created.status !== 201 && created.status !== 200) throw new Error(`POST /api/sessions answered ${created.status}: ${JSON.stringify(created.json)}`);
+    const qr = await waitFor(`a QR for ${account.session_id}`, async () => (await worker.session(account.session_id))?.qr);
     say(`${bold(account.session_id)} (workspace ${account.workspace_id}) shows this QR; the simulated phone +${account.phone} scans it:`);
     console.log((await showQr(qr)).split('\n').map((line) => `        ${line}`).join('\n'));
     simulator.scan(qr, account.phone);
@@ -293,7 +212,7 @@ async function main() {
 
   step("The worker comes back without its sessions (the seed's old failure: nothing listens)");
   await startWorker({ WHATSAPP_RESTORE_ON_START: 'false' });
-  say(`the worker reports ${(await api('GET', '/api/sessions')).body.sessions.length} sessions, the database still says connected`);
+  say(`the worker reports ${(await worker.sessions()).length} sessions, the database still says connected`);
   await wasync(['sync-sessions', '--dry-run']);
 
   step('Cron runs `wa-sync sync-sessions --auto-reconnect`: the truth first, then the healing');
@@ -322,8 +241,8 @@ async function main() {
 }
 
 main().catch(async (error) => {
-  if (stopping) return;
-  stopping = true;
+  if (interrupted.signal.aborted) return;
+  interrupted.abort();
   console.error(`\n${red('Demo failed:')} ${error.message}`);
   const out = path.join(WORK, 'worker.out');
   if (fs.existsSync(out)) console.error(dim(`last worker output (${path.relative(ROOT, out)}):\n`) + fs.readFileSync(out, 'utf8').split('\n').slice(-15).join('\n'));

@@ -1,75 +1,45 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import { runScript, SCRIPTS_DIR, startScript, tempDir, until } from './support';
+import type { Client } from 'pg';
+import { createTestDatabase, startWorker, type TestDatabase, type WorkerProcess } from '@wa-session-sync/test-support';
+import { runScript, startScript, tempDir, waitFor } from './support';
 
 // The operator scripts against the real built wa-worker and wa-sync (`npm test` builds first)
 // and a fresh database on the real Postgres: what an operator runs after a deployment.
-const ROOT = path.resolve(SCRIPTS_DIR, '..');
-const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
-const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const API_KEY = `deploy-key-${randomBytes(6).toString('hex')}`;
 
 describe('operator scripts against a running deployment', () => {
-  const database = `wa_scripts_test_${randomBytes(6).toString('hex')}`;
+  let database: string;
   // Trust auth ignores the password; it is there to prove that no script prints it.
-  const databaseUrl = `postgres://postgres:pw-${database}@127.0.0.1:5432/${database}`;
+  let databaseUrl: string;
   let dir: string;
-  let worker: ChildProcess;
-  let workerUrl: string;
+  let testDatabase: TestDatabase;
+  let worker: WorkerProcess | undefined;
   let db: Client;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     dir = await tempDir();
-    const admin = new Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    db = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-    await db.connect();
+    testDatabase = await createTestDatabase({ prefix: 'wa_scripts_test' });
+    ({ name: database, client: db } = testDatabase);
+    databaseUrl = `postgres://postgres:pw-${database}@127.0.0.1:5432/${database}`;
 
-    worker = spawn(process.execPath, [WORKER_BIN], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        PORT: '0',
-        WHATSAPP_NODE_API_KEY: API_KEY,
-        WHATSAPP_SESSIONS_DIR: path.join(dir, 'sessions'),
-        LOG_DIR: path.join(dir, 'logs'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    workerUrl = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      worker.stdout!.on('data', (chunk) => {
-        out += chunk;
-        const port = /"message":"wa-worker listening"[^\n]*"port":(\d+)/.exec(out)?.[1];
-        if (port) resolve(`http://127.0.0.1:${port}`);
-      });
-      worker.on('exit', (code) => reject(new Error(`wa-worker exited with ${code} before listening: ${out}`)));
+    worker = await startWorker({
+      apiKey: API_KEY,
+      env: { HOME: dir, WHATSAPP_SESSIONS_DIR: path.join(dir, 'sessions'), LOG_DIR: path.join(dir, 'logs') },
     });
     env = {
       WHATSAPP_NODE_API_KEY: API_KEY,
-      WHATSAPP_NODE_SERVICE_URL: workerUrl,
+      WHATSAPP_NODE_SERVICE_URL: worker.url,
       DATABASE_URL: databaseUrl,
       WA_SYNC_AUDIT_LOG: path.join(dir, 'logs', 'wa-sync-audit.log'),
     };
   }, 30_000);
 
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.kill('SIGTERM');
-      await exited;
-    }
-    await db?.end();
-    const admin = new Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await worker?.kill('SIGTERM');
+    await testDatabase?.drop();
     await fs.promises.rm(dir, { recursive: true, force: true });
   });
 
@@ -116,7 +86,7 @@ describe('operator scripts against a running deployment', () => {
     );
     const loop = startScript('sync-loop.sh', [], { ...env, NO_COLOR: '1' });
 
-    await until(() => /run 1 (finished|failed)/.test(loop.stdout()) || loop.child.exitCode !== null);
+    await waitFor(() => /run 1 (finished|failed)/.test(loop.stdout()) || loop.child.exitCode !== null, 'run 1 to end', { intervalMs: 25 });
     loop.child.kill('SIGTERM');
     const run = await loop.done;
 

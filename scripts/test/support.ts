@@ -1,9 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  freePort,
+  spawnProcess,
+  startLocalServer,
+  tempDir as makeTempDir,
+  type LocalServer,
+  type ProcessResult,
+  type RunningProcess,
+} from '@wa-session-sync/test-support';
+
+export { waitFor } from '@wa-session-sync/test-support';
 
 export const SCRIPTS_DIR = path.resolve(__dirname, '..');
 
@@ -22,20 +31,19 @@ export class StandIn {
   private readonly hanging = new Set<http.ServerResponse>();
 
   private constructor(
-    private readonly server: http.Server,
+    private readonly server: LocalServer,
     private route: (req: SeenRequest) => Answer,
   ) {}
 
   static async start(route: (req: SeenRequest) => Answer): Promise<StandIn> {
     let standIn: StandIn | undefined;
-    const server = http.createServer((req, res) => standIn!.handle(req, res));
+    const server = await startLocalServer((req, res) => standIn!.handle(req, res));
     standIn = new StandIn(server, route);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return standIn;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   answer(route: (req: SeenRequest) => Answer): void {
@@ -58,8 +66,7 @@ export class StandIn {
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 }
 
@@ -75,21 +82,12 @@ export function healthDocument(overrides: Record<string, unknown> = {}) {
   };
 }
 
-/** A port on which nothing listens (bound, then released). */
+/** A URL on which nothing listens. */
 export async function closedPortUrl(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await freePort()}`;
 }
 
-export interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type Run = ProcessResult;
 
 /**
  * Runs one of the scripts with bash in a clean environment: only PATH and HOME are inherited, so
@@ -100,30 +98,20 @@ export function startScript(
   args: string[],
   env: Record<string, string> = {},
   options: { cwd?: string } = {},
-): { child: ChildProcess; done: Promise<Run>; stdout: () => string } {
+): RunningProcess {
   const file = path.isAbsolute(script) ? script : path.join(SCRIPTS_DIR, script);
-  const child = spawn('bash', [file, ...args], {
+  return spawnProcess('bash', [file, ...args], {
     cwd: options.cwd ?? os.tmpdir(),
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done, stdout: () => stdout };
 }
 
 export function runScript(script: string, args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}) {
   return startScript(script, args, env, options).done;
 }
 
-export async function tempDir(): Promise<string> {
-  return fs.promises.mkdtemp(path.join(os.tmpdir(), 'wa-scripts-test-'));
+export function tempDir(): Promise<string> {
+  return makeTempDir('wa-scripts-test-');
 }
 
 /**
@@ -182,11 +170,6 @@ export interface FakeCall {
   phase: 'started' | 'finished';
   args?: string[];
   env?: Record<string, string | undefined>;
-}
-
-/** Resolves once `condition` holds, checking every 25 ms (the test's own timeout bounds it). */
-export async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 25));
 }
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fakeWaSync, runScript, startScript, until, useCaseDirs } from './support';
+import { fakeWaSync, runScript, startScript, useCaseDirs, waitFor } from './support';
 
 const SCRIPT = 'sync-loop.sh';
 
@@ -11,7 +11,7 @@ describe('sync-loop.sh', () => {
     const waSync = await fakeWaSync(cases.current);
     const loop = startScript(SCRIPT, ['--auto-reconnect'], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
-    await until(async () => (await waSync.calls()).length >= 2);
+    await waitFor(async () => (await waSync.calls()).length >= 2, 'two wa-sync runs', { intervalMs: 25 });
     loop.child.kill('SIGTERM');
     const run = await loop.done;
 
@@ -30,7 +30,7 @@ describe('sync-loop.sh', () => {
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '3600' });
 
     // Once run 1 is logged as finished, the loop sleeps for an hour.
-    await until(() => /run 1 finished/.test(loop.stdout()));
+    await waitFor(() => /run 1 finished/.test(loop.stdout()), 'run 1 to finish', { intervalMs: 25 });
     loop.child.kill('SIGTERM');
     const run = await loop.done;
 
@@ -44,7 +44,7 @@ describe('sync-loop.sh', () => {
     const waSync = await fakeWaSync(cases.current, { holdUntil: release });
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
-    await until(async () => (await waSync.calls()).length === 1);
+    await waitFor(async () => (await waSync.calls()).length === 1, 'the first wa-sync run', { intervalMs: 25 });
     loop.child.kill('SIGTERM');
     await fs.promises.writeFile(release, '');
     const run = await loop.done;
@@ -59,7 +59,7 @@ describe('sync-loop.sh', () => {
     const waSync = await fakeWaSync(cases.current, { exitCodes: [1, 0] });
     const loop = startScript(SCRIPT, [], { WA_SYNC_BIN: waSync.bin, WA_SYNC_INTERVAL_SECONDS: '1' });
 
-    await until(async () => (await waSync.calls()).length >= 2);
+    await waitFor(async () => (await waSync.calls()).length >= 2, 'two wa-sync runs', { intervalMs: 25 });
     loop.child.kill('SIGTERM');
     const run = await loop.done;
 

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import {
   accountsBySession,
@@ -11,6 +10,7 @@ import {
   WorkerStandIn,
   type TestDatabase,
 } from './support';
+import { freePort } from '@wa-session-sync/test-support';
 
 // Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
 jest.setTimeout(30_000);
@@ -19,15 +19,6 @@ let db: TestDatabase;
 let worker: WorkerStandIn;
 let dir: string;
 let env: Record<string, string>;
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let world: SyncWorld;
 
@@ -54,7 +45,7 @@ async function expectNothingWritten(before: Awaited<ReturnType<typeof accountsBy
 describe('the worker cannot be used', () => {
   it('exits 1 naming the URL when the worker is down, writing nothing', async () => {
     const before = await accountsBySession(db.client);
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`;
     const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WHATSAPP_NODE_SERVICE_URL: url });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
@@ -109,7 +100,7 @@ describe('the worker cannot be used', () => {
     const before = await accountsBySession(db.client);
     const result = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (UNAUTHORIZED); check WHATSAPP_NODE_API_KEY`);
+    expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (unauthorized); check WHATSAPP_NODE_API_KEY`);
     expect(result.stderr).not.toContain('wrong-key-123');
     await expectNothingWritten(before);
   });
@@ -117,7 +108,7 @@ describe('the worker cannot be used', () => {
 
 describe('the database cannot be used', () => {
   it('exits 1 naming the host, never the password', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/accounts` });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(

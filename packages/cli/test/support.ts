@@ -1,53 +1,30 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
+import type http from 'node:http';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { WorkerSession } from '@wa-session-sync/shared';
+import {
+  CLI_BIN,
+  createTestDatabase as createDatabase,
+  readBody,
+  runCli,
+  startLocalServer,
+  tempDir,
+  type LocalServer,
+  type TestDatabase,
+} from '@wa-session-sync/test-support';
 
-export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-export const BIN = path.resolve(__dirname, '..', 'dist', 'bin.js');
+export { runCli, startCli, tempDir, type CliResult, type TestDatabase } from '@wa-session-sync/test-support';
+
+export const BIN = CLI_BIN;
 export const API_KEY = 'test-api-key-7f3a';
 
-/** A fresh database `wa_sync_test_<random>`, dropped WITH (FORCE) by `drop()`. */
-export interface TestDatabase {
-  name: string;
-  /** With a password the server ignores (trust auth), to prove it is never printed. */
-  url: string;
-  client: Client;
-  drop(): Promise<void>;
-}
-
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `wa_sync_test_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = `postgres://postgres:s3cret-pw-${name}@127.0.0.1:5432/${name}`;
-  const client = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${name}` });
-  await client.connect();
-  return {
-    name,
-    url,
-    client,
-    drop: async () => {
-      await client.end().catch(() => undefined);
-      const dropper = new Client({ connectionString: ADMIN_URL });
-      await dropper.connect();
-      try {
-        await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await dropper.end();
-      }
-    },
-  };
+/**
+ * A fresh database `wa_sync_test_<random>`, dropped WITH (FORCE) by `drop()`. Its `url` carries a
+ * password the server ignores (trust auth), to prove it is never printed.
+ */
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createDatabase({ prefix: 'wa_sync_test', password: 's3cret-pw-trust-auth-ignores-it' });
 }
 
 export interface SeedRow {
@@ -115,18 +92,17 @@ export class WorkerStandIn {
   private stallSessions = false;
   private arrived: (() => void)[] = [];
 
-  private constructor(private readonly server: http.Server) {}
+  private constructor(private readonly server: LocalServer) {}
 
   static async start(): Promise<WorkerStandIn> {
-    let standIn!: WorkerStandIn;
-    const server = http.createServer((req, res) => standIn.handle(req, res));
+    let standIn: WorkerStandIn | undefined;
+    const server = await startLocalServer((req, res) => standIn!.handle(req, res));
     standIn = new WorkerStandIn(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return standIn;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   report(...sessions: Partial<WorkerSession>[]): void {
@@ -170,14 +146,11 @@ export class WorkerStandIn {
 
   async close(): Promise<void> {
     this.release();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
+    void readBody(req).then((body) => {
       const url = req.url ?? '/';
       const apiKey = req.headers['x-api-key'] as string | undefined;
       this.requests.push({ method: req.method ?? 'GET', url, apiKey, body });
@@ -191,7 +164,7 @@ export class WorkerStandIn {
         const connected = this.sessions.filter((s) => (s as WorkerSession).status === 'connected').length;
         return send(200, { status: 'ok', uptime: 1390, sessions: { total: this.sessions.length, connected, by_status: {} }, memory: {}, version: 'test' });
       }
-      if (apiKey !== API_KEY) return send(401, { error: { code: 'UNAUTHORIZED', message: 'bad key' } });
+      if (apiKey !== API_KEY) return send(401, { error: { code: 'unauthorized', message: 'bad key' } });
       if (req.method === 'GET' && url.startsWith('/api/sessions')) {
         for (const notify of this.arrived.splice(0)) notify();
         const answer = () => send(200, this.sessionsBody ?? { sessions: this.sessions });
@@ -212,44 +185,6 @@ export class WorkerStandIn {
       send(404, { error: { code: 'NOT_FOUND', message: url } });
     });
   }
-}
-
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface CliProcess {
-  pid: number;
-  done: Promise<CliResult>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** Starts the BUILT CLI (`node dist/bin.js`) with a clean environment plus `env`. */
-export function startCli(args: string[], env: Record<string, string | undefined>): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { pid: child.pid!, done, kill: (signal) => child.kill(signal) };
-}
-
-export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  return startCli(args, env).done;
-}
-
-export async function tempDir(prefix: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
 export async function readAuditLines(file: string): Promise<Record<string, unknown>[]> {

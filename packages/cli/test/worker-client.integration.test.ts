@@ -1,16 +1,16 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { startLocalServer, type LocalServer } from '@wa-session-sync/test-support';
 import { WorkerClient } from '../src/worker-client';
 
 // A worker stand-in that closes every kept-alive connection at its second request without
 // answering: what a request sent just as the worker's keep-alive timeout fires looks like.
-let server: Server;
+let server: LocalServer;
 let baseUrl: string;
 const requestsBySocket = new Map<Socket, number>();
 const dropped: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = await startLocalServer((request, response) => {
     const count = (requestsBySocket.get(request.socket) ?? 0) + 1;
     requestsBySocket.set(request.socket, count);
     if (count > 1) {
@@ -33,13 +33,11 @@ beforeAll(async () => {
       response.end('{}');
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = server.url;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 test('a request on a kept-alive connection the worker has just closed is sent again on a fresh one', async () => {

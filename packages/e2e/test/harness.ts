@@ -2,275 +2,40 @@
  * Real processes for the end-to-end scenarios: the built worker and CLI as child processes, the
  * simulator in-process, a webhook receiver, and a fresh Postgres database per test file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import type { WebhookEvent, WorkerSession, HealthResponse } from '@wa-session-sync/shared';
-import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
+import type { WorkerSession } from '@wa-session-sync/shared';
+import {
+  createTestDatabase,
+  DEFAULT_PG_ADMIN_URL,
+  killProcessesMentioning,
+  runCli,
+  simulatedWorkerEnv,
+  startSimulator,
+  startWebhookReceiver,
+  startWorker,
+  tempDir,
+  waitFor,
+  type CliResult,
+  type ReceivedWebhook,
+  type Simulator,
+  type TestDatabase,
+  type WaitOptions,
+  type WebhookReceiver,
+  type WorkerProcess,
+} from '@wa-session-sync/test-support';
+
+export { browserProcesses, waitFor } from '@wa-session-sync/test-support';
 
 // Real processes and real Chromium: a scenario takes tens of seconds. (`testTimeout` in a
 // project's jest config is ignored by jest; it has to be set here.)
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-export const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
-export const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
-const PG_ADMIN_URL = process.env.E2E_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_ADMIN_URL = process.env.E2E_PG_ADMIN_URL ?? DEFAULT_PG_ADMIN_URL;
 
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), `wa-e2e-${prefix}-`));
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 60_000,
-  intervalMs = 150,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** Processes of this machine whose command line mentions `needle` (e.g. a temp sessions dir). */
-export function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(needle) && Number(entry) !== process.pid) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-export function killProcessesMentioning(needle: string): void {
-  for (const pid of processesMentioning(needle)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-// ---------------------------------------------------------------- webhook receiver
-
-export interface ReceivedEvent {
-  event: WebhookEvent;
-  signatureValid: boolean;
-}
-
-export interface WebhookReceiver {
-  url: string;
-  secret: string;
-  events: ReceivedEvent[];
-  close(): Promise<void>;
-}
-
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
-  const secret = randomBytes(16).toString('hex');
-  const events: ReceivedEvent[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const expected = 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
-      try {
-        events.push({ event: JSON.parse(raw.toString('utf8')), signatureValid: request.headers['x-signature'] === expected });
-        response.writeHead(204).end();
-      } catch {
-        response.writeHead(400).end();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    secret,
-    events,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-// ---------------------------------------------------------------- worker process
-
-export interface WorkerOptions {
-  sessionsDir: string;
-  logDir: string;
-  chromiumArgs: string[];
-  webhook?: WebhookReceiver;
-  env?: Record<string, string>;
-}
-
-export interface WorkerProcess {
-  url: string;
-  apiKey: string;
-  child: ChildProcess;
-  output(): string;
-  api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
-  health(): Promise<HealthResponse>;
-  sessions(): Promise<WorkerSession[]>;
-  session(id: string): Promise<WorkerSession | undefined>;
-  kill(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export async function startWorker(options: WorkerOptions, apiKey = randomBytes(24).toString('hex')): Promise<WorkerProcess> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    WHATSAPP_NODE_API_KEY: apiKey,
-    WHATSAPP_SESSIONS_DIR: options.sessionsDir,
-    LOG_DIR: options.logDir,
-    WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify(options.chromiumArgs),
-    WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
-    WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '2',
-    ...(process.env.PUPPETEER_EXECUTABLE_PATH ? { PUPPETEER_EXECUTABLE_PATH: process.env.PUPPETEER_EXECUTABLE_PATH } : {}),
-    ...(options.webhook ? { WHATSAPP_WEBHOOK_URL: options.webhook.url, WHATSAPP_WEBHOOK_SECRET: options.webhook.secret } : {}),
-    ...options.env,
-  };
-  const child = spawn(process.execPath, [WORKER_BIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = `http://127.0.0.1:${port}`;
-
-  const api = async <T>(method: string, route: string, body?: unknown) => {
-    const response = await fetch(url + route, {
-      method,
-      headers: { 'x-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  };
-  const worker: WorkerProcess = {
-    url,
-    apiKey,
-    child,
-    output: () => output,
-    api,
-    health: async () => (await (await fetch(url + '/health')).json()) as HealthResponse,
-    sessions: async () => (await api<{ sessions: WorkerSession[] }>('GET', '/api/sessions')).body.sessions,
-    session: async (id) => {
-      const answer = await api<WorkerSession>('GET', `/api/sessions/${id}`);
-      return answer.status === 200 ? answer.body : undefined;
-    },
-    kill: (signal = 'SIGTERM') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill(signal);
-      }),
-  };
-  await waitFor(
-    `the worker to answer /health (output so far: ${output.slice(-500)})`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${output.slice(-2000)}`);
-      return (await fetch(url + '/health')).ok;
-    },
-    30_000,
-  );
-  return worker;
-}
-
-// ---------------------------------------------------------------- CLI process
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json?: any;
-}
-
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => {
-      let json: unknown;
-      if (args.includes('--json')) {
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-  });
-}
-
-// ---------------------------------------------------------------- database
-
-export interface TestDatabase {
-  url: string;
-  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
-  drop(): Promise<void>;
-}
-
-export async function createDatabase(): Promise<TestDatabase> {
-  const name = `wa_e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  return {
-    url,
-    query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
-    drop: async () => {
-      await client.end();
-      const dropper = new Client({ connectionString: PG_ADMIN_URL });
-      await dropper.connect();
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await dropper.end();
-    },
-  };
-}
+/** How long and how often a scenario asks the worker or the webhook (a QR, a status, a message). */
+export const SCENARIO_WAIT = { timeoutMs: 60_000, intervalMs: 150 } satisfies WaitOptions;
 
 export function cleanupDir(dir: string): void {
   if (process.env.E2E_KEEP_DIRS) return void console.log(`kept ${dir}`);
@@ -309,26 +74,26 @@ export async function accountRows(db: TestDatabase): Promise<Record<string, Acco
 export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, phone: string): void }, account: Account): Promise<void> {
   const created = await worker.api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
   if (created.status !== 201 && created.status !== 200) {
-    throw new Error(`POST /api/sessions for ${account.session_id} answered ${created.status}: ${JSON.stringify(created.body)}`);
+    throw new Error(`POST /api/sessions for ${account.session_id} answered ${created.status}: ${JSON.stringify(created.json)}`);
   }
   let last: WorkerSession | undefined;
-  const qr = await waitFor(`a QR for ${account.session_id}`, async () => (last = await worker.session(account.session_id))?.qr).catch((error: Error) => {
+  const qr = await waitFor(async () => (last = await worker.session(account.session_id))?.qr, `a QR for ${account.session_id}`, SCENARIO_WAIT).catch((error: Error) => {
     throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}; worker output: ${worker.output().slice(-1500)}`);
   });
   simulator.scan(qr, account.phone);
   await waitForStatus(worker, account.session_id, 'connected');
 }
 
-export async function waitForStatus(worker: WorkerProcess, sessionId: string, status: string, timeoutMs = 60_000): Promise<WorkerSession> {
+export async function waitForStatus(worker: WorkerProcess, sessionId: string, status: string, timeoutMs = SCENARIO_WAIT.timeoutMs): Promise<WorkerSession> {
   let last: WorkerSession | undefined;
   try {
     return await waitFor(
-      `${sessionId} to be ${status}`,
       async () => {
         last = await worker.session(sessionId);
         return last?.status === status ? last : undefined;
       },
-      timeoutMs,
+      `${sessionId} to be ${status}`,
+      { ...SCENARIO_WAIT, timeoutMs },
     );
   } catch (error) {
     throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
@@ -346,22 +111,12 @@ export function cliEnv(db: TestDatabase, worker: WorkerProcess | { url: string; 
 }
 
 /** Waits for a `message` event with `body` at the receiver. */
-export function waitForMessage(receiver: WebhookReceiver, sessionId: string, body: string): Promise<ReceivedEvent> {
-  return waitFor(`a message "${body}" for ${sessionId} at the webhook`, () =>
-    receiver.events.find((received) => received.event.event === 'message' && received.event.session_id === sessionId && received.event.payload.body === body),
+export function waitForMessage(receiver: WebhookReceiver, sessionId: string, body: string): Promise<ReceivedWebhook> {
+  return waitFor(
+    () => receiver.received.find(({ event }) => event.event === 'message' && event.session_id === sessionId && (event.payload as { body?: string }).body === body),
+    `a message "${body}" for ${sessionId} at the webhook`,
+    SCENARIO_WAIT,
   );
-}
-
-/** Chromium browser (not helper) processes whose command line mentions `dir`: one per running client. */
-export function browserProcesses(dir: string): number[] {
-  return processesMentioning(dir).filter((pid) => {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return /chrom/i.test(path.basename(args[0] ?? '')) && !args.some((arg) => arg.startsWith('--type='));
-    } catch {
-      return false;
-    }
-  });
 }
 
 // ---------------------------------------------------------------- one scenario's world
@@ -384,33 +139,41 @@ export interface Scenario {
   close(): Promise<void>;
 }
 
+/** wa-sync as cron runs it, without colour. */
+function wasync(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(args, { NO_COLOR: '1', ...env });
+}
+
 export async function startScenario(name: string, accounts: Account[]): Promise<Scenario> {
-  const dir = tempDir(name);
+  const dir = await tempDir(`wa-e2e-${name}-`);
   const apiKey = `e2e-${name}-key-${randomBytes(12).toString('hex')}`;
   const simulator = await startSimulator();
   const receiver = await startWebhookReceiver();
-  const db = await createDatabase();
-  const migrated = await runCli(['migrate'], { DATABASE_URL: db.url });
+  const db = await createTestDatabase({ prefix: 'wa_e2e', adminUrl: PG_ADMIN_URL });
+  const migrated = await wasync(['migrate'], { DATABASE_URL: db.url });
   if (migrated.code !== 0) throw new Error(`wa-sync migrate failed: ${migrated.stderr}`);
   await insertAccounts(db, accounts);
-  const options = (env: Record<string, string> = {}): WorkerOptions => ({
-    sessionsDir: path.join(dir, 'sessions'),
-    logDir: path.join(dir, 'logs'),
-    chromiumArgs: simulator.chromiumArgs(),
-    webhook: receiver,
-    env,
-  });
+  const start = (env: Record<string, string> = {}) =>
+    startWorker({
+      apiKey,
+      env: {
+        ...simulatedWorkerEnv(simulator, { sessionsDir: path.join(dir, 'sessions'), logDir: path.join(dir, 'logs') }),
+        WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '2',
+        ...receiver.workerEnv(),
+        ...env,
+      },
+    });
   const scenario: Scenario = {
     dir,
     simulator,
     receiver,
     db,
-    worker: await startWorker(options(), apiKey),
+    worker: await start(),
     async restartWorker(env) {
-      scenario.worker = await startWorker(options(env), apiKey);
+      scenario.worker = await start(env);
       return scenario.worker;
     },
-    cli: (args) => runCli(args, cliEnv(db, scenario.worker, path.join(dir, 'audit.log'))),
+    cli: (args) => wasync(args, cliEnv(db, scenario.worker, path.join(dir, 'audit.log'))),
     async close() {
       await scenario.worker.kill('SIGTERM');
       killProcessesMentioning(dir);

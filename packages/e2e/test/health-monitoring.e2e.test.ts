@@ -2,7 +2,7 @@
  * The seed document's monitoring scenario: `/health`, `/api/sessions` and a dry-run sync tell
  * the same story, and a dry run changes nothing.
  */
-import { accountRows, pair, startScenario, waitFor, type Account, type Scenario } from './harness';
+import { accountRows, pair, SCENARIO_WAIT, startScenario, waitFor, type Account, type Scenario } from './harness';
 
 const PAIRED: Account[] = [
   { session_id: 'ws3-a', workspace_id: '3', phone: '6281200003001' },
@@ -19,7 +19,7 @@ beforeAll(async () => {
   for (const account of PAIRED) await pair(worker, simulator, account);
   // A session shown a QR that nobody scans yet.
   await worker.api('POST', '/api/sessions', { session_id: WAITING.session_id, workspace_id: WAITING.workspace_id });
-  await waitFor('a QR for the waiting session', async () => (await worker.session(WAITING.session_id))?.qr);
+  await waitFor(async () => (await worker.session(WAITING.session_id))?.qr, 'a QR for the waiting session', SCENARIO_WAIT);
   // The database believes a session runs that the worker never had.
   await db.query("UPDATE whatsapp_accounts SET status = 'connected', phone_number = $2 WHERE session_id = $1", [GONE.session_id, GONE.phone]);
 });
@@ -36,7 +36,7 @@ test('/health counts exactly what /api/sessions lists', async () => {
   expect(sessions.map((session) => session.session_id).sort()).toEqual(['ws3-a', 'ws4-b', 'ws4-new']);
   expect(health.sessions).toMatchObject({ total: 3, connected: 2, by_status: { connected: 2, qr_scanning: 1 } });
 
-  const byWorkspace = (await worker.api<{ sessions: { session_id: string }[] }>('GET', '/api/sessions?workspace_id=4')).body.sessions;
+  const byWorkspace = (await worker.api<{ sessions: { session_id: string }[] }>('GET', '/api/sessions?workspace_id=4')).json.sessions;
   expect(byWorkspace.map((session) => session.session_id).sort()).toEqual(['ws4-b', 'ws4-new']);
 });
 

@@ -3,7 +3,7 @@
  * database still says `connected`, and chats stop arriving. The sync must tell the truth and
  * bring every session back; the worker's own restore must make the sync find nothing to fix.
  */
-import { accountRows, browserProcesses, startScenario, waitFor, waitForMessage, waitForStatus, pair, type Account, type Scenario } from './harness';
+import { accountRows, browserProcesses, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, pair, type Account, type Scenario } from './harness';
 
 const ACCOUNTS: Account[] = [
   { session_id: 'ws1-sales', workspace_id: '1', phone: '6281200001001' },
@@ -68,7 +68,7 @@ test('a worker that lost its sessions: the sync reports each mismatch, and --aut
     expect(rows[id].metadata).toMatchObject({ reason: 'Node.js session not found during sync', auto_disconnected_at: expect.any(String) });
   }
 
-  const qrsBefore = world.receiver.events.filter((received) => received.event.event === 'session.qr').length;
+  const qrsBefore = world.receiver.received.filter((received) => received.event.event === 'session.qr').length;
   const healed = await sync('--auto-reconnect');
   expect(healed.code).toBe(0);
   expect(healed.json.summary).toMatchObject({ reconnected: 3 });
@@ -79,7 +79,7 @@ test('a worker that lost its sessions: the sync reports each mismatch, and --aut
   }
 
   for (const id of SESSION_IDS) await waitForStatus(worker, id, 'connected');
-  expect(world.receiver.events.filter((received) => received.event.event === 'session.qr').length).toBe(qrsBefore);
+  expect(world.receiver.received.filter((received) => received.event.event === 'session.qr').length).toBe(qrsBefore);
 
   const settled = await sync('--auto-reconnect');
   expect(settled.json.summary).toMatchObject({ reconnected: 0 });
@@ -103,5 +103,5 @@ test('a worker killed and started normally restores every session by itself: the
   expect((await waitForMessage(world.receiver, 'ws1-support', 'setelah restore')).signatureValid).toBe(true);
 
   // One browser per session, none left over from the killed worker's Chromium.
-  await waitFor('exactly one Chromium browser per session', () => browserProcesses(world.dir).length === 3);
+  await waitFor(() => browserProcesses(world.dir).length === 3, 'exactly one Chromium browser per session', SCENARIO_WAIT);
 });

@@ -3,7 +3,7 @@
  * healed by the worker's own reconnect and the sync keeps the database in step; a session the
  * phone logged out ends up waiting for a QR, the database says so, and nothing revives it.
  */
-import { accountRows, pair, startScenario, waitFor, waitForMessage, waitForStatus, type Account, type Scenario } from './harness';
+import { accountRows, pair, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, type Account, type Scenario } from './harness';
 
 const CONFLICTED: Account = { session_id: 'ws7-conflict', workspace_id: '7', phone: '6281200007001' };
 const LOGGED_OUT: Account = { session_id: 'ws7-logout', workspace_id: '7', phone: '6281200007002' };
@@ -15,7 +15,7 @@ function sync(...args: string[]) {
 }
 
 function statusEvents(sessionId: string): string[] {
-  return world.receiver.events
+  return world.receiver.received
     .filter((received) => received.event.event === 'session.status' && received.event.session_id === sessionId)
     .map((received) => (received.event.payload as { status: string }).status);
 }
@@ -36,10 +36,13 @@ test('a conflicted session is reconnected by the worker, and the sync finds the 
   const seen = statusEvents(CONFLICTED.session_id).length;
   world.simulator.setState(CONFLICTED.phone, 'CONFLICT');
 
-  await waitFor('the worker to report the session down', () =>
-    statusEvents(CONFLICTED.session_id)
-      .slice(seen)
-      .some((status) => status === 'disconnected' || status === 'reconnecting'),
+  await waitFor(
+    () =>
+      statusEvents(CONFLICTED.session_id)
+        .slice(seen)
+        .some((status) => status === 'disconnected' || status === 'reconnecting'),
+    'the worker to report the session down',
+    SCENARIO_WAIT,
   );
   const healed = await waitForStatus(world.worker, CONFLICTED.session_id, 'connected');
   expect(healed.phone_number).toBe(CONFLICTED.phone);

@@ -1,50 +1,108 @@
-import type { SessionStatus } from './status';
+import { Type, type Static, type TInteger, type TOptional } from '@sinclair/typebox';
+import { ERROR_CODES } from './error-codes';
+import { IdSchema } from './ids';
+import { REASONS } from './reasons';
+import { NullableString, StringEnum } from './schema-kinds';
+import { SESSION_STATUSES, SessionStatusSchema, type SessionStatus } from './status';
 
-/** One session as the worker reports it on `/api/sessions`. */
-export interface WorkerSession {
-  session_id: string;
-  workspace_id: string;
-  status: SessionStatus;
-  /** Digits only, e.g. `62811801641`; null until the session is paired. */
-  phone_number: string | null;
-  /** ISO-8601 UTC time of the last status change. */
-  updated_at: string;
-  /** Present while `qr_scanning`. */
-  qr?: string | null;
-  /** Why the session is in its status, when the worker knows (e.g. `LOGOUT`, `CONFLICT`). */
-  reason?: string | null;
-  /** Reconnect attempts made since the session was last connected. */
-  reconnect_attempts?: number;
-  [extra: string]: unknown;
-}
+// The worker's HTTP requests and answers, each defined once: the worker validates and serializes
+// with these schemas (and documents them at /docs), the CLI checks the worker's answers with them,
+// and every TypeScript type is derived from them.
 
-/** `GET /health` */
-export interface HealthResponse {
-  status: 'ok';
-  /** Seconds since the worker started. */
-  uptime: number;
-  sessions: {
-    total: number;
-    connected: number;
-    by_status: Partial<Record<SessionStatus, number>>;
-  };
-  memory: Record<string, number>;
-  version: string;
-  [extra: string]: unknown;
-}
+const apiKeyQuery = Type.Optional(
+  Type.String({ description: "The API key, for the seed system's scripts; prefer the X-API-Key header" }),
+);
+
+/** One session as the worker reports it (`/api/sessions`, `/api/sessions/:session_id`). */
+export const WorkerSessionSchema = Type.Object({
+  session_id: IdSchema,
+  workspace_id: IdSchema,
+  status: SessionStatusSchema,
+  phone_number: NullableString({ description: 'Digits only, e.g. `62811801641`; null until the session is paired' }),
+  updated_at: Type.String({ description: 'ISO-8601 UTC time of the last status change' }),
+  qr: Type.Optional(NullableString({ description: 'The QR to scan, while `qr_scanning`' })),
+  reason: Type.Optional(
+    NullableString({
+      description: `Why the session is in its status, when the worker knows: ${Object.values(REASONS).join(', ')}, STATE_<state>, or another reason whatsapp-web.js gives`,
+    }),
+  ),
+  reconnect_attempts: Type.Optional(Type.Integer({ minimum: 0, description: 'Reconnect attempts made since the session was last connected' })),
+  last_seen_alive_at: Type.Optional(NullableString({ description: 'ISO-8601 UTC time the session was last seen alive' })),
+});
+export type WorkerSession = Static<typeof WorkerSessionSchema>;
+
+/** `GET /api/sessions` query. */
+export const ListSessionsQuerySchema = Type.Object({ workspace_id: Type.Optional(IdSchema), api_key: apiKeyQuery });
+export type ListSessionsQuery = Static<typeof ListSessionsQuerySchema>;
 
 /** `GET /api/sessions` */
-export interface SessionsListResponse {
-  sessions: WorkerSession[];
-}
+export const SessionsListResponseSchema = Type.Object({ sessions: Type.Array(WorkerSessionSchema) });
+export type SessionsListResponse = Static<typeof SessionsListResponseSchema>;
 
 /** `POST /api/sessions` body */
-export interface CreateSessionRequest {
-  session_id: string;
-  workspace_id: string;
-}
+export const CreateSessionRequestSchema = Type.Object({ session_id: IdSchema, workspace_id: IdSchema });
+export type CreateSessionRequest = Static<typeof CreateSessionRequestSchema>;
+
+/** The path of every `/api/sessions/:session_id...` route. */
+export const SessionParamsSchema = Type.Object({ session_id: IdSchema });
+export type SessionParams = Static<typeof SessionParamsSchema>;
+
+/** `GET /api/sessions/:session_id/qr` query. */
+export const QrQuerySchema = Type.Object({
+  format: Type.Optional(StringEnum(['json', 'png'], { description: '`png`: the QR as an image' })),
+  api_key: apiKeyQuery,
+});
+export type QrQuery = Static<typeof QrQuerySchema>;
+
+/** `GET /api/sessions/:session_id/qr` (JSON) */
+export const QrResponseSchema = Type.Object({ qr: Type.String() });
+export type QrResponse = Static<typeof QrResponseSchema>;
+
+/** `GET /api/sessions/:session_id/qr?format=png`: the QR as an image (documentation only: a Buffer is sent as it is). */
+export const QrPngSchema = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary' });
+
+/** `DELETE /api/sessions/:session_id` query. */
+export const StopSessionQuerySchema = Type.Object({
+  logout: Type.Optional(Type.Boolean({ description: 'Also log out and delete the saved auth' })),
+  api_key: apiKeyQuery,
+});
+export type StopSessionQuery = Static<typeof StopSessionQuerySchema>;
+
+/** `DELETE /api/sessions/:session_id` */
+export const StopSessionResponseSchema = Type.Object({ session_id: IdSchema, stopped: Type.Boolean(), logged_out: Type.Boolean() });
+export type StopSessionResponse = Static<typeof StopSessionResponseSchema>;
+
+const statusCounts = Object.fromEntries(SESSION_STATUSES.map((status) => [status, Type.Optional(Type.Integer({ minimum: 0 }))])) as {
+  [S in SessionStatus]: TOptional<TInteger>;
+};
+
+/** `GET /health` */
+export const HealthResponseSchema = Type.Object({
+  status: Type.Literal('ok'),
+  uptime: Type.Number({ description: 'Seconds since the worker started' }),
+  sessions: Type.Object({
+    total: Type.Integer({ minimum: 0 }),
+    connected: Type.Integer({ minimum: 0 }),
+    by_status: Type.Object(statusCounts, { description: 'Sessions per status; a status none is in is left out' }),
+  }),
+  memory: Type.Object(
+    { rss: Type.Integer(), heapUsed: Type.Integer(), heapTotal: Type.Integer(), external: Type.Integer() },
+    { description: "The worker process's memory in bytes (Chromium not included)" },
+  ),
+  version: Type.String(),
+  capacity: Type.Object(
+    {
+      max: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'WHATSAPP_MAX_SESSIONS; null: no cap' }),
+      used: Type.Integer({ minimum: 0, description: 'Sessions holding (or about to hold) a browser' }),
+    },
+    { description: 'How many sessions this worker takes, so a caller can place sessions' },
+  ),
+});
+export type HealthResponse = Static<typeof HealthResponseSchema>;
+
+/** The `code` of an error answer: one of the worker's error codes. */
+export const ErrorCodeSchema = StringEnum(ERROR_CODES);
 
 /** Every error answer of the worker. */
-export interface ErrorResponse {
-  error: { code: string; message: string };
-}
+export const ErrorResponseSchema = Type.Object({ error: Type.Object({ code: ErrorCodeSchema, message: Type.String() }) });
+export type ErrorResponse = Static<typeof ErrorResponseSchema>;

@@ -1,9 +1,7 @@
-/** Pattern every `session_id` and `workspace_id` must match (the contract's). */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+import { Type } from '@sinclair/typebox';
+import { ID_PATTERN_SOURCE } from './id-pattern';
 
-/** The same pattern as a string, for JSON schemas. */
-export const ID_PATTERN_SOURCE = '^[A-Za-z0-9_-]{1,100}$';
+export { ID_PATTERN, ID_PATTERN_SOURCE, isValidId } from './id-pattern';
 
-export function isValidId(value: unknown): value is string {
-  return typeof value === 'string' && ID_PATTERN.test(value);
-}
+/** A `session_id` or `workspace_id` as a schema. */
+export const IdSchema = Type.String({ pattern: ID_PATTERN_SOURCE });

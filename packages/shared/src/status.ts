@@ -1,3 +1,5 @@
+import { StringEnum } from './schema-kinds';
+
 /**
  * The one status vocabulary shared by the worker, the database and the CLI.
  * Only `connected` means messages flow.
@@ -13,6 +15,9 @@ export const SESSION_STATUSES = [
 ] as const;
 
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+/** The vocabulary as a schema (`{"type":"string","enum":[...]}`). */
+export const SessionStatusSchema = StringEnum(SESSION_STATUSES, { description: 'Only `connected` means messages flow' });
 
 const STATUS_SET: ReadonlySet<string> = new Set(SESSION_STATUSES);
 

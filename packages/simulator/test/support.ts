@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import https from 'node:https';
 import { Client, LocalAuth } from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
@@ -85,19 +84,6 @@ export async function destroyClient(client: Client): Promise<void> {
   if (browserProcess && browserProcess.exitCode === null && browserProcess.signalCode === null) {
     browserProcess.kill('SIGKILL');
     await new Promise((resolve) => browserProcess.once('exit', resolve));
-  }
-}
-
-/** PIDs of processes whose command line mentions `text` (e.g. a profile directory). */
-export function processesMentioning(text: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', text], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
   }
 }
 

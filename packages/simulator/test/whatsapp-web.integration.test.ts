@@ -1,9 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, Message } from 'whatsapp-web.js';
+import { processesMentioning, tempDir, waitFor } from '@wa-session-sync/test-support';
 import { SimulatorError, startSimulator, type Simulator } from '../src';
-import { cancelPendingEvents, control, destroyClient, nextEvent, processesMentioning, simulatedClient, within } from './support';
+import { cancelPendingEvents, control, destroyClient, nextEvent, simulatedClient, within } from './support';
 
 // Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time.
 jest.setTimeout(60_000);
@@ -14,7 +14,7 @@ const clients: Client[] = [];
 let profileCount = 0;
 
 beforeAll(async () => {
-  tmpRoot = await mkdtemp(path.join(tmpdir(), 'wa-simulator-test-'));
+  tmpRoot = await tempDir('wa-simulator-test-');
   simulator = await startSimulator();
 });
 
@@ -26,7 +26,7 @@ afterEach(async () => {
 afterAll(async () => {
   await simulator?.stop();
   // Chromium's helpers exit just after the browser process: wait for them, then insist they are gone.
-  for (let i = 0; i < 50 && processesMentioning(tmpRoot).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => processesMentioning(tmpRoot).length === 0, 'the Chromium helpers to exit', { timeoutMs: 5_000, intervalMs: 100 }).catch(() => undefined);
   const leftovers = processesMentioning(tmpRoot);
   await rm(tmpRoot, { recursive: true, force: true });
   expect(leftovers).toEqual([]);

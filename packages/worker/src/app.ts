@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
-import { WorkerError } from './errors';
+import type { ErrorCode, ErrorResponse } from '@wa-session-sync/shared';
+import { CapacityExhaustedError, UnsupportedMediaTypeError, WorkerError } from './errors';
 import type { Logger } from './log';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
@@ -30,6 +31,40 @@ function pathOnly(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** Bodies larger than this answer 413 (the contract's 1 MiB). */
+const BODY_LIMIT = 1024 * 1024;
+
+/** The code of an error Fastify raises itself (body parsing, limits, bad headers), by its HTTP status. */
+const FASTIFY_ERROR_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function errorBody(code: ErrorCode, message: string): ErrorResponse {
+  return { error: { code, message } };
+}
+
+/**
+ * Body parsing: JSON as Fastify reads it (prototype poisoning refused), except that an empty body
+ * of any content type is no body at all. Routes without a body (reconnect, DELETE) then accept
+ * what clients send there, `Content-Type: application/json` with nothing after it included, and a
+ * route that needs one answers 400 from its schema. A non-empty body of another type answers 415.
+ */
+function readBodies(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else json(request, body as string, done);
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else done(new UnsupportedMediaTypeError(request.headers['content-type']), undefined);
+  });
+}
+
 /** The worker's HTTP API as a Fastify instance (not listening: `main` listens, tests `inject`). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { logger } = options;
@@ -40,8 +75,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
+    bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
   });
+  readBodies(app);
 
   await app.register(swagger, {
     openapi: {
@@ -66,21 +103,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof WorkerError) {
-      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
+      if (error instanceof CapacityExhaustedError) reply.header('retry-after', String(error.retryAfterSec));
+      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
-      return reply.code(400).send({ error: { code: 'invalid_request', message: error.message } });
+      return reply.code(400).send(errorBody('invalid_request', error.message));
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       logger.error('Request failed', { method: request.method, path: pathOnly(request.url), error: error.message });
+      return reply.code(500).send(errorBody('internal_error', 'Internal error'));
     }
-    return reply.code(status).send({
-      error: { code: status === 500 ? 'internal_error' : (error.code ?? 'bad_request').toLowerCase(), message: status === 500 ? 'Internal error' : error.message },
-    });
+    return reply.code(status).send(errorBody(FASTIFY_ERROR_CODES[status] ?? 'bad_request', error.message));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${pathOnly(request.url)}` } });
+    reply.code(404).send(errorBody('not_found', `No route ${request.method} ${pathOnly(request.url)}`));
   });
 
   docsRoutes(app);

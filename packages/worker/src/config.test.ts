@@ -1,16 +1,16 @@
 import path from 'node:path';
-import { loadConfig, parseBrowserArgs } from './config';
+import { defaultLaunchConcurrency, loadConfig, parseBrowserArgs } from './config';
 import { ConfigError } from './errors';
 
 describe('config', () => {
-  const base = { WHATSAPP_NODE_API_KEY: 'k-123' };
+  const base = { WHATSAPP_NODE_API_KEY: 'k-123-0123456789ab' };
 
   it('applies the contract defaults', () => {
     const config = loadConfig(base);
     expect(config).toMatchObject({
       port: 3001,
       host: '127.0.0.1',
-      apiKey: 'k-123',
+      apiKey: 'k-123-0123456789ab',
       sessionsDir: path.resolve('./sessions'),
       autoReconnect: true,
       maxReconnectAttempts: 3,
@@ -22,7 +22,30 @@ describe('config', () => {
       webhookUrl: undefined,
       logDir: path.resolve('./logs'),
       logLevel: 'info',
+      launchConcurrency: defaultLaunchConcurrency(),
+      maxSessions: undefined,
+      minFreeMemoryMb: 300,
+      qrTimeoutSec: 300,
     });
+  });
+
+  it('launches one Chromium at a time per two cores, at least one', () => {
+    expect([1, 2, 3, 4, 8].map((cores) => defaultLaunchConcurrency(cores))).toEqual([1, 1, 1, 2, 4]);
+  });
+
+  it('reads the capacity and QR limits', () => {
+    expect(
+      loadConfig({ ...base, WHATSAPP_LAUNCH_CONCURRENCY: '3', WHATSAPP_MAX_SESSIONS: '6', WHATSAPP_MIN_FREE_MEMORY_MB: '0', WHATSAPP_QR_TIMEOUT_SECONDS: '1.5' }),
+    ).toMatchObject({ launchConcurrency: 3, maxSessions: 6, minFreeMemoryMb: 0, qrTimeoutSec: 1.5 });
+  });
+
+  it.each([
+    ['WHATSAPP_NODE_API_KEY', 'short-key-15chr', 'WHATSAPP_NODE_API_KEY: must be at least 16 characters (e.g. openssl rand -hex 32)'],
+    ['WHATSAPP_NODE_API_KEY', 'change-me-worker-api-key', 'WHATSAPP_NODE_API_KEY: is the placeholder from .env.example: set a secret of your own (e.g. openssl rand -hex 32)'],
+    ['WHATSAPP_WEBHOOK_SECRET', 'tiny', 'WHATSAPP_WEBHOOK_SECRET: must be at least 16 characters (e.g. openssl rand -hex 32)'],
+  ])('refuses a weak %s (%s) without echoing it', (name, value, message) => {
+    const env = { ...base, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'webhook-secret-0123', [name]: value };
+    expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
 
   it('reads every variable it is given', () => {
@@ -38,7 +61,7 @@ describe('config', () => {
       WHATSAPP_RESTORE_ON_START: 'false',
       WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
       WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
-      WHATSAPP_WEBHOOK_SECRET: 's',
+      WHATSAPP_WEBHOOK_SECRET: 'webhook-secret-0123',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -73,6 +96,9 @@ describe('config', () => {
     ['WHATSAPP_WEBJS_WEB_VERSION_CACHE', 'disk', 'WHATSAPP_WEBJS_WEB_VERSION_CACHE: must be one of none, local, remote'],
     ['WHATSAPP_WEBHOOK_URL', 'ftp://example.com/hook', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
     ['WHATSAPP_WEBHOOK_URL', 'not a url', 'WHATSAPP_WEBHOOK_URL: must be an http(s) URL'],
+    ['WHATSAPP_LAUNCH_CONCURRENCY', '0', 'WHATSAPP_LAUNCH_CONCURRENCY: must be at least 1'],
+    ['WHATSAPP_MAX_SESSIONS', 'lots', 'WHATSAPP_MAX_SESSIONS: must be a whole number'],
+    ['WHATSAPP_QR_TIMEOUT_SECONDS', '0', 'WHATSAPP_QR_TIMEOUT_SECONDS: must be greater than 0'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL: must be one of error, warn, info, http, verbose, debug, silly'],
   ])('rejects %s=%s', (name, value, message) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(new ConfigError(message));
@@ -81,7 +107,7 @@ describe('config', () => {
   it('needs a webhook secret with a webhook URL, and never echoes a secret', () => {
     expect(() => loadConfig({ ...base, WHATSAPP_WEBHOOK_URL: 'http://x/h' })).toThrow('WHATSAPP_WEBHOOK_SECRET');
     try {
-      loadConfig({ WHATSAPP_NODE_API_KEY: 'k-123', PORT: 'x' });
+      loadConfig({ WHATSAPP_NODE_API_KEY: 'k-123-0123456789ab', PORT: 'x' });
     } catch (error) {
       expect((error as Error).message).not.toContain('k-123');
     }

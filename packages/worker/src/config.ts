@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { DEFAULT_SESSIONS_DIR } from './paths';
@@ -38,7 +39,30 @@ export interface WorkerConfig {
   shutdownTimeoutMs: number;
   /** First webhook retry delay (WHATSAPP_WEBHOOK_RETRY_BASE_MS). */
   webhookRetryBaseMs: number;
+  /** Chromium launches at once, for every kind of start (WHATSAPP_LAUNCH_CONCURRENCY). */
+  launchConcurrency: number;
+  /** Sessions this worker takes; undefined: no cap (WHATSAPP_MAX_SESSIONS). */
+  maxSessions: number | undefined;
+  /** Below this much available memory a start is refused (WHATSAPP_MIN_FREE_MEMORY_MB). */
+  minFreeMemoryMb: number;
+  /** An unscanned QR is given up after this long (WHATSAPP_QR_TIMEOUT_SECONDS). */
+  qrTimeoutSec: number;
 }
+
+/**
+ * Chromium launches at once by default: one per two cores. A launch (Chromium start, page load,
+ * injection) is CPU-bound: measured on two cores, two at once finished no restore sooner and
+ * tripled /health's p99.
+ */
+export function defaultLaunchConcurrency(cores = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / 2));
+}
+
+/** The placeholder keys of `.env.example`: refused, so that no worker runs with a published key. */
+const PLACEHOLDER_SECRETS = new Set(['change-me-worker-api-key', 'change-me-webhook-secret']);
+
+/** Shortest API key or webhook secret accepted. */
+export const MIN_SECRET_LENGTH = 16;
 
 /** Variables whose values must never be echoed, even in an error. */
 const SECRET_VARIABLES = new Set(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET']);
@@ -80,6 +104,12 @@ const text: Parse<string> = (raw) => {
 
 const raw: Parse<string> = (value) => value;
 
+const secret: Parse<string> = (value) => {
+  if (PLACEHOLDER_SECRETS.has(value)) throw new Invalid('is the placeholder from .env.example: set a secret of your own (e.g. openssl rand -hex 32)');
+  if (value.length < MIN_SECRET_LENGTH) throw new Invalid(`must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  return value;
+};
+
 const oneOf =
   <T extends string>(...values: T[]): Parse<T> =>
   (value) => {
@@ -111,7 +141,8 @@ class Reader {
     try {
       return parse(value);
     } catch (error) {
-      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRET_VARIABLES.has(name) ? 'is invalid' : error.message}`);
+      // A secret's own checks never echo its value; any other message about a secret is withheld.
+      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRET_VARIABLES.has(name) && parse !== secret ? 'is invalid' : error.message}`);
       throw error;
     }
   }
@@ -153,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = new Reader(env);
   const port = e.get('PORT', int(0, 65535), 3001);
   const host = e.get('HOST', text, '127.0.0.1');
-  const apiKey = e.required('WHATSAPP_NODE_API_KEY', raw);
+  const apiKey = e.required('WHATSAPP_NODE_API_KEY', secret);
   const sessionsDir = path.resolve(e.get('WHATSAPP_SESSIONS_DIR', text, DEFAULT_SESSIONS_DIR));
   const autoReconnect = e.get('WHATSAPP_WEBJS_AUTO_RECONNECT', bool, true);
   const maxReconnectAttempts = e.get('WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', int(0, 1000), 3);
@@ -164,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const browserArgs = parseBrowserArgs(e.optional('WHATSAPP_WEBJS_BROWSER_ARGS', raw));
   const webVersionCache = e.optional('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'));
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
-  const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', raw);
+  const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', secret);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
   const logLevel = e.get('LOG_LEVEL', oneOf('error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'), 'info');
   const reconnectBaseDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS', int(0, 3_600_000), 2000);
@@ -173,6 +204,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const initTimeoutMs = e.get('WHATSAPP_WEBJS_INIT_TIMEOUT_MS', int(1, 3_600_000), 120_000);
   const shutdownTimeoutMs = e.get('WHATSAPP_SHUTDOWN_TIMEOUT_MS', int(1, 600_000), 10_000);
   const webhookRetryBaseMs = e.get('WHATSAPP_WEBHOOK_RETRY_BASE_MS', int(0, 600_000), 1000);
+  const launchConcurrency = e.get('WHATSAPP_LAUNCH_CONCURRENCY', int(1, 64), defaultLaunchConcurrency());
+  const maxSessions = e.optional('WHATSAPP_MAX_SESSIONS', int(1, 100_000));
+  const minFreeMemoryMb = e.get('WHATSAPP_MIN_FREE_MEMORY_MB', int(0, 10_000_000), 300);
+  const qrTimeoutSec = e.get('WHATSAPP_QR_TIMEOUT_SECONDS', positiveNumber, 300);
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
   }
@@ -199,5 +234,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     initTimeoutMs,
     shutdownTimeoutMs,
     webhookRetryBaseMs,
+    launchConcurrency,
+    maxSessions,
+    minFreeMemoryMb,
+    qrTimeoutSec,
   };
 }

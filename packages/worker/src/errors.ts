@@ -1,10 +1,14 @@
+// A type-only import: the entry point loads this module before anything else, and the shared
+// package's schemas (TypeBox) are not to be loaded that early.
+import type { ErrorCode } from '@wa-session-sync/shared';
+
 /**
- * Named errors of the worker. Each carries a stable `code` that reaches HTTP answers
- * (`{"error":{"code","message"}}`) and logs; messages never include secret values.
+ * Named errors of the worker. Each carries a stable `code` out of the shared `ERROR_CODES` that
+ * reaches HTTP answers (`{"error":{"code","message"}}`) and logs; messages never include secret values.
  */
 export class WorkerError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     /** HTTP status this error maps to at the edge. */
     readonly statusCode = 500,
@@ -43,7 +47,7 @@ export class SessionNotFoundError extends WorkerError {
 
 /** Thrown when a session exists but not in the state the request needs (e.g. no QR to show). */
 export class SessionStateError extends WorkerError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message, 409);
   }
 }
@@ -55,3 +59,24 @@ export class InvalidIdError extends WorkerError {
   }
 }
 
+/** Thrown at the HTTP edge for a non-empty body of a content type the worker does not read. */
+export class UnsupportedMediaTypeError extends WorkerError {
+  constructor(contentType: string | undefined) {
+    super(
+      'unsupported_media_type',
+      contentType ? `Content-Type ${contentType.slice(0, 100)} is not accepted: send application/json` : 'A body needs a Content-Type: send application/json',
+      415,
+    );
+  }
+}
+
+/** Thrown when a start would take the worker over `WHATSAPP_MAX_SESSIONS` or under `WHATSAPP_MIN_FREE_MEMORY_MB` (`503` with `Retry-After`). */
+export class CapacityExhaustedError extends WorkerError {
+  constructor(
+    message: string,
+    /** Seconds after which a caller may try again (`Retry-After`). */
+    readonly retryAfterSec: number,
+  ) {
+    super('capacity_exhausted', message, 503);
+  }
+}

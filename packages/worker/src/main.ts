@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The entry point stays light: configuration and the earlier worker's browsers are dealt with
 // before the rest of the worker (Fastify, whatsapp-web.js, ~200 ms of modules) is loaded.
+import fs from 'node:fs';
+import { lockSessionsDir, SessionsDirLockedError } from './browser/dir-lock';
 import { findChromium, markerArg } from './browser/launch';
 import { findProcesses, reapOrphans } from './browser/orphans';
 import { lowerSessionPriority } from './browser/priority';
 import type { WorkerConfig } from './config';
 import { WorkerError } from './errors';
-import { sessionsDirFromEnv } from './paths';
 
 /**
  * Niceness given at once to the Chromium an earlier worker left behind: after a crash they are
@@ -23,13 +24,11 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  // First of all, before even the configuration is read: the earlier worker's
-  // browsers yield, and each is killed once its stores are closed (its profile saved), not
-  // before: see reapOrphans. A launch on a profile still held waits for it (manager).
-  const orphans = findProcesses([markerArg(sessionsDirFromEnv())]);
-  await Promise.all(orphans.map((orphan) => lowerSessionPriority(orphan.pid, ORPHAN_NICE)));
-  const reaped = reapOrphans(orphans, { graceMs: ORPHAN_GRACE_MS });
+  // Session folders hold WhatsApp credentials, the logs phone numbers: nothing this process
+  // creates is readable by other users (folders 0700, files 0600).
+  process.umask(0o077);
 
+  // A bad configuration exits 2 having touched nothing (parsing it takes ~2 ms).
   let config: WorkerConfig;
   let executablePath: string;
   try {
@@ -40,6 +39,27 @@ async function main(): Promise<void> {
     if (error instanceof WorkerError) fail(error.message);
     throw error;
   }
+
+  // Before anything touches the folder or its browsers: one worker per sessions folder. A second
+  // one (a second container, a manual run beside the service) stops here, exit 1, changing nothing.
+  try {
+    await lockSessionsDir(config.sessionsDir);
+  } catch (error) {
+    if (error instanceof SessionsDirLockedError) {
+      process.stderr.write(`wa-worker: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  // Folders made by an earlier version were 0755.
+  fs.chmodSync(config.sessionsDir, 0o700);
+
+  // The earlier worker's browsers (this one holds the folder, so their worker is gone) yield at
+  // once, and each is killed once its stores are closed (its profile saved), not before: see
+  // reapOrphans. A launch on a profile still held waits for it.
+  const orphans = findProcesses([markerArg(config.sessionsDir)]);
+  await Promise.all(orphans.map((orphan) => lowerSessionPriority(orphan.pid, ORPHAN_NICE)));
+  const reaped = reapOrphans(orphans, { graceMs: ORPHAN_GRACE_MS });
 
   // Required here, not imported at the top: a top-level import would load it first.
   const { runWorker } = require('./service') as typeof import('./service');

@@ -7,7 +7,7 @@ import { installCrashPolicy } from './crash-policy';
 import { closeLogger, createLogger } from './log';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/health-monitor';
-import { restoreSessions } from './sessions/restore';
+import { prepareRestore, runRestore, type PreparedRestore } from './sessions/restore';
 import { errorMessage } from './util';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
 
@@ -54,7 +54,19 @@ export async function runWorker(
     reconnectMaxDelayMs: config.reconnectMaxDelayMs,
     probeTimeoutMs: config.probeTimeoutMs,
     initTimeoutMs: config.initTimeoutMs,
+    launchConcurrency: config.launchConcurrency,
+    capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb },
+    qrTimeoutMs: config.qrTimeoutSec * 1000,
   });
+  // The saved sessions are registered before the API answers: a start for one of them (a sync
+  // run at once after a restart) answers with it instead of launching it a second time.
+  let prepared: PreparedRestore | null = null;
+  if (config.restoreOnStart) {
+    prepared = await prepareRestore({ manager, sessionsDir: config.sessionsDir, logger }).catch((error: unknown) => {
+      logger.error('Restore failed', { error: errorMessage(error) });
+      return null;
+    });
+  }
   const app = await buildApp({ apiKey: config.apiKey, manager, logger });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -63,13 +75,14 @@ export async function runWorker(
 
   const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   monitor.start();
-  // Restore only once the HTTP server answers, so /health works throughout.
-  if (config.restoreOnStart) {
-    void restoreSessions({ manager, sessionsDir: config.sessionsDir, concurrency: config.restoreConcurrency, logger }).then(
-      (report) => logger.info('Restore finished', { restored: report.restored.length, pending: report.pending, broken: report.broken }),
+  // Launched only once the HTTP server answers, so /health works throughout.
+  if (prepared) {
+    void runRestore(prepared, { manager, concurrency: config.restoreConcurrency, logger }).then(
+      (report) =>
+        logger.info('Restore finished', { restored: report.restored.length, pending: report.pending, broken: report.broken, overCapacity: report.overCapacity }),
       (error: unknown) => logger.error('Restore failed', { error: errorMessage(error) }),
     );
-  } else {
+  } else if (!config.restoreOnStart) {
     logger.info('Restore on start disabled (WHATSAPP_RESTORE_ON_START=false)');
   }
 

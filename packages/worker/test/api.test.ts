@@ -103,7 +103,21 @@ describe('HTTP API', () => {
       sessions: { total: 1, connected: 1, by_status: { connected: 1 } },
       memory: { rss: expect.any(Number) },
       version: '0.1.0',
+      capacity: { max: null, used: 1 },
     });
+  });
+
+  it('answers a start over WHATSAPP_MAX_SESSIONS with 503 capacity_exhausted and Retry-After, launching nothing', async () => {
+    await h.close();
+    h = await harness({ capacity: { maxSessions: 1, minFreeMemoryMb: 0 } });
+    expect((await h.api('POST', '/api/sessions', { session_id: 's1', workspace_id: 'w1' })).status).toBe(201);
+    const response = await h.app.inject({ method: 'POST', url: '/api/sessions', payload: { session_id: 's2', workspace_id: 'w1' }, headers: { 'x-api-key': KEY } });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('60');
+    expect(response.json()).toEqual({ error: { code: 'capacity_exhausted', message: expect.stringContaining('WHATSAPP_MAX_SESSIONS') } });
+    expect((await h.api('GET', '/health', undefined, null)).json.capacity).toEqual({ max: 1, used: 1 });
+    await client(h, 's1');
+    expect(h.driver.clientsOf('s2')).toHaveLength(0);
   });
 
   it('refuses /api without the right key with 401 in the error shape', async () => {

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { markerArg } from '../src/browser/launch';
 import { fileLockOwners, findProcesses, groupMembers as processGroups, reapOrphans } from '../src/browser/orphans';
 import { lowerProcessTreePriority } from '../src/browser/priority';
 import { tempDir, waitFor } from './helpers';

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
+import { simulatedWorkerEnv, startSimulator, type Simulator } from '@wa-session-sync/test-support';
 import {
   API_KEY,
   browserProcesses,
@@ -15,6 +15,7 @@ import {
   type Receiver,
   type WorkerProcess,
 } from './helpers';
+import { readStat } from '../src/browser/proc';
 import { sign } from '../src/events/webhook';
 
 // The built worker (dist/main.js) as a process, real Chromium, the simulator: what operators run.
@@ -48,18 +49,14 @@ describe('wa-worker as a process', () => {
   const phones: Record<string, string> = { p1: '6281100000001', p2: '6281100000002' };
 
   const env = () => ({
-    WHATSAPP_SESSIONS_DIR: sessionsDir,
-    LOG_DIR: logDir,
+    ...simulatedWorkerEnv(sim, { sessionsDir, logDir }),
     LOG_LEVEL: 'debug',
-    WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify(sim.chromiumArgs()),
-    WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
     WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '1',
     WHATSAPP_WEBJS_PROBE_TIMEOUT_MS: '1500',
     WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS: '200',
     WHATSAPP_WEBHOOK_URL: receiver.url,
-    WHATSAPP_WEBHOOK_SECRET: 'process-secret',
+    WHATSAPP_WEBHOOK_SECRET: 'process-webhook-secret',
     WHATSAPP_WEBHOOK_RETRY_BASE_MS: '50',
-    ...(process.env.PUPPETEER_EXECUTABLE_PATH ? { PUPPETEER_EXECUTABLE_PATH: process.env.PUPPETEER_EXECUTABLE_PATH } : {}),
   });
 
   const status = async (id: string) => (await worker!.api('GET', `/api/sessions/${id}`)).json?.status;
@@ -111,6 +108,50 @@ describe('wa-worker as a process', () => {
     expect(receiver.received.find((r) => r.event.event === 'session.qr' && r.event.session_id === 'p1')?.event.payload).toEqual({ qr });
   });
 
+  it('keeps a second worker off its sessions folder: exit 1 naming the folder and the holder, nothing touched', async () => {
+    const before = browserProcesses(sessionsDir).sort();
+    let code: number | null = null;
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [WORKER_BIN], { env: { PATH: process.env.PATH, ...env(), PORT: '0', WHATSAPP_NODE_API_KEY: `${API_KEY}-second` }, stdio: 'pipe' });
+    } catch (error) {
+      code = (error as { status: number }).status;
+      stderr = String((error as { stderr: Buffer }).stderr);
+    }
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([
+      `wa-worker: another worker (pid ${worker!.child.pid}) already uses the sessions folder ${sessionsDir}: stop it first, or give this one a WHATSAPP_SESSIONS_DIR of its own`,
+    ]);
+    expect(browserProcesses(sessionsDir).sort()).toEqual(before);
+    for (const pid of before) expect(readStat(pid)?.state).not.toBe('Z');
+    expect([await status('p1'), await status('p2')]).toEqual(['connected', 'connected']);
+  });
+
+  it("keeps the worker's secrets out of every Chromium's environment", async () => {
+    const pids = processesMentioning(sessionsDir);
+    const browsers = browserProcesses(sessionsDir);
+    expect(browsers).toHaveLength(2);
+    for (const pid of pids) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      expect(environ).not.toContain(API_KEY);
+      expect(environ).not.toContain('process-webhook-secret');
+      expect(environ).not.toContain('WHATSAPP_');
+    }
+    // The browser process itself shows its environment as it got it (its helpers rewrite theirs).
+    for (const pid of browsers) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`PATH=${process.env.PATH}`);
+  });
+
+  it('keeps session folders, manifests and logs private to its user', async () => {
+    const mode = async (file: string) => (await fs.stat(file)).mode & 0o777;
+    expect(await mode(sessionsDir)).toBe(0o700);
+    expect(await mode(path.join(sessionsDir, 'w1'))).toBe(0o700);
+    expect(await mode(path.join(sessionsDir, 'w1', 'p1'))).toBe(0o700);
+    expect(await mode(path.join(sessionsDir, 'w1', 'p1', 'session.json'))).toBe(0o600);
+    expect(await mode(profile('p1'))).toBe(0o700);
+    expect((await mode(path.join(logDir, 'whatsapp-service.log'))) & 0o037).toBe(0);
+    expect(await mode(logDir)).toBe(0o700);
+  });
+
   it('forwards an incoming message to the webhook with a valid signature', async () => {
     const id = sim.sendMessage(phones.p2!, '628777', 'pesan masuk');
     const got = await waitFor(() => receiver.received.find((r) => r.event.event === 'message' && JSON.stringify(r.event.payload).includes(id)), 'the message', 45_000);
@@ -120,7 +161,7 @@ describe('wa-worker as a process', () => {
       timestamp: expect.any(String),
       payload: { body: 'pesan masuk', from: '628777@c.us', to: `${phones.p2}@c.us`, type: 'chat', timestamp: expect.any(Number) },
     });
-    expect(got.signature).toBe(sign('process-secret', got.raw));
+    expect(got.signature).toBe(sign('process-webhook-secret', got.raw));
   });
 
   it('after a SIGKILL, a new worker restores every session without a QR and leaves no orphan Chromium', async () => {
@@ -224,13 +265,12 @@ describe('wa-worker as a process', () => {
 
 /**
  * The niceness the scheduler applies to a process: its session's autogroup where the kernel has
- * autogroups (what the worker lowers then), else the process's own (field 19 of /proc/<pid>/stat).
+ * autogroups (what the worker lowers then), else the process's own.
  */
 function schedulingNice(pid: number): number {
   try {
     return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))![1]);
   } catch {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    return readStat(pid)!.nice;
   }
 }

@@ -7,9 +7,10 @@ import { silentLogger } from '../src/log';
 import { startReceiver, waitFor } from './helpers';
 
 describe('webhook delivery', () => {
-  const event = (n: number): WebhookEvent => ({
+  const event = (n: number, sessionId = 's1'): WebhookEvent => ({
+    id: `event-${sessionId}-${n}`,
     event: 'message',
-    session_id: 's1',
+    session_id: sessionId,
     workspace_id: 'w1',
     timestamp: new Date(0).toISOString(),
     payload: { id: `m${n}`, from: '1@c.us', to: '2@c.us', body: `b${n}`, type: 'chat', timestamp: n },
@@ -80,12 +81,97 @@ describe('webhook delivery', () => {
     const dispatcher = new WebhookDispatcher({ url: 'http://127.0.0.1:9/none', secret: 's', logger: silentLogger(), maxQueue: 3, concurrency: 1, maxAttempts: 1 });
     try {
       for (let i = 0; i < 10; i++) dispatcher.publish(event(i));
-      // one in flight, three queued: six dropped
-      expect(dispatcher.stats.dropped).toBe(6);
+      // three held, the one in flight among them: seven dropped
+      expect(dispatcher.stats.dropped).toBe(7);
       await dispatcher.idle();
-      expect(dispatcher.stats.failed).toBe(4);
+      expect(dispatcher.stats.failed).toBe(3);
     } finally {
       await dispatcher.close();
+    }
+  });
+
+  it('sends the same id on every retry, in the body and in X-Webhook-Id, covered by the signature', async () => {
+    const refusedOnce = new Set<string>();
+    const receiver = await startReceiver((e) => (refusedOnce.has(e.id) ? 200 : (refusedOnce.add(e.id), 503)));
+    const dispatcher = new WebhookDispatcher({ url: receiver.url, secret: receiver.secret, logger: silentLogger(), retryBaseMs: 5, retryMaxMs: 10 });
+    try {
+      dispatcher.publish(event(1));
+      dispatcher.publish(event(2));
+      await dispatcher.idle();
+      expect(receiver.attempts).toEqual([
+        { id: 'event-s1-1', webhookId: 'event-s1-1', status: 503 },
+        { id: 'event-s1-1', webhookId: 'event-s1-1', status: 200 },
+        { id: 'event-s1-2', webhookId: 'event-s1-2', status: 503 },
+        { id: 'event-s1-2', webhookId: 'event-s1-2', status: 200 },
+      ]);
+      expect(receiver.received.every((r) => r.signatureValid && r.webhookId === r.event.id)).toBe(true);
+    } finally {
+      await dispatcher.close();
+      await receiver.close();
+    }
+  });
+
+  it("delivers one session's events in order while another session's go on past its retries", async () => {
+    const receiver = await startReceiver((e) => (e.session_id === 'slow' && !receiver.attempts.some((a) => a.id === e.id && a.status === 503) ? 503 : 200));
+    const dispatcher = new WebhookDispatcher({ url: receiver.url, secret: 's', logger: silentLogger(), retryBaseMs: 40, retryMaxMs: 40 });
+    try {
+      for (let i = 1; i <= 3; i++) {
+        dispatcher.publish(event(i, 'slow'));
+        dispatcher.publish(event(i, 'fast'));
+      }
+      await dispatcher.idle();
+      const order = (sessionId: string) => receiver.received.filter((r) => r.event.session_id === sessionId).map((r) => r.event.id);
+      expect(order('slow')).toEqual(['event-slow-1', 'event-slow-2', 'event-slow-3']);
+      expect(order('fast')).toEqual(['event-fast-1', 'event-fast-2', 'event-fast-3']);
+      // The fast session did not wait for the slow one's retries.
+      const at = (id: string) => receiver.received.findIndex((r) => r.event.id === id);
+      expect(at('event-fast-3')).toBeLessThan(at('event-slow-1'));
+    } finally {
+      await dispatcher.close();
+      await receiver.close();
+    }
+  });
+
+  it('counts retries waiting and deliveries in flight against the bound, and reports drops once per interval', async () => {
+    const warnings: Array<{ message: string; meta: Record<string, unknown> }> = [];
+    const logger = silentLogger();
+    logger.warn = ((message: string, meta: Record<string, unknown>) => warnings.push({ message, meta })) as never;
+    const refusing = await startReceiver(() => 503);
+    const dispatcher = new WebhookDispatcher({ url: refusing.url, secret: 's', logger, maxQueue: 10, retryBaseMs: 60_000, retryMaxMs: 60_000, dropReportMs: 60_000 });
+    try {
+      for (let i = 0; i < 200; i++) dispatcher.publish(event(i, `s${i % 20}`));
+      await waitFor(() => refusing.attempts.length >= 4, 'first attempts');
+      for (let i = 200; i < 400; i++) dispatcher.publish(event(i, `s${i % 20}`));
+      expect(dispatcher.pending).toBeLessThanOrEqual(10);
+      expect(dispatcher.stats.dropped).toBe(390);
+      expect(warnings.filter((w) => w.message === 'Webhook queue full, dropping the oldest events')).toEqual([
+        { message: 'Webhook queue full, dropping the oldest events', meta: { dropped: 1, maxQueue: 10 } },
+      ]);
+    } finally {
+      await dispatcher.close(100);
+      await refusing.close();
+    }
+  });
+
+  it('gives up an attempt at its total deadline though the receiver keeps sending bytes', async () => {
+    const trickling = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => response.write('.'), 20);
+      response.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => trickling.listen(0, '127.0.0.1', () => r()));
+    const { port } = trickling.address() as AddressInfo;
+    const dispatcher = new WebhookDispatcher({ url: `http://127.0.0.1:${port}/hook`, secret: 's', logger: silentLogger(), maxAttempts: 1, timeoutMs: 300 });
+    try {
+      const started = Date.now();
+      dispatcher.publish(event(1));
+      await dispatcher.idle();
+      expect(dispatcher.stats).toMatchObject({ delivered: 0, failed: 1 });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await dispatcher.close();
+      trickling.closeAllConnections();
+      await new Promise((r) => trickling.close(r));
     }
   });
 });

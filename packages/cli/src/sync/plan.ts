@@ -1,4 +1,4 @@
-import { isDeadStatus, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
+import { isDeadStatus, REASONS, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
 import type { BackoffPolicy } from '../config';
 import type {
   Account,
@@ -11,6 +11,14 @@ import type {
 } from './model';
 
 export const NOT_FOUND_REASON = 'Node.js session not found during sync';
+
+/**
+ * Worker reasons after which only a person brings the session back, so the sync never revives it
+ * (it still corrects the status): `LOGOUT`, the phone unlinked the device (a new QR must be
+ * scanned); `QR_TIMEOUT`, nobody scanned the QR in time and the worker stopped the session
+ * (starting it again would only show another QR to nobody, until the next timeout).
+ */
+export const PERSON_MUST_ACT: ReadonlySet<string> = new Set([REASONS.LOGOUT, REASONS.QR_TIMEOUT]);
 export const TRIGGERED_BY = 'sync_command';
 
 /**
@@ -23,7 +31,8 @@ export const TRIGGERED_BY = 'sync_command';
  *   value it writes to `updated_at`; the owning application bumps `updated_at` whenever a person
  *   disconnects or logs out, so once they differ the status is a person's decision and the sync
  *   never revives it (it still mirrors what the worker observes);
- * - a worker status with reason `LOGOUT` (logged out from the phone) is a person's act too.
+ * - a worker status with a reason in `PERSON_MUST_ACT` (logged out from the phone, a QR nobody
+ *   scanned in time) is never revived either: only a person can bring that session back.
  */
 export function wantsRunning(account: Account): boolean {
   if (account.status === 'connected') return true;
@@ -73,7 +82,7 @@ function planAccount(
 ): PlannedChange | null {
   // Fast path, most rows on most runs: both sides agree that the session is connected.
   if (session?.status === 'connected' && account.status === 'connected') return null;
-  const revive = wantsRunning(account) && session?.reason !== 'LOGOUT';
+  const revive = wantsRunning(account) && !PERSON_MUST_ACT.has(session?.reason ?? '');
   const stamp = { sync_written_at: nowIso, sync_revive: revive };
 
   if (!session) {

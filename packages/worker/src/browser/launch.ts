@@ -87,6 +87,23 @@ export interface PuppeteerLaunchOptions {
   handleSIGTERM: boolean;
   handleSIGHUP: boolean;
   protocolTimeout: number;
+  env: Record<string, string>;
+}
+
+/**
+ * What of the worker's environment a browser may see: where it lives (`HOME`, `PATH`, temp
+ * folders), its locale and time zone, display and font settings. Never the worker's secrets (API
+ * key, webhook secret, a `DATABASE_URL` from a shared env file): a renderer is the part most
+ * exposed to what a page does.
+ */
+const BROWSER_ENV = /^(HOME|PATH|USER|LOGNAME|SHELL|TMPDIR|TZ|LANG|LANGUAGE|LC_[A-Z_]+|DISPLAY|WAYLAND_DISPLAY|XDG_[A-Z_]+|FONTCONFIG_[A-Z_]+|DBUS_SESSION_BUS_ADDRESS)$/;
+
+export function browserEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && BROWSER_ENV.test(name)) kept[name] = value;
+  }
+  return kept;
 }
 
 export function puppeteerOptions(options: {
@@ -105,5 +122,6 @@ export function puppeteerOptions(options: {
     handleSIGTERM: false,
     handleSIGHUP: false,
     protocolTimeout: 60_000,
+    env: browserEnv(),
   };
 }

@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { parseStat, processIds, readProcess, readStat } from './proc';
+
+export { readStat, type ProcStat } from './proc';
 
 /** A process whose command line matched. */
 export interface MatchedProcess {
@@ -9,51 +12,10 @@ export interface MatchedProcess {
   startTicks: number;
 }
 
-/** What the worker reads of `/proc/<pid>/stat`. */
-export interface ProcStat {
-  /** `R`, `S`, `D`, `Z` (exited, not yet reaped), ... */
-  state: string;
-  pgid: number;
-  sid: number;
-  startTicks: number;
-}
-
-function parseStat(stat: string): ProcStat {
-  // Fields after the parenthesised command name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0]!, pgid: Number(rest[2]), sid: Number(rest[3]), startTicks: Number(rest[19]) };
-}
-
-/** `/proc/<pid>/stat` of a process, or null when it is gone (or there is no /proc). */
-export function readStat(pid: number): ProcStat | null {
-  try {
-    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-function readProcess(pid: number): ({ args: string[] } & ProcStat) | null {
-  try {
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return { args, ...parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) };
-  } catch {
-    return null;
-  }
-}
-
 /** Processes (other than this one) whose argument list contains every string in `requiredArgs`. */
 export function findProcesses(requiredArgs: readonly string[]): MatchedProcess[] {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return [];
-  }
   const found: MatchedProcess[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
+  for (const pid of processIds()) {
     if (pid === process.pid) continue;
     const info = readProcess(pid);
     if (info && requiredArgs.every((arg) => info.args.includes(arg))) {
@@ -113,16 +75,9 @@ export async function findProcessesAsync(requiredArgs: readonly string[]): Promi
 /** Members of each process group in `pgids`, from one scan of `/proc`. */
 export function groupMembers(pgids: ReadonlySet<number>): Map<number, number[]> {
   const members = new Map<number, number[]>([...pgids].map((pgid) => [pgid, []]));
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return members;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat) members.get(stat.pgid)?.push(Number(entry));
+  for (const pid of processIds()) {
+    const stat = readStat(pid);
+    if (stat) members.get(stat.pgid)?.push(pid);
   }
   return members;
 }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { WebhookEvent } from '@wa-session-sync/shared';
-import { SIGNATURE_HEADER } from '@wa-session-sync/shared';
+import { SIGNATURE_HEADER, WEBHOOK_ID_HEADER } from '@wa-session-sync/shared';
 import type { Logger } from '../log';
 import { backoffDelay } from '../util';
 
@@ -21,58 +21,77 @@ export interface WebhookOptions {
   url: string;
   secret: string;
   logger: Logger;
-  /** Events kept waiting at most; the oldest is dropped (with a warning) beyond. */
+  /**
+   * Events held at most: waiting, in flight and waiting for a retry alike. Beyond it the oldest
+   * event not in flight is dropped.
+   */
   maxQueue?: number;
-  /** Deliveries in flight at once. */
+  /** Deliveries in flight at once (each to a different session: one session's events go in order). */
   concurrency?: number;
   /** Attempts per event, first one included. */
   maxAttempts?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** Per-request timeout. */
+  /** Total deadline of one attempt, from connecting to the end of the answer. */
   timeoutMs?: number;
+  /** How often dropped events are reported (one log line per interval, not one per event). */
+  dropReportMs?: number;
 }
 
 /**
  * One POST with node's own client (keep-alive agents by default): resolves to the status code once
- * the answer is read; rejects on a network error or when the receiver stays silent `timeoutMs`.
- * Not undici: loading it cost ~45 ms of the worker's start, before it can listen.
+ * the answer is read; rejects on a network error or when the whole exchange takes over
+ * `timeoutMs`, however the receiver trickles its bytes. Not undici: loading it cost ~45 ms of the
+ * worker's start, before it can listen.
  */
 function post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
-    const request = client.request(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs },
-      (response) => {
-        response.on('error', reject);
-        response.on('end', () => resolve(response.statusCode ?? 0));
-        response.resume();
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    const request = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
+      response.on('error', reject);
+      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.resume();
+    });
+    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    request.on('close', () => clearTimeout(deadline));
     request.on('error', reject);
     request.end(body);
   });
 }
 
-interface Pending {
+interface Item {
+  id: string;
   body: string;
   event: WebhookEvent['event'];
   sessionId: string;
   attempts: number;
+  sending: boolean;
+}
+
+/** One session's events, delivered one after another in the order they happened. */
+interface Lane {
+  items: Item[];
+  /** Its head is being sent or waits for its retry. */
+  busy: boolean;
+  retry: NodeJS.Timeout | null;
 }
 
 /**
  * Delivers events to `WHATSAPP_WEBHOOK_URL` from a bounded in-memory queue: signed with
- * HMAC-SHA256 over the exact body, retried with backoff and jitter on errors and non-2xx.
+ * HMAC-SHA256 over the exact body, which carries the event's `id` (also sent as `X-Webhook-Id`,
+ * the same on every retry, so a receiver can tell a retry from a new event), retried with backoff
+ * and jitter on errors and non-2xx. One session's events go one at a time, in order: a retry
+ * holds back that session's later events, never another session's.
  */
 export class WebhookDispatcher implements EventSink {
-  private readonly queue: Pending[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly lanes = new Map<string, Lane>();
+  /** Every event held, oldest first (what the bound counts). */
+  private readonly held = new Set<Item>();
   private inFlight = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  private droppedSinceReport = 0;
+  private dropReport: NodeJS.Timeout | null = null;
   private readonly maxQueue: number;
   private readonly concurrency: number;
   private readonly maxAttempts: number;
@@ -80,7 +99,7 @@ export class WebhookDispatcher implements EventSink {
   private readonly retryMaxMs: number;
   private readonly timeoutMs: number;
   private readonly url: URL;
-  /** Counters for /health and tests. */
+  /** Counters for tests (and, later, metrics). */
   readonly stats = { delivered: 0, failed: 0, dropped: 0 };
 
   constructor(private readonly options: WebhookOptions) {
@@ -95,47 +114,108 @@ export class WebhookDispatcher implements EventSink {
 
   publish(event: WebhookEvent): void {
     if (this.closed) return;
-    if (this.queue.length >= this.maxQueue) {
-      const dropped = this.queue.shift()!;
-      this.stats.dropped++;
-      this.options.logger.warn('Webhook queue full, dropping oldest event', {
-        event: dropped.event,
-        sessionId: dropped.sessionId,
-      });
+    if (this.held.size >= this.maxQueue) this.dropOldest();
+    const item: Item = { id: event.id, body: JSON.stringify(event), event: event.event, sessionId: event.session_id, attempts: 0, sending: false };
+    this.held.add(item);
+    let lane = this.lanes.get(item.sessionId);
+    if (!lane) {
+      lane = { items: [], busy: false, retry: null };
+      this.lanes.set(item.sessionId, lane);
     }
-    this.queue.push({ body: JSON.stringify(event), event: event.event, sessionId: event.session_id, attempts: 0 });
+    lane.items.push(item);
     this.pump();
   }
 
+  /** Events held: waiting, in flight or waiting for a retry. */
   get pending(): number {
-    return this.queue.length + this.inFlight + this.timers.size;
+    return this.held.size;
+  }
+
+  private dropOldest(): void {
+    for (const item of this.held) {
+      if (item.sending) continue;
+      const lane = this.lanes.get(item.sessionId)!;
+      const index = lane.items.indexOf(item);
+      lane.items.splice(index, 1);
+      // The head waiting for its retry: the next one goes in its place.
+      if (index === 0 && lane.retry) {
+        clearTimeout(lane.retry);
+        lane.retry = null;
+        lane.busy = false;
+      }
+      this.forget(item);
+      this.stats.dropped++;
+      this.droppedSinceReport++;
+      this.scheduleDropReport();
+      return;
+    }
+  }
+
+  private scheduleDropReport(): void {
+    if (this.dropReport) return;
+    this.options.logger.warn('Webhook queue full, dropping the oldest events', { dropped: this.droppedSinceReport, maxQueue: this.maxQueue });
+    this.droppedSinceReport = 0;
+    this.dropReport = setTimeout(() => {
+      this.dropReport = null;
+      if (this.droppedSinceReport > 0) this.scheduleDropReport();
+    }, this.options.dropReportMs ?? 10_000);
+    this.dropReport.unref();
+  }
+
+  private forget(item: Item): void {
+    this.held.delete(item);
+    const lane = this.lanes.get(item.sessionId);
+    if (lane && lane.items.length === 0 && !lane.busy) this.lanes.delete(item.sessionId);
+    this.notifyIdle();
   }
 
   private pump(): void {
-    while (!this.closed && this.inFlight < this.concurrency && this.queue.length > 0) {
-      const item = this.queue.shift()!;
+    if (this.closed) return;
+    for (const lane of this.lanes.values()) {
+      if (this.inFlight >= this.concurrency) return;
+      if (lane.busy || lane.items.length === 0) continue;
+      const item = lane.items[0]!;
+      lane.busy = true;
+      item.sending = true;
       this.inFlight++;
-      void this.deliver(item).finally(() => {
+      void this.deliver(item).then((retryIn) => {
         this.inFlight--;
+        item.sending = false;
+        if (retryIn === null) {
+          lane.items.shift();
+          lane.busy = false;
+          this.forget(item);
+        } else if (this.closed) {
+          lane.busy = false;
+          this.held.delete(item);
+          this.notifyIdle();
+        } else {
+          lane.retry = setTimeout(() => {
+            lane.retry = null;
+            lane.busy = false;
+            this.pump();
+          }, retryIn);
+          lane.retry.unref();
+        }
         this.pump();
-        this.notifyIdle();
       });
     }
   }
 
-  private async deliver(item: Pending): Promise<void> {
+  /** One attempt; resolves to the delay before the next one, or null when the event is done with. */
+  private async deliver(item: Item): Promise<number | null> {
     item.attempts++;
     let failure: string;
     try {
       const status = await post(
         this.url,
         item.body,
-        { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(this.options.secret, item.body) },
+        { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(this.options.secret, item.body), [WEBHOOK_ID_HEADER]: item.id },
         this.timeoutMs,
       );
       if (status >= 200 && status < 300) {
         this.stats.delivered++;
-        return;
+        return null;
       }
       failure = `HTTP ${status}`;
     } catch (error) {
@@ -143,42 +223,41 @@ export class WebhookDispatcher implements EventSink {
     }
     if (item.attempts >= this.maxAttempts || this.closed) {
       this.stats.failed++;
-      this.options.logger.warn('Webhook delivery failed', {
-        event: item.event,
-        sessionId: item.sessionId,
-        attempts: item.attempts,
-        error: failure,
-      });
-      return;
+      this.options.logger.warn('Webhook delivery failed', { id: item.id, event: item.event, sessionId: item.sessionId, attempts: item.attempts, error: failure });
+      return null;
     }
-    const delay = backoffDelay({ baseDelayMs: this.retryBaseMs, maxDelayMs: this.retryMaxMs }, item.attempts);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.closed) return this.notifyIdle();
-      this.queue.unshift(item);
-      this.pump();
-    }, delay);
-    timer.unref();
-    this.timers.add(timer);
+    return backoffDelay({ baseDelayMs: this.retryBaseMs, maxDelayMs: this.retryMaxMs }, item.attempts);
   }
 
   private notifyIdle(): void {
-    if (this.pending === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.held.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** Resolves when nothing is queued, in flight or waiting to retry (tests). */
   idle(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.held.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Stops delivering; waits up to `graceMs` for deliveries already in flight. */
   async close(graceMs = 2000): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    this.queue.length = 0;
-    if (this.inFlight === 0) return;
-    await Promise.race([this.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    if (this.dropReport) clearTimeout(this.dropReport);
+    for (const lane of this.lanes.values()) if (lane.retry) clearTimeout(lane.retry);
+    for (const item of [...this.held]) if (!item.sending) this.held.delete(item);
+    this.lanes.clear();
+    if (this.inFlight === 0) return this.notifyIdle();
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (this.inFlight === 0) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 10);
+        check.unref();
+      }),
+      new Promise((r) => setTimeout(r, graceMs).unref()),
+    ]);
   }
 }

@@ -2,6 +2,7 @@ import { REASONS } from '@wa-session-sync/shared';
 import type { Logger } from '../log';
 import { errorMessage, KeyedSerial, withTimeout } from '../util';
 import type { ClientEvents, SessionClient, SessionDriver } from './driver';
+import type { LaunchGate } from './launch-gate';
 import type { ManifestStore } from './manifest-store';
 import type { SessionRecord } from './record';
 import type { ReconnectScheduler } from './reconnect-scheduler';
@@ -14,6 +15,8 @@ export interface LifecycleOptions {
   events: SessionEvents;
   manifests: ManifestStore;
   reconnects: ReconnectScheduler;
+  /** Every launch takes its turn here. */
+  gate: LaunchGate;
   logger: Logger;
   now: () => Date;
   /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
@@ -24,6 +27,8 @@ export interface LifecycleOptions {
   destroyTimeoutMs: number;
   /** How long a launch waits for a Chromium of this host still closing the profile before killing it. */
   profileReleaseTimeoutMs: number;
+  /** How long a session may show a QR nobody scans before it is stopped (`QR_TIMEOUT`). */
+  qrTimeoutMs: number;
   /** The worker is shutting down: nothing is launched or relaunched any more. */
   closing: () => boolean;
 }
@@ -36,6 +41,8 @@ export interface LifecycleOptions {
 export class SessionLifecycle {
   private readonly chains = new KeyedSerial();
   private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
+  /** The pending QR deadline of each record showing a QR. */
+  private readonly qrDeadlines = new Map<SessionRecord, NodeJS.Timeout>();
 
   constructor(private readonly options: LifecycleOptions) {}
 
@@ -50,6 +57,7 @@ export class SessionLifecycle {
     record.client = null;
     record.clientInitialized = false;
     this.options.reconnects.cancel(record);
+    this.clearQrDeadline(record);
   }
 
   /** Launches a client for `record`; call it inside the session's serial chain. */
@@ -71,25 +79,60 @@ export class SessionLifecycle {
     // Stopped, replaced or shutting down while we looked at the profile.
     if (this.options.closing() || !registry.holds(record)) return;
     const generation = ++record.generation;
-    const client = this.options.driver.create(
-      { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
-      this.handlers(record, generation),
-    );
-    record.client = client;
     try {
-      await withTimeout(client.initialize(), this.options.initTimeoutMs, 'initialize()');
+      const client = await this.options.gate.run(async () => {
+        // Stopped, replaced or shutting down while it waited for its turn.
+        if (this.options.closing() || !registry.isCurrent(record, generation)) return null;
+        const created = this.options.driver.create(
+          { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
+          this.handlers(record, generation),
+        );
+        record.client = created;
+        await withTimeout(created.initialize(), this.options.initTimeoutMs, 'initialize()').catch((error: unknown) => {
+          throw new LaunchError(created, error);
+        });
+        return created;
+      });
+      if (client === null) return;
       if (registry.isCurrent(record, generation)) record.clientInitialized = true;
       // Given up while it launched (stop, replace, shutdown): whoever did so may have found no
       // browser to close yet, so this launch closes its own.
       else await this.dispose(record, client);
     } catch (error) {
+      const client = error instanceof LaunchError ? error.client : null;
+      const cause = error instanceof LaunchError ? error.cause : error;
       if (!registry.isCurrent(record, generation)) {
-        await this.dispose(record, client);
+        if (client) await this.dispose(record, client);
         return;
       }
-      logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(error) });
+      logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(cause) });
       this.lost(record, generation, REASONS.LAUNCH_FAILED);
     }
+  }
+
+  /**
+   * Nobody scanned the QR in time: the browser is closed and the session stays listed as
+   * `disconnected` with reason `QR_TIMEOUT`, saved as stopped (a restart does not bring it back);
+   * a new start shows a new QR. Nothing revives it by itself: a person must scan.
+   */
+  private qrExpired(record: SessionRecord, generation: number): void {
+    const { registry, events, logger, manifests } = this.options;
+    if (!registry.isCurrent(record, generation) || record.status !== 'qr_scanning' || this.options.closing()) return;
+    logger.warn('QR not scanned in time; session stopped', { sessionId: record.sessionId, timeoutMs: this.options.qrTimeoutMs });
+    const client = record.client;
+    this.retire(record);
+    record.qr = null;
+    events.apply(record, 'stop', REASONS.QR_TIMEOUT);
+    void this.serial(record.sessionId, async () => {
+      if (client) await this.dispose(record, client);
+      if (registry.holds(record)) await manifests.saveRecord(record, 'stopped');
+    });
+  }
+
+  private clearQrDeadline(record: SessionRecord): void {
+    const timer = this.qrDeadlines.get(record);
+    if (timer) clearTimeout(timer);
+    this.qrDeadlines.delete(record);
   }
 
   /**
@@ -157,12 +200,25 @@ export class SessionLifecycle {
         record.qr = qr;
         events.apply(record, 'qr');
         events.qr(record, qr);
+        // From the first QR of a wait: a refreshed QR does not extend it.
+        if (!this.qrDeadlines.has(record)) {
+          this.qrDeadlines.set(
+            record,
+            setTimeout(() => {
+              this.qrDeadlines.delete(record);
+              this.qrExpired(record, generation);
+            }, this.options.qrTimeoutMs),
+          );
+        }
       },
       authenticated: () => {
-        if (live()) events.apply(record, 'authenticated');
+        if (!live()) return;
+        this.clearQrDeadline(record);
+        events.apply(record, 'authenticated');
       },
       ready: (phone) => {
         if (!live()) return;
+        this.clearQrDeadline(record);
         record.phone = phone ?? record.phone;
         record.qr = null;
         record.reconnectAttempts = 0;
@@ -199,5 +255,15 @@ export class SessionLifecycle {
         this.lost(record, generation, reason);
       },
     };
+  }
+}
+
+/** A launch's `initialize()` failed or timed out; carries the client so that it can be disposed of. */
+class LaunchError extends Error {
+  constructor(
+    readonly client: SessionClient,
+    override readonly cause: unknown,
+  ) {
+    super(errorMessage(cause));
   }
 }

@@ -5,7 +5,9 @@ import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
 import { sessionFolder } from '../browser/profile';
 import { errorMessage, withTimeout } from '../util';
+import { Capacity, type CapacityLimits } from './capacity';
 import type { SessionClient, SessionDriver } from './driver';
+import { LaunchGate } from './launch-gate';
 import { SessionLifecycle } from './lifecycle';
 import { findSavedSession } from './manifest';
 import { ManifestStore } from './manifest-store';
@@ -37,8 +39,28 @@ export interface ManagerOptions {
    * earlier worker's, which saves the profile as it exits) before killing it. Default 3 s.
    */
   profileReleaseTimeoutMs?: number;
+  /** Chromium launches at once, for every kind of start (`WHATSAPP_LAUNCH_CONCURRENCY`). Default 1. */
+  launchConcurrency?: number;
+  /** Sessions holding a browser at most, and the free-memory floor of a start. Default: neither. */
+  capacity?: CapacityLimits;
+  /** How long a QR may wait for a scan (`WHATSAPP_QR_TIMEOUT_SECONDS`). Default 300 s. */
+  qrTimeoutMs?: number;
   now?: () => Date;
   random?: () => number;
+}
+
+/**
+ * A saved session the restore registered at start (before the HTTP API answered), to be launched
+ * in its turn unless something else started, replaced or stopped it first.
+ */
+export interface RestoreTicket {
+  readonly workspaceId: string;
+  readonly sessionId: string;
+  readonly folder: string;
+  /** The record registered (or, for a session already held, the one to replace). */
+  readonly record: SessionRecord;
+  /** The session was held before the restore began: its turn replaces it (force cleanup first). */
+  readonly replaces: boolean;
 }
 
 export interface StartResult {
@@ -60,6 +82,7 @@ export class SessionManager extends EventEmitter {
   private readonly events: SessionEvents;
   private readonly manifests: ManifestStore;
   private readonly lifecycle: SessionLifecycle;
+  private readonly capacity: Capacity;
   private closing = false;
   private readonly destroyTimeoutMs: number;
   private readonly now: () => Date;
@@ -71,6 +94,7 @@ export class SessionManager extends EventEmitter {
     const { logger } = options;
     this.events = new SessionEvents({ sink: options.events, logger, now: this.now, onStatus: (view) => this.emit('status', view) });
     this.manifests = new ManifestStore(logger, this.now);
+    this.capacity = new Capacity(options.capacity ?? { minFreeMemoryMb: 0 });
     const reconnects = new ReconnectScheduler({
       policy: { maxAttempts: options.maxReconnectAttempts, baseDelayMs: options.reconnectBaseDelayMs, maxDelayMs: options.reconnectMaxDelayMs },
       logger,
@@ -82,12 +106,16 @@ export class SessionManager extends EventEmitter {
       events: this.events,
       manifests: this.manifests,
       reconnects,
+      // A launch holds its turn until initialize() settles, 30 s at most: a hung one must not
+      // stop every other session from starting for the whole init timeout.
+      gate: new LaunchGate(options.launchConcurrency ?? 1, Math.min(options.initTimeoutMs, 30_000)),
       logger,
       now: this.now,
       autoReconnect: options.autoReconnect,
       initTimeoutMs: options.initTimeoutMs,
       destroyTimeoutMs: this.destroyTimeoutMs,
       profileReleaseTimeoutMs: options.profileReleaseTimeoutMs ?? 3000,
+      qrTimeoutMs: options.qrTimeoutMs ?? 300_000,
       closing: () => this.closing,
     });
   }
@@ -105,6 +133,11 @@ export class SessionManager extends EventEmitter {
 
   has(sessionId: string): boolean {
     return this.registry.find(sessionId) !== undefined;
+  }
+
+  /** Sessions counted against the cap (those holding or about to hold a browser), and the cap. */
+  usage(): { max: number | null; used: number } {
+    return { max: this.capacity.max, used: this.used() };
   }
 
   /** A live Chromium of this host still holds the profile in `folder` (it is closing, or ours). */
@@ -126,9 +159,16 @@ export class SessionManager extends EventEmitter {
       throw new SessionStateError('session_workspace_mismatch', `Session ${sessionId} belongs to another workspace`);
     }
     if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
+    if (existing?.queued) {
+      // Waiting in the restore queue: launched now, by this start, and never again by the restore.
+      this.launchQueued(existing, options.origin ?? 'api');
+      return { created: false, session: viewOf(existing) };
+    }
     if (existing && holdsBrowser(existing.status) && !options.replace && !browserDied(existing)) {
       return { created: false, session: viewOf(existing) };
     }
+    // A session not holding a browser yet takes a place; a replaced one keeps its own.
+    if (!existing || !holdsBrowser(existing.status)) this.capacity.admit(this.used());
     // Registered synchronously, before any await, so a concurrent start sees it and answers 200.
     const record = newRecord({ workspaceId, sessionId, folder, phone: existing?.phone ?? null, now: this.now() });
     const previousClient = existing?.client ?? null;
@@ -148,18 +188,39 @@ export class SessionManager extends EventEmitter {
   }
 
   /**
-   * Restores a saved session (force-cleaning a present one first) in two steps: resolves once
-   * the browser is launched and WhatsApp Web loaded (`initialize()` settled), with `settled` for
-   * the rest (connected, showing a QR, reconnecting or failed; the restore scheduler overlaps the
-   * next launch with it). Throws only what `start` throws (an invalid id, the worker stopping).
+   * Registers a saved session for the restore, synchronously: from now on it is listed
+   * (`initializing`) and counted, and a `POST` for it answers 200 with it. A session already held
+   * is left running and replaced when its turn comes (the seed's duplicate fix). Returns null when
+   * the cap is reached (the session stays on disk, not started).
    */
-  async beginRestore(
-    workspaceId: string,
-    sessionId: string,
-    settleTimeoutMs = this.options.initTimeoutMs,
-  ): Promise<{ settled: Promise<WorkerSession> }> {
-    this.start(workspaceId, sessionId, { replace: true, origin: 'restore' });
-    const record = this.registry.get(sessionId);
+  reserveForRestore(workspaceId: string, sessionId: string): RestoreTicket | null {
+    const folder = sessionFolder(this.options.sessionsDir, workspaceId, sessionId);
+    const existing = this.registry.find(sessionId);
+    if (existing) return { workspaceId, sessionId, folder, record: existing, replaces: true };
+    if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
+    const max = this.capacity.max;
+    if (max !== null && this.used() >= max) return null;
+    const record = newRecord({ workspaceId, sessionId, folder, phone: null, now: this.now() });
+    record.queued = true;
+    this.registry.put(record);
+    this.events.status(record, null);
+    return { workspaceId, sessionId, folder, record, replaces: false };
+  }
+
+  /**
+   * Launches a reserved session in two steps: resolves once the browser is launched and WhatsApp
+   * Web loaded (`initialize()` settled), with `settled` for the rest (connected, showing a QR,
+   * reconnecting or failed; the restore overlaps the next launch with it). A session started,
+   * replaced or stopped since it was reserved is left as it is: `settled` then follows that one
+   * (null when it is gone). Throws only what `start` throws (an invalid id, the worker stopping).
+   */
+  async beginRestore(ticket: RestoreTicket, settleTimeoutMs = this.options.initTimeoutMs): Promise<{ settled: Promise<WorkerSession | null> }> {
+    const { workspaceId, sessionId } = ticket;
+    const current = this.registry.find(sessionId);
+    if (current === ticket.record && current.queued) this.launchQueued(current, 'restore');
+    else if (current === ticket.record && ticket.replaces) this.start(workspaceId, sessionId, { replace: true, origin: 'restore' });
+    const record = this.registry.find(sessionId);
+    if (!record) return { settled: Promise.resolve(null) };
     await record.launched.catch(() => undefined);
     const settled = this.waitUntil(record, (s) => s !== 'initializing' && s !== 'authenticated', settleTimeoutMs).then(() => {
       const view = viewOf(record);
@@ -280,6 +341,22 @@ export class SessionManager extends EventEmitter {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** Sessions holding (or about to hold) a browser. */
+  private used(): number {
+    return this.registry.all().filter((r) => holdsBrowser(r.status)).length;
+  }
+
+  /** Launches a session the restore registered; the first caller does it, later ones find it launched. */
+  private launchQueued(record: SessionRecord, origin: string): void {
+    if (!record.queued) return;
+    record.queued = false;
+    this.options.logger.info('Creating WhatsApp session', { sessionId: record.sessionId, workspaceId: record.workspaceId, origin });
+    record.launched = this.lifecycle.serial(record.sessionId, async () => {
+      await this.manifests.saveRecord(record, 'running');
+      await this.lifecycle.launch(record);
+    });
+  }
 
   private waitUntil(record: SessionRecord, done: (status: SessionStatus) => boolean, timeoutMs: number): Promise<void> {
     if (done(record.status) || !this.registry.holds(record)) return Promise.resolve();

@@ -19,6 +19,11 @@ export interface SessionRecord {
   clientInitialized: boolean;
   /** Bumped whenever the client changes or is given up; events of older generations are stale. */
   generation: number;
+  /**
+   * Registered by the restore at start and waiting for its turn: listed, counted, and launched by
+   * whichever comes first, the restore or an API start (never both).
+   */
+  queued: boolean;
   /** Settles when the launch that created this record has returned (restore waits on it). */
   launched: Promise<void>;
 }
@@ -39,6 +44,7 @@ export function newRecord(fields: { workspaceId: string; sessionId: string; fold
     client: null,
     clientInitialized: false,
     generation: 0,
+    queued: false,
     launched: Promise.resolve(),
   };
 }

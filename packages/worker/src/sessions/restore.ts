@@ -1,79 +1,117 @@
 import pLimit from 'p-limit';
 import type { Logger } from '../log';
-import type { SessionManager } from './manager';
-import { listSavedSessions, readManifest, type SavedSession } from './manifest';
 import { errorMessage } from '../util';
+import type { RestoreTicket, SessionManager } from './manager';
+import { listSavedSessions, readManifest } from './manifest';
 
 export interface RestoreReport {
   /** Connected again. */
   restored: string[];
-  /** Started, but not connected when its launch settled (QR needed, reconnecting, failed). */
+  /** Started, but not connected when its launch settled (QR needed, reconnecting, failed, stopped meanwhile). */
   pending: Array<{ session_id: string; status: string }>;
   /** Folders whose manifest could not be used; left on disk, reported. */
   broken: Array<{ folder: string; error: string }>;
-  /** Saved as stopped (DELETE without logout). */
+  /** Saved as stopped (DELETE without logout, an unscanned QR). */
   skipped: string[];
+  /** Saved as running but over `WHATSAPP_MAX_SESSIONS`: left on disk, not started. */
+  overCapacity: string[];
+}
+
+/** The restore's first step: every saved `running` session registered, in the order they will launch. */
+export interface PreparedRestore {
+  tickets: RestoreTicket[];
+  report: RestoreReport;
 }
 
 /**
- * Brings back every saved session whose desired state is `running`, at most `concurrency` at once.
- * A session already in memory is force-cleaned first (the seed document's duplicate fix). One broken
- * profile never blocks the others.
+ * Reads every saved session and registers those whose desired state is `running`
+ * ({@link SessionManager.reserveForRestore}), so that from then on the API lists them and a start
+ * for one of them answers with it instead of launching it a second time. Run before the HTTP API
+ * answers. A broken manifest is reported, never blocks the others.
  */
+export async function prepareRestore(options: { manager: SessionManager; sessionsDir: string; logger: Logger }): Promise<PreparedRestore> {
+  const { manager, logger } = options;
+  const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [], overCapacity: [] };
+  const saved = await listSavedSessions(options.sessionsDir);
+  const manifests = await Promise.allSettled(saved.map((entry) => readManifest(entry.folder)));
+  const running = saved.filter((entry, i) => {
+    const manifest = manifests[i]!;
+    if (manifest.status === 'rejected') {
+      logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(manifest.reason) });
+      report.broken.push({ folder: entry.folder, error: errorMessage(manifest.reason) });
+      return false;
+    }
+    if (manifest.value.desired === 'stopped') report.skipped.push(entry.sessionId);
+    return manifest.value.desired !== 'stopped';
+  });
+  // After a crash of the worker its browsers close by themselves, saving their profiles; a launch
+  // waits for the one on its profile. Sessions whose profile is already free go first.
+  const held = new Set(
+    (await Promise.all(running.map(async (entry) => ((await manager.profileHeld(entry.folder)) ? entry : null)))).filter((e) => e !== null),
+  );
+  running.sort((a, b) => Number(held.has(a)) - Number(held.has(b)));
+  if (held.size > 0) logger.info('Sessions whose earlier Chromium is still closing are restored last', { sessions: [...held].map((e) => e.sessionId) });
+  const tickets: RestoreTicket[] = [];
+  for (const entry of running) {
+    const ticket = manager.reserveForRestore(entry.workspaceId, entry.sessionId);
+    if (ticket) tickets.push(ticket);
+    else report.overCapacity.push(entry.sessionId);
+  }
+  if (report.overCapacity.length > 0) {
+    logger.warn('Saved sessions over WHATSAPP_MAX_SESSIONS are not restored', { sessions: report.overCapacity });
+  }
+  logger.info('Restoring saved sessions', { found: saved.length, registered: tickets.length });
+  return { tickets, report };
+}
+
+/**
+ * Launches the registered sessions, at most `concurrency` restores overlapping; their Chromium
+ * start through the manager's launch gate (one at a time by default: the CPU-heavy part), while
+ * the rest of a restore (login, store injection, ready) overlaps the next launch. A session that
+ * an API call started meanwhile is not launched again.
+ */
+export async function runRestore(
+  prepared: PreparedRestore,
+  options: {
+    manager: SessionManager;
+    concurrency: number;
+    logger: Logger;
+    /** How long the first session runs alone before the others start (bounded: a slow one never blocks them). */
+    headStartMs?: number;
+  },
+): Promise<RestoreReport> {
+  const { manager, logger } = options;
+  const { report } = prepared;
+  const restoreOne = async (ticket: RestoreTicket) => {
+    try {
+      const { settled } = await manager.beginRestore(ticket);
+      const session = await settled;
+      if (session?.status === 'connected') report.restored.push(ticket.sessionId);
+      else report.pending.push({ session_id: ticket.sessionId, status: session?.status ?? 'disconnected' });
+    } catch (error) {
+      logger.error('Restore failed', { sessionId: ticket.sessionId, error: errorMessage(error) });
+      report.pending.push({ session_id: ticket.sessionId, status: 'failed' });
+    }
+  };
+  // Restoring is CPU-bound: sessions started together all finish late. The first one gets the
+  // machine to itself for a head start, so one session answers early; the rest follow
+  // `concurrency` at a time.
+  const [first, ...rest] = prepared.tickets;
+  if (!first) return report;
+  const firstDone = restoreOne(first);
+  await Promise.race([firstDone, new Promise((r) => setTimeout(r, options.headStartMs ?? 1500))]);
+  const limit = pLimit(options.concurrency);
+  await Promise.all([firstDone, ...rest.map((ticket) => limit(() => restoreOne(ticket)))]);
+  return report;
+}
+
+/** {@link prepareRestore} then {@link runRestore}. */
 export async function restoreSessions(options: {
   manager: SessionManager;
   sessionsDir: string;
   concurrency: number;
   logger: Logger;
-  /** How long the first session runs alone before the others start (bounded: a slow one never blocks them). */
   headStartMs?: number;
 }): Promise<RestoreReport> {
-  const { manager, logger } = options;
-  const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [] };
-  const saved = await listSavedSessions(options.sessionsDir);
-  logger.info('Restoring saved sessions', { found: saved.length, concurrency: options.concurrency });
-  const toRestore: SavedSession[] = [];
-  const manifests = await Promise.allSettled(saved.map((entry) => readManifest(entry.folder)));
-  saved.forEach((entry, i) => {
-    const manifest = manifests[i]!;
-    if (manifest.status === 'rejected') {
-      logger.error('Cannot restore a saved session', { folder: entry.folder, error: errorMessage(manifest.reason) });
-      report.broken.push({ folder: entry.folder, error: errorMessage(manifest.reason) });
-    } else if (manifest.value.desired === 'stopped') report.skipped.push(entry.sessionId);
-    else toRestore.push(entry);
-  });
-
-  // Launches (Chromium start, page load, injection: the CPU-heavy part) go one at a time; the
-  // rest of a restore (login, store injection, ready) overlaps the next launch. Measured on two
-  // cores: launching two at once made no restore finish sooner and pushed /health's p99 from
-  // ~25 ms to over 100 ms.
-  const launchGate = pLimit(1);
-  const restoreOne = async (entry: SavedSession) => {
-    try {
-      const { settled } = await launchGate(() => manager.beginRestore(entry.workspaceId, entry.sessionId));
-      const session = await settled;
-      if (session.status === 'connected') report.restored.push(entry.sessionId);
-      else report.pending.push({ session_id: entry.sessionId, status: session.status });
-    } catch (error) {
-      logger.error('Restore failed', { sessionId: entry.sessionId, error: errorMessage(error) });
-      report.pending.push({ session_id: entry.sessionId, status: 'failed' });
-    }
-  };
-  // After a crash of the worker its browsers close by themselves, saving their profiles; a launch
-  // waits for the one on its profile. Sessions whose profile is already free go first.
-  const held = new Set<SavedSession>();
-  await Promise.all(toRestore.map(async (entry) => (await manager.profileHeld(entry.folder)) && held.add(entry)));
-  toRestore.sort((a, b) => Number(held.has(a)) - Number(held.has(b)));
-  if (held.size > 0) logger.info('Sessions whose earlier Chromium is still closing are restored last', { sessions: [...held].map((e) => e.sessionId) });
-
-  // Restoring is CPU-bound: sessions started together all finish late. The first one gets the
-  // machine to itself for a head start, so one session answers early; the rest follow
-  // `concurrency` at a time.
-  const [first, ...rest] = toRestore;
-  if (!first) return report;
-  const firstDone = restoreOne(first);
-  await Promise.race([firstDone, new Promise((r) => setTimeout(r, options.headStartMs ?? 1500))]);
-  const limit = pLimit(options.concurrency);
-  await Promise.all([firstDone, ...rest.map((entry) => limit(() => restoreOne(entry)))]);
-  return report;
+  return runRestore(await prepareRestore(options), options);
 }

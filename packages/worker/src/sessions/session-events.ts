@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
 import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
@@ -54,6 +55,6 @@ export class SessionEvents {
   }
 
   private envelope<E extends 'session.status' | 'session.qr' | 'message'>(record: SessionRecord, event: E) {
-    return { event, session_id: record.sessionId, workspace_id: record.workspaceId, timestamp: this.options.now().toISOString() };
+    return { id: randomUUID(), event, session_id: record.sessionId, workspace_id: record.workspaceId, timestamp: this.options.now().toISOString() };
   }
 }

@@ -8,104 +8,27 @@
  * BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS of the worker, e.g. to --require a profiler), BENCH_KEEP_DIR (keep
  * the sessions and logs).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
+import {
+  cpuSeconds,
+  privateMemory,
+  simulatedWorkerEnv,
+  sleep,
+  startWorker,
+  tempDir,
+  type WorkerProcess,
+} from '@wa-session-sync/test-support';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const API_KEY = 'bench-key';
-const WORKER_BIN = path.join(__dirname, '..', 'main.js');
 
-interface Worker {
-  child: ChildProcess;
-  url: string;
-  spawnedAt: number;
-  listeningAt: number;
-  exited: Promise<void>;
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
-async function startWorker(env: Record<string, string>): Promise<Worker> {
-  const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [WORKER_BIN], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: '0',
-      WHATSAPP_NODE_API_KEY: API_KEY,
-      ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      const match = /"message":"wa-worker listening","port":(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}`)));
-  });
-  const listeningAt = performance.now();
-  child.stdout!.resume();
-  return { child, url: `http://127.0.0.1:${port}`, spawnedAt, listeningAt, exited };
-}
-
-async function api(worker: Worker, method: string, route: string, body?: object): Promise<any> {
-  const response = await fetch(worker.url + route, {
-    method,
-    headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return response.json();
-}
-
-async function statuses(worker: Worker): Promise<Array<{ session_id: string; status: string; qr: string | null }>> {
-  return (await api(worker, 'GET', '/api/sessions')).sessions;
-}
-
-/** Sum of `measure(pid)` over every process whose command line mentions `text` (gone ones skipped). */
-function sumOverProcesses(text: string, measure: (pid: string) => number): number {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) total += measure(entry);
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-/** Private memory (Private_Clean + Private_Dirty) of every process whose command line mentions `text`, in bytes. */
-function privateMemory(text: string): number {
-  return sumOverProcesses(text, (pid) => {
-    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    let bytes = 0;
-    for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) bytes += Number(match[1]) * 1024;
-    return bytes;
-  });
-}
-
-/** CPU seconds (user + system) used so far by every process whose command line mentions `text`. */
-function cpuSeconds(text: string): number {
-  const ticks = 100; // USER_HZ on Linux
-  return sumOverProcesses(text, (pid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticks;
-  });
+function startBenchWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
+  return startWorker({ env: { ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env } });
 }
 
 function percentile(values: number[], p: number): number {
@@ -114,12 +37,12 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function pairAll(worker: Worker, sim: Simulator): Promise<void> {
-  for (let i = 0; i < SESSIONS; i++) await api(worker, 'POST', '/api/sessions', { session_id: `bench${i}`, workspace_id: 'bench' });
+async function pairAll(worker: WorkerProcess, sim: Simulator): Promise<void> {
+  for (let i = 0; i < SESSIONS; i++) await worker.api('POST', '/api/sessions', { session_id: `bench${i}`, workspace_id: 'bench' });
   const scanned = new Set<string>();
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const list = await statuses(worker);
+    const list = await worker.sessions();
     for (const s of list) {
       if (s.status === 'qr_scanning' && s.qr && !scanned.has(s.session_id)) {
         scanned.add(s.session_id);
@@ -144,8 +67,8 @@ interface RestoreRound {
   healthCount: number;
 }
 
-async function measureRestore(env: Record<string, string>, sessionsDir: string): Promise<{ worker: Worker; round: RestoreRound }> {
-  const worker = await startWorker(env);
+async function measureRestore(env: Record<string, string>, sessionsDir: string): Promise<{ worker: WorkerProcess; round: RestoreRound }> {
+  const worker = await startBenchWorker(env);
   const health: number[] = [];
   let done = false;
   const healthLoop = (async () => {
@@ -161,7 +84,7 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
   let allAt = NaN;
   const deadline = Date.now() + 120_000;
   while (Number.isNaN(allAt)) {
-    const list = await statuses(worker);
+    const list = await worker.sessions();
     const connected = list.filter((s) => s.status === 'connected').length;
     const now = performance.now();
     if (connected > 0 && Number.isNaN(firstAt)) firstAt = now;
@@ -170,7 +93,7 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
     await sleep(20);
   }
   const browserCpu = cpuSeconds(`--user-data-dir=${sessionsDir}`);
-  const workerCpu = cpuSeconds(WORKER_BIN);
+  const workerCpu = cpuSeconds([worker.pid]); // this worker only: others may run on the machine
   const cpu = browserCpu + workerCpu;
   process.stderr.write(`  cpu: browsers ${browserCpu.toFixed(1)} s, worker ${workerCpu.toFixed(1)} s\n`);
   done = true;
@@ -192,20 +115,20 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
 
 async function main(): Promise<void> {
   const sim = await startSimulator({ quiet: true });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'wa-worker-bench-'));
+  const dir = await tempDir('wa-worker-bench-');
   const sessionsDir = path.join(dir, 'sessions');
   const env: Record<string, string> = {
-    WHATSAPP_SESSIONS_DIR: sessionsDir,
-    LOG_DIR: path.join(dir, 'logs'),
-    WHATSAPP_WEBJS_BROWSER_ARGS: JSON.stringify([...sim.chromiumArgs(), ...(JSON.parse(process.env.BENCH_EXTRA_ARGS ?? '[]') as string[])]),
-    WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'none',
+    ...simulatedWorkerEnv(sim, {
+      sessionsDir,
+      logDir: path.join(dir, 'logs'),
+      extraChromiumArgs: JSON.parse(process.env.BENCH_EXTRA_ARGS ?? '[]') as string[],
+    }),
     ...(process.env.WHATSAPP_RESTORE_CONCURRENCY ? { WHATSAPP_RESTORE_CONCURRENCY: process.env.WHATSAPP_RESTORE_CONCURRENCY } : {}),
-    ...(process.env.PUPPETEER_EXECUTABLE_PATH ? { PUPPETEER_EXECUTABLE_PATH: process.env.PUPPETEER_EXECUTABLE_PATH } : {}),
   };
-  let worker: Worker | null = null;
+  let worker: WorkerProcess | null = null;
   try {
     process.stderr.write(`pairing ${SESSIONS} sessions...\n`);
-    worker = await startWorker(env);
+    worker = await startBenchWorker(env);
     await pairAll(worker, sim);
     // localStorage written less than ~3 s before a SIGKILL can be lost (simulator NOTES, pitfall 4).
     await sleep(4000);
@@ -223,14 +146,14 @@ async function main(): Promise<void> {
       await sleep(4000);
       if (i === ROUNDS - 1) {
         memoryPerSession = privateMemory(`--user-data-dir=${sessionsDir}`) / SESSIONS;
-        workerPrivate = privateMemory(WORKER_BIN);
+        workerPrivate = privateMemory([worker.pid]);
       }
     }
 
     process.stderr.write('autocannon GET /api/sessions...\n');
     const cannon = await autocannon({
       url: `${worker.url}/api/sessions`,
-      headers: { 'x-api-key': API_KEY },
+      headers: { 'x-api-key': worker.apiKey },
       connections: 10,
       duration: 5,
     });
@@ -255,10 +178,7 @@ async function main(): Promise<void> {
     process.stdout.write('\nwa-worker bench\n');
     for (const [name, value, note] of rows) process.stdout.write(`${name.padEnd(width)}  ${value}${note ? `   (${note})` : ''}\n`);
   } finally {
-    if (worker && worker.child.exitCode === null) {
-      worker.child.kill('SIGTERM');
-      await Promise.race([worker.exited, sleep(15_000)]);
-    }
+    await worker?.stop(15_000);
     await sim.stop();
     if (process.env.BENCH_KEEP_DIR) process.stderr.write(`kept ${dir}\n`);
     else await rm(dir, { recursive: true, force: true });

@@ -12,18 +12,15 @@
  * Needs Postgres (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); makes
  * and drops its own database.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { Agent, request } from 'undici';
 import knexFactory from 'knex';
-import { readActiveAccounts, writeAccounts, type AccountWrite } from '../db/accounts';
-import { migrateToLatest } from '../db/migrations';
+// The CLI's database modules alone: the floor times the database work, not the rest of the CLI.
+import { readActiveAccounts, writeAccounts, type AccountWrite } from '@wa-session-sync/cli/dist/db/accounts';
+import { migrateToLatest } from '@wa-session-sync/cli/dist/db/migrations';
+import { createTestDatabase, DEFAULT_PG_ADMIN_URL, runCli, spawnProcess, startLocalServer, tempDir, type LocalServer } from '@wa-session-sync/test-support';
 
 const ACCOUNTS = 10_000;
 const WORKSPACES = 10;
@@ -31,8 +28,7 @@ const DISAGREE = 1_000;
 /** Sync runs and floor measurements, interleaved; medians are reported, minima alongside. */
 const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const API_KEY = 'bench-key';
-const ADMIN_URL = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const BIN = path.join(__dirname, '..', 'bin.js');
+const ADMIN_URL = process.env.BENCH_ADMIN_URL || DEFAULT_PG_ADMIN_URL;
 
 const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150 };
 
@@ -76,8 +72,8 @@ const healthBody = JSON.stringify({
   version: 'bench',
 });
 
-function startWorkerStandIn(): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
+async function startWorkerStandIn(): Promise<LocalServer> {
+  const standIn = await startLocalServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     const url = req.url ?? '';
     if (url === '/health') return void res.end(healthBody);
@@ -87,8 +83,8 @@ function startWorkerStandIn(): Promise<http.Server> {
     res.statusCode = 404;
     res.end('{"error":{"code":"NOT_FOUND","message":"unknown"}}');
   });
-  server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  standIn.server.keepAliveTimeout = 60_000;
+  return standIn;
 }
 
 async function seed(client: Client): Promise<void> {
@@ -117,35 +113,24 @@ interface CliRun {
   phases: Record<string, number>;
 }
 
-function runCli(env: Record<string, string>): Promise<CliRun> {
+async function syncRun(env: Record<string, string>): Promise<CliRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [BIN, 'sync-sessions', '--json'], {
-    env: { ...process.env, ...env, WA_SYNC_REPORT_MAX_RSS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('close', (code) => {
-      const wallMs = performance.now() - started;
-      if (code !== 0) return reject(new Error(`wa-sync exited ${code}: ${stderr}`));
-      const report = JSON.parse(stdout) as {
-        duration_ms: number;
-        timings_ms: Record<string, number>;
-        summary: { mismatches: number };
-      };
-      const rss = /peak RSS ([\d.]+) MB/.exec(stderr);
-      resolve({
-        durationMs: report.duration_ms,
-        wallMs,
-        peakRssMb: rss ? Number(rss[1]) : Number.NaN,
-        mismatches: report.summary.mismatches,
-        phases: report.timings_ms,
-      });
-    });
-  });
+  const { code, stdout, stderr } = await runCli(['sync-sessions', '--json'], { ...env, WA_SYNC_REPORT_MAX_RSS: '1' }, { baseEnv: process.env });
+  const wallMs = performance.now() - started;
+  if (code !== 0) throw new Error(`wa-sync exited ${code}: ${stderr}`);
+  const report = JSON.parse(stdout) as {
+    duration_ms: number;
+    timings_ms: Record<string, number>;
+    summary: { mismatches: number };
+  };
+  const rss = /peak RSS ([\d.]+) MB/.exec(stderr);
+  return {
+    durationMs: report.duration_ms,
+    wallMs,
+    peakRssMb: rss ? Number(rss[1]) : Number.NaN,
+    mismatches: report.summary.mismatches,
+    phases: report.timings_ms,
+  };
 }
 
 /** What the seed's PHP command does: per account one request and one UPDATE. */
@@ -212,33 +197,23 @@ async function floor(url: string, workerUrl: string, dispatcher: Agent): Promise
  * The floor measured in a fresh node process, like the CLI: its JavaScript runs as cold as the
  * CLI's, so the comparison is about work done, not about V8 having warmed up in the bench.
  */
-function floorInFreshProcess(url: string, workerUrl: string): Promise<Floor> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--floor', url, workerUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout) as Floor) : reject(new Error(`floor process exited ${code}`))));
-  });
+async function floorInFreshProcess(url: string, workerUrl: string): Promise<Floor> {
+  const { code, stdout, stderr } = await spawnProcess(process.execPath, [__filename, '--floor', url, workerUrl], { env: process.env }).done;
+  if (code !== 0) throw new Error(`floor process exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as Floor;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
-  const name = `wa_sync_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${name}`;
-  const url = dbUrl.toString();
-  const client = new Client({ connectionString: url });
-  const server = await startWorkerStandIn();
-  const workerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const db = await createTestDatabase({ prefix: 'wa_sync_bench', adminUrl: ADMIN_URL });
+  const { url, client } = db;
+  const standIn = await startWorkerStandIn();
+  const workerUrl = standIn.url;
   const dispatcher = new Agent({ connections: 4 });
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wa-sync-bench-'));
+  const tmp = await tempDir('wa-sync-bench-');
   try {
-    await client.connect();
     const knex = knexFactory({ client: 'pg', connection: url });
     await migrateToLatest(knex);
     await knex.destroy();
@@ -262,7 +237,7 @@ async function main(): Promise<void> {
       await seed(client);
       warmFloors.push(await floor(url, workerUrl, dispatcher));
       await seed(client);
-      const run = await runCli(env);
+      const run = await syncRun(env);
       if (run.mismatches !== DISAGREE) throw new Error(`the sync found ${run.mismatches} mismatches, expected ${DISAGREE}`);
       if ((await countDisagreeing(client)) !== 0) throw new Error('the sync left rows disagreeing with the worker');
       runs.push(run);
@@ -308,12 +283,9 @@ async function main(): Promise<void> {
     const slowest = runs.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
     console.log(`  slowest sync run phases (ms): ${JSON.stringify(slowest.phases)}`);
   } finally {
-    server.closeAllConnections();
-    server.close();
+    await standIn.close();
     await dispatcher.close();
-    await client.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await db.drop().catch(() => undefined);
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }

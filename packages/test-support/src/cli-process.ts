@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { cleanEnv, spawnProcess, type ProcessResult, type RunningProcess } from './processes';
+
+/** The built CLI (`wa-sync`). Same path from src/ and dist/. */
+export const CLI_BIN = path.resolve(__dirname, '..', '..', 'cli', 'dist', 'bin.js');
+
+export interface CliOptions {
+  /** The environment to start from ({@link cleanEnv}); `env` goes on top. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Aborting it sends the CLI SIGTERM. */
+  signal?: AbortSignal;
+}
+
+export interface CliResult extends ProcessResult {
+  /** stdout parsed, for a run with `--json` whose stdout is JSON. */
+  json?: any;
+}
+
+/** Starts the built CLI (`node dist/bin.js <args>`). */
+export function startCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): RunningProcess {
+  return spawnProcess(process.execPath, [CLI_BIN, ...args], { env: { ...(options.baseEnv ?? cleanEnv()), ...env }, signal: options.signal });
+}
+
+/** Runs the built CLI to its end. */
+export async function runCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): Promise<CliResult> {
+  const result: CliResult = await startCli(args, env, options).done;
+  if (args.includes('--json')) {
+    try {
+      result.json = JSON.parse(result.stdout);
+    } catch {
+      // not JSON (an error line): the test looks at stdout and stderr
+    }
+  }
+  return result;
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { cleanEnv, spawnProcess } from './processes';
+import { cpuSeconds, isBrowserOn, killProcessesMentioning, privateBytes, privateMemory, processesMentioning } from './proc-scan';
+
+describe('isBrowserOn', () => {
+  const dir = '/tmp/wa-e2e-x/sessions';
+  it('takes the browser process on a profile under the folder, not its helpers nor other profiles', () => {
+    expect(isBrowserOn(['/usr/lib/chromium/chromium', '--headless', `--user-data-dir=${dir}/1/s1/session`, '--remote-debugging-pipe'], dir)).toBe(true);
+    expect(isBrowserOn(['/usr/lib/chromium/chromium', '--type=renderer', `--user-data-dir=${dir}/1/s1/session`], dir)).toBe(false);
+    expect(isBrowserOn(['/usr/lib/chromium/chromium', '--user-data-dir=/tmp/elsewhere/session'], dir)).toBe(false);
+    expect(isBrowserOn(['node', 'main.js', `--wa-worker-sessions=${dir}`], dir)).toBe(false);
+  });
+});
+
+describe('privateBytes', () => {
+  it('sums Private_Clean and Private_Dirty of smaps_rollup', () => {
+    const rollup = [
+      '55d0c0a00000-7ffd5a3f1000 ---p 00000000 00:00 0                          [rollup]',
+      'Rss:              120000 kB',
+      'Shared_Clean:      30000 kB',
+      'Private_Clean:      2000 kB',
+      'Private_Dirty:     81000 kB',
+      'Private_Hugetlb:       0 kB',
+    ].join('\n');
+    expect(privateBytes(rollup)).toBe(83_000 * 1024);
+  });
+});
+
+describe('process scans', () => {
+  it('find, measure and kill the processes whose command line mentions a marker', async () => {
+    const marker = `--test-support-marker=${randomBytes(6).toString('hex')}`;
+    // Busy for a while so that it has used some CPU, then idle until killed.
+    const script = 'const end = Date.now() + 150; while (Date.now() < end); console.log("ready"); setTimeout(() => {}, 60000)';
+    const proc = spawnProcess(process.execPath, ['-e', script, '--', marker], { env: cleanEnv() });
+    await proc.outputMatching(/ready/);
+
+    expect(processesMentioning(marker)).toEqual([proc.pid]);
+    expect(cpuSeconds(marker)).toBeGreaterThan(0.05);
+    expect(cpuSeconds([proc.pid])).toBe(cpuSeconds(marker));
+    expect(privateMemory(marker)).toBeGreaterThan(1024 * 1024);
+    expect(privateMemory([proc.pid])).toBeGreaterThan(1024 * 1024);
+
+    expect(killProcessesMentioning(marker)).toEqual([proc.pid]);
+    expect(await proc.exited).toBeNull();
+    expect(proc.child.signalCode).toBe('SIGKILL');
+    expect(processesMentioning(marker)).toEqual([]);
+    expect(cpuSeconds(marker)).toBe(0);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * Scans of this machine's processes, read through the worker's own `/proc` reader (imported
+ * alone: it loads nothing else of the worker).
+ */
+import fs from 'node:fs';
+import { processIds, readProcess, readStat, type ProcInfo } from '@wa-session-sync/worker/dist/browser/proc';
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** Processes (other than this one) for which `matches` holds. */
+export function processesWhere(matches: (info: ProcInfo) => boolean): number[] {
+  return processIds().filter((pid) => {
+    if (pid === process.pid) return false;
+    const info = readProcess(pid);
+    return info !== null && matches(info);
+  });
+}
+
+/** Pids of processes (other than this one) whose command line mentions `text`, e.g. a temp folder. */
+export function processesMentioning(text: string): number[] {
+  return processesWhere(({ args }) => args.join('\0').includes(text));
+}
+
+/** SIGKILLs every process whose command line mentions `text`; returns their pids. */
+export function killProcessesMentioning(text: string): number[] {
+  const pids = processesMentioning(text);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}
+
+/** A Chromium browser process (not one of its helpers, which carry `--type=`) on a profile under `dir`. */
+export function isBrowserOn(args: readonly string[], dir: string): boolean {
+  return args.some((arg) => arg.startsWith(`--user-data-dir=${dir}`)) && !args.some((arg) => arg.startsWith('--type='));
+}
+
+/** Pids of the Chromium browser processes on a profile under `dir`: one per running client. */
+export function browserProcesses(dir: string): number[] {
+  return processesWhere(({ args }) => isBrowserOn(args, dir));
+}
+
+/** Private memory (Private_Clean + Private_Dirty of `smaps_rollup`) in bytes, from its text. */
+export function privateBytes(smapsRollup: string): number {
+  let bytes = 0;
+  for (const match of smapsRollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) bytes += Number(match[1]) * 1024;
+  return bytes;
+}
+
+/**
+ * Private memory of the processes, in bytes (gone ones count 0): `pids`, or every process whose
+ * command line mentions `text`.
+ */
+export function privateMemory(processes: string | readonly number[]): number {
+  let total = 0;
+  for (const pid of typeof processes === 'string' ? processesMentioning(processes) : processes) {
+    try {
+      total += privateBytes(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/** CPU seconds (user + system) used so far by the processes: `pids`, or every process whose command line mentions `text`. */
+export function cpuSeconds(processes: string | readonly number[]): number {
+  let ticks = 0;
+  for (const pid of typeof processes === 'string' ? processesMentioning(processes) : processes) ticks += readStat(pid)?.cpuTicks ?? 0;
+  return ticks / TICKS_PER_SECOND;
+}

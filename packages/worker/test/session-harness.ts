@@ -1,0 +1,68 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { WebhookEvent } from '@wa-session-sync/shared';
+import { closeLogger, createLogger, type Logger } from '../src/log';
+import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
+import { FakeDriver, type FakeClient } from './fake-driver';
+import { tempDir, waitFor } from './helpers';
+
+/** A manager over the fake driver in a temp folder, logging to a file, its events recorded. */
+export interface SessionHarness {
+  dir: string;
+  sessionsDir: string;
+  logFile: string;
+  driver: FakeDriver;
+  manager: SessionManager;
+  readonly logger: Logger;
+  events: WebhookEvent[];
+  /** The `n`-th client launched for a session, once the manager has created it. */
+  client(sessionId: string, n?: number): Promise<FakeClient>;
+  /** The whole log: closes the logger first, so call it last. */
+  log(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function sessionHarness(options: Partial<ManagerOptions> = {}): Promise<SessionHarness> {
+  const dir = await tempDir('sessions');
+  const sessionsDir = path.join(dir, 'sessions');
+  const logDir = path.join(dir, 'logs');
+  const driver = new FakeDriver();
+  const events: WebhookEvent[] = [];
+  const h: SessionHarness = {
+    dir,
+    sessionsDir,
+    logFile: path.join(logDir, 'whatsapp-service.log'),
+    driver,
+    logger: createLogger({ logDir, level: 'debug' }),
+    events,
+    manager: undefined as unknown as SessionManager,
+    async client(sessionId, n = 1) {
+      await waitFor(() => driver.clientsOf(sessionId).length >= n, `client ${n} of ${sessionId}`, 5000);
+      return driver.clientsOf(sessionId)[n - 1]!;
+    },
+    async log() {
+      await closeLogger(h.logger);
+      return fs.readFile(h.logFile, 'utf8');
+    },
+    async close() {
+      await h.manager.shutdown(1000);
+      await closeLogger(h.logger);
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+  h.manager = new SessionManager({
+    sessionsDir,
+    driver,
+    logger: h.logger,
+    events: { publish: (e) => events.push(e) },
+    autoReconnect: true,
+    maxReconnectAttempts: 2,
+    reconnectBaseDelayMs: 1,
+    reconnectMaxDelayMs: 2,
+    probeTimeoutMs: 50,
+    initTimeoutMs: 1000,
+    destroyTimeoutMs: 100,
+    ...options,
+  });
+  return h;
+}

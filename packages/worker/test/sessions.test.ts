@@ -1,0 +1,176 @@
+import path from 'node:path';
+import { REASONS } from '@wa-session-sync/shared';
+import { CapacityExhaustedError } from '../src/errors';
+import { readManifest, writeManifest } from '../src/sessions/manifest';
+import { prepareRestore, runRestore } from '../src/sessions/restore';
+import { waitFor } from './helpers';
+import { sessionHarness, type SessionHarness } from './session-harness';
+
+// The session manager's own rules (restore queue, launch gate, capacity, QR timeout) over the
+// fake driver; api.test.ts covers the same manager through HTTP.
+
+jest.setTimeout(20_000);
+
+let h: SessionHarness;
+afterEach(async () => {
+  await h?.close();
+});
+
+const save = (sessionsDir: string, id: string) =>
+  writeManifest(path.join(sessionsDir, 'w1', id), { workspace_id: 'w1', session_id: id, desired: 'running', phone_number: '628', updated_at: '' });
+
+/** Counts clients whose initialize() is running, and the most at once. */
+function trackLaunches(h: SessionHarness, ms = 30) {
+  const seen = { now: 0, max: 0 };
+  h.driver.configure = (c) => {
+    c.onInitialize = async () => {
+      seen.max = Math.max(seen.max, ++seen.now);
+      await new Promise((r) => setTimeout(r, ms));
+      seen.now--;
+      setImmediate(() => c.emit.ready('628'));
+    };
+  };
+  return seen;
+}
+
+describe('the restore queue', () => {
+  it('lists every saved session before any launch, and a start of a queued one launches it once, now', async () => {
+    h = await sessionHarness();
+    for (const id of ['a1', 'a2', 'a3']) await save(h.sessionsDir, id);
+    trackLaunches(h);
+    const prepared = await prepareRestore({ manager: h.manager, sessionsDir: h.sessionsDir, logger: h.logger });
+    expect(h.manager.list().map((s) => [s.session_id, s.status]).sort()).toEqual([
+      ['a1', 'initializing'],
+      ['a2', 'initializing'],
+      ['a3', 'initializing'],
+    ]);
+    expect(h.driver.clients).toHaveLength(0);
+
+    // A sync at once after the restart: POSTs a3, still waiting in the queue.
+    const started = h.manager.start('w1', 'a3');
+    expect(started).toMatchObject({ created: false, session: { session_id: 'a3', status: 'initializing' } });
+    expect(h.manager.start('w1', 'a3').created).toBe(false);
+    await h.client('a3');
+
+    const report = await runRestore(prepared, { manager: h.manager, concurrency: 2, logger: h.logger, headStartMs: 0 });
+    expect(report.restored.sort()).toEqual(['a1', 'a2', 'a3']);
+    for (const id of ['a1', 'a2', 'a3']) expect(h.driver.clientsOf(id)).toHaveLength(1);
+    expect(h.driver.clientsOf('a3')[0]!.destroyed).toBe(false);
+    expect(h.driver.clients[0]!.spec.sessionId).toBe('a3'); // moved to the front by the API start
+  });
+
+  it('leaves alone a queued session stopped before its turn', async () => {
+    h = await sessionHarness();
+    await save(h.sessionsDir, 'a1');
+    const prepared = await prepareRestore({ manager: h.manager, sessionsDir: h.sessionsDir, logger: h.logger });
+    await h.manager.stop('a1');
+    const report = await runRestore(prepared, { manager: h.manager, concurrency: 1, logger: h.logger, headStartMs: 0 });
+    expect(h.driver.clients).toHaveLength(0);
+    expect(report.pending).toEqual([{ session_id: 'a1', status: 'disconnected' }]);
+    expect((await readManifest(path.join(h.sessionsDir, 'w1', 'a1'))).desired).toBe('stopped');
+  });
+
+  it('registers no more saved sessions than the cap, and says which stay on disk', async () => {
+    h = await sessionHarness({ capacity: { maxSessions: 2, minFreeMemoryMb: 0 } });
+    for (const id of ['a1', 'a2', 'a3']) await save(h.sessionsDir, id);
+    const prepared = await prepareRestore({ manager: h.manager, sessionsDir: h.sessionsDir, logger: h.logger });
+    expect(prepared.tickets.map((t) => t.sessionId)).toEqual(['a1', 'a2']);
+    expect(prepared.report.overCapacity).toEqual(['a3']);
+  });
+});
+
+describe('the launch gate', () => {
+  it('starts one Chromium at a time whoever asks: API starts, the restore and reconnects alike', async () => {
+    h = await sessionHarness({ launchConcurrency: 1 });
+    await save(h.sessionsDir, 'r1');
+    const seen = trackLaunches(h);
+    const prepared = await prepareRestore({ manager: h.manager, sessionsDir: h.sessionsDir, logger: h.logger });
+    const restoring = runRestore(prepared, { manager: h.manager, concurrency: 2, logger: h.logger, headStartMs: 0 });
+    for (const id of ['s1', 's2', 's3']) h.manager.start('w1', id);
+    await restoring;
+    await waitFor(() => h.manager.list().every((s) => s.status === 'connected'), 'all connected');
+    // All four lost at once: their relaunches take turns too.
+    for (const id of ['r1', 's1', 's2', 's3']) h.driver.last(id).emit.disconnected('CONFLICT');
+    await waitFor(() => h.driver.clients.length === 8 && h.manager.list().every((s) => s.status === 'connected'), 'all back');
+    expect(seen.max).toBe(1);
+  });
+
+  it('lets two launch at once when told to', async () => {
+    h = await sessionHarness({ launchConcurrency: 2 });
+    const seen = trackLaunches(h, 100);
+    for (const id of ['s1', 's2', 's3', 's4']) h.manager.start('w1', id);
+    await waitFor(() => h.manager.list().every((s) => s.status === 'connected'), 'all connected');
+    expect(seen.max).toBe(2);
+  });
+});
+
+describe('capacity', () => {
+  it('refuses a start over WHATSAPP_MAX_SESSIONS with capacity_exhausted and launches nothing; a stopped one frees a place', async () => {
+    h = await sessionHarness({ capacity: { maxSessions: 2, minFreeMemoryMb: 0 } });
+    h.manager.start('w1', 's1');
+    h.manager.start('w1', 's2');
+    let refused: unknown;
+    try {
+      h.manager.start('w1', 's3');
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(CapacityExhaustedError);
+    expect(refused).toMatchObject({ code: 'capacity_exhausted', statusCode: 503, retryAfterSec: 60 });
+    expect(h.manager.usage()).toEqual({ max: 2, used: 2 });
+    expect(h.manager.start('w1', 's1').created).toBe(false); // one it holds is answered as ever
+    await h.client('s2');
+    expect(h.driver.clientsOf('s3')).toHaveLength(0);
+    await h.manager.stop('s2');
+    expect(h.manager.start('w1', 's3').created).toBe(true);
+  });
+
+  it('refuses a start while available memory is under the floor', async () => {
+    let free = 200;
+    h = await sessionHarness({ capacity: { minFreeMemoryMb: 300, availableMemoryMb: () => free } });
+    expect(() => h.manager.start('w1', 's1')).toThrow('Only 200 MiB of memory available, under the 300 MiB floor (WHATSAPP_MIN_FREE_MEMORY_MB)');
+    expect(h.manager.list()).toEqual([]);
+    free = 301;
+    expect(h.manager.start('w1', 's1').created).toBe(true);
+    expect(h.manager.usage()).toEqual({ max: null, used: 1 });
+  });
+});
+
+describe('QR timeout', () => {
+  it('stops a session whose QR nobody scans: browser closed, disconnected with QR_TIMEOUT, saved as stopped, never relaunched', async () => {
+    h = await sessionHarness({ qrTimeoutMs: 200 });
+    h.manager.start('w1', 's1');
+    const client = await h.client('s1');
+    client.emit.qr('qr-1');
+    await new Promise((r) => setTimeout(r, 120));
+    client.emit.qr('qr-2'); // a refreshed QR does not extend the wait
+    await waitFor(() => h.manager.get('s1').status === 'disconnected', 'the QR to time out', 1000);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'disconnected', reason: REASONS.QR_TIMEOUT, qr: null });
+    await waitFor(() => client.destroyed, 'the browser closed');
+    await waitFor(async () => (await readManifest(path.join(h.sessionsDir, 'w1', 's1'))).desired === 'stopped', 'saved as stopped');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.driver.clientsOf('s1')).toHaveLength(1);
+    expect(h.events.filter((e) => e.event === 'session.status').map((e) => e.payload)).toContainEqual({
+      status: 'disconnected',
+      previous: 'qr_scanning',
+      reason: REASONS.QR_TIMEOUT,
+    });
+
+    // A new start shows a new QR.
+    expect(h.manager.start('w1', 's1').created).toBe(true);
+    (await h.client('s1', 2)).emit.qr('qr-3');
+    expect(h.manager.get('s1')).toMatchObject({ status: 'qr_scanning', qr: 'qr-3' });
+  });
+
+  it('does not stop a session scanned in time', async () => {
+    h = await sessionHarness({ qrTimeoutMs: 100 });
+    h.manager.start('w1', 's1');
+    const client = await h.client('s1');
+    client.emit.qr('qr-1');
+    client.emit.authenticated();
+    client.emit.ready('628');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.manager.get('s1').status).toBe('connected');
+    expect(client.destroyed).toBe(false);
+  });
+});
