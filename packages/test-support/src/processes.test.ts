@@ -7,7 +7,10 @@ const node = (script: string) => spawnProcess(process.execPath, ['-e', script], 
 
 describe('spawnProcess', () => {
   it('keeps stdout, stderr and both in order, and how the process ended', async () => {
-    const proc = node("process.stdout.write('one '); process.stderr.write('two '); setTimeout(() => { process.stdout.write('three'); process.exit(3); }, 20)");
+    // Writes 100 ms apart: the order between two pipes is only defined across such a gap.
+    const proc = node(
+      "process.stdout.write('one '); setTimeout(() => process.stderr.write('two '), 100); setTimeout(() => { process.stdout.write('three'); process.exit(3); }, 200)",
+    );
     const result = await proc.done;
     expect(result).toEqual({ code: 3, signal: null, stdout: 'one three', stderr: 'two ' });
     expect(proc.output()).toBe('one two three');
