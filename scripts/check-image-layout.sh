@@ -49,24 +49,28 @@ for unwanted in @wa-session-sync/simulator @wa-session-sync/test-support @wa-ses
   [ ! -e "$app/node_modules/$unwanted" ] || die 1 "the production install holds $unwanted, which only tests, the demo or the benchmarks need"
 done
 echo "    no simulator, test-support or bench package, nor their dependencies"
+# As the prod-deps stage: the image has Debian's headless shell, not the bundled one.
+rm -rf "$app/node_modules/@sparticuz"
 
-step "The runtime stage's files: dist/ of shared, cli and worker; scripts/*.sh"
+step "The runtime stage's files: dist/ of shared, cli and worker, their bins; scripts/*.sh"
 for package in shared cli worker; do
   cp -R "$root/packages/$package/dist" "$app/packages/$package/dist"
 done
+cp -R "$root/packages/cli/bin" "$app/packages/cli/bin"
+cp -R "$root/packages/worker/bin" "$app/packages/worker/bin"
 mkdir -p "$app/scripts" "$app/data/sessions" "$app/data/logs"
 cp "$root"/scripts/*.sh "$app/scripts/"
 
 step "wa-sync --help"
-node "$app/packages/cli/dist/bin.js" --help >/dev/null || die 1 "wa-sync does not start from the assembled tree"
+node "$app/packages/cli/bin/wa-sync.js" --help >/dev/null || die 1 "wa-sync does not start from the assembled tree"
 echo "    ok"
 
 step "wa-worker starts and answers /health"
 log="$app/data/worker.out"
 (cd "$app" && exec env -i PATH="$PATH" HOME="$app/data" NODE_ENV=production PORT=0 \
-  WHATSAPP_NODE_API_KEY="layout-check-$$" WHATSAPP_SESSIONS_DIR="$app/data/sessions" \
+  WHATSAPP_NODE_API_KEY="layout-check-key-$$" WHATSAPP_SESSIONS_DIR="$app/data/sessions" \
   LOG_DIR="$app/data/logs" WHATSAPP_RESTORE_ON_START=false \
-  node packages/worker/dist/main.js >"$log" 2>&1) &
+  node packages/worker/bin/wa-worker.js >"$log" 2>&1) &
 worker_pid=$!
 port=""
 for _ in $(seq 1 100); do

@@ -67,10 +67,10 @@ describe('crontab.example', () => {
     install = path.join(dir, 'checkout');
     logs = path.join(dir, 'log');
     const home = path.join(dir, 'home');
-    await Promise.all([logs, home, path.join(install, 'packages', 'cli', 'dist')].map((d) => fs.promises.mkdir(d, { recursive: true })));
+    await Promise.all([logs, home, path.join(install, 'packages', 'cli', 'bin')].map((d) => fs.promises.mkdir(d, { recursive: true })));
     worker = await StandIn.start(() => ({ status: 200, body: healthDocument() }));
     waSync = await fakeWaSync(dir, { stdout: 'Mismatches found: 0\n' });
-    await fs.promises.symlink(waSync.bin, path.join(install, 'packages', 'cli', 'dist', 'bin.js'));
+    await fs.promises.symlink(waSync.bin, path.join(install, 'packages', 'cli', 'bin', 'wa-sync.js'));
     await fs.promises.symlink(SCRIPTS_DIR, path.join(install, 'scripts'));
     await fs.promises.writeFile(
       path.join(install, '.env'),

@@ -42,6 +42,12 @@ describe('wa-sync argument handling', () => {
     expect(out.stdout).toContain('--json');
   });
 
+  it.each([['--version'], ['-V']])('prints the package version with %s and exits 0', async (flag) => {
+    const { out, io: cliIo } = io();
+    expect(await runCli([flag], cliIo)).toBe(0);
+    expect(out).toEqual({ stdout: `${(require('../package.json') as { version: string }).version}\n`, stderr: '' });
+  });
+
   it('reports a bad configuration as JSON too with --json, exit 2', async () => {
     const { out, io: cliIo } = io({ DATABASE_URL: 'nonsense with s3cret' });
     expect(await runCli(['sync-sessions', '--json'], cliIo)).toBe(2);

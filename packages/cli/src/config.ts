@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { ID_PATTERN } from '@wa-session-sync/shared';
+// The id pattern alone, not the package's index: that loads TypeBox (~90 ms), which a
+// configuration error (`--workspace=../x`) must not wait for.
+import { ID_PATTERN } from '@wa-session-sync/shared/dist/id-pattern';
 import { ConfigError } from './errors';
 
 /** Where the accounts live: a Postgres server, or the embedded PGlite folder. */

@@ -8,7 +8,7 @@ export { readActiveAccounts, writeAccounts, ACCOUNTS_TABLE } from './db/accounts
 export { acquireSyncLock, SYNC_LOCK_KEY } from './db/lock';
 export { WorkerClient, validateSessions } from './worker-client';
 export * from './sync/model';
-export { plan, settle, NOT_FOUND_REASON, TRIGGERED_BY } from './sync/plan';
+export { plan, settle, NOT_FOUND_REASON, PERSON_MUST_ACT, TRIGGERED_BY } from './sync/plan';
 export { runSync } from './sync/run';
 export type { ChangeResult, MismatchReport, SyncOutcome, SyncReport } from './sync/outcome';
 export { renderReport, reportJson } from './sync/report';

@@ -1,20 +1,26 @@
-import { Agent, request } from 'undici';
+import http from 'node:http';
+import type https from 'node:https';
 import pLimit from 'p-limit';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
+  HealthResponseSchema,
   isSessionStatus,
   isValidId,
-  type HealthResponse,
+  isValidPhoneNumber,
+  PHONE_NUMBER_PATTERN_SOURCE,
+  WorkerSessionSchema,
   type SessionStatus,
   type WorkerSession,
 } from '@wa-session-sync/shared';
 import { WorkerResponseError, WorkerUnavailableError } from './errors';
-import type { InvalidWorkerSession, RequestOutcome, WorkerSnapshot } from './sync/model';
+import type { InvalidWorkerSession, InvalidWorkerValue, RequestOutcome, WorkerSnapshot } from './sync/model';
 
 export interface WorkerClientOptions {
   /** Base URL without a trailing slash; never carries the key. */
   baseUrl: string;
   apiKey: string | undefined;
-  /** Per request: connect, headers and body each. */
+  /** Per request: the longest the connection may go without progress (connecting, waiting for the answer, reading it). */
   timeoutMs: number;
   /** `start`/`reconnect` requests in flight at once. */
   concurrency: number;
@@ -29,17 +35,60 @@ export interface WorkerHealth {
 
 export type SessionRequest = { kind: 'start' | 'reconnect'; session_id: string; workspace_id: string };
 
-/** The worker's HTTP API as the sync uses it (undici, keep-alive, bounded concurrency). */
+// The worker's answers are checked with the shared schemas the worker itself answers by.
+
+/** What the sync reads of `/health`: the uptime and the session counts, as the shared schema defines them. */
+const healthFacts = TypeCompiler.Compile(
+  Type.Object({
+    uptime: HealthResponseSchema.properties.uptime,
+    sessions: Type.Pick(HealthResponseSchema.properties.sessions, ['total', 'connected']),
+  }),
+);
+
+const workerSession = TypeCompiler.Compile(WorkerSessionSchema);
+
+/** A session entry's fields in the order their problems are reported: what names the entry first. */
+const FIELD_ORDER: readonly string[] = [
+  ...new Set(['session_id', 'status', 'workspace_id', ...Object.keys(WorkerSessionSchema.properties)]),
+];
+
+/** An answer read to its end. */
+interface Answer {
+  statusCode: number;
+  text: string;
+}
+
+interface Call {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  /**
+   * Whether sending it twice does no harm. An idempotent request that fails because the kept-alive
+   * connection it was written to had just been closed is sent again once, on a new connection; any
+   * other request is never sent twice and never written to a kept-alive connection at all.
+   */
+  idempotent: boolean;
+}
+
+/** The connection went `timeoutMs` without progress (connecting, waiting for the answer or reading it). */
+class RequestTimeoutError extends Error {
+  readonly code = 'WA_SYNC_REQUEST_TIMEOUT';
+}
+
+/**
+ * The worker's HTTP API as the sync uses it: node:http with a keep-alive agent, bounded concurrency.
+ *
+ * Not undici or fetch: loading the undici package cost ~120 ms of every start of the CLI and
+ * node's own fetch ~150 ms on its first call (measured on Node 20, whole processes, medians),
+ * where node:http is already part of node's start; four requests of a run do not need more.
+ */
 export class WorkerClient {
-  private readonly dispatcher: Agent;
+  private readonly agent: http.Agent;
 
   constructor(private readonly options: WorkerClientOptions) {
-    this.dispatcher = new Agent({
-      connections: Math.max(2, options.concurrency),
-      connectTimeout: options.timeoutMs,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    const secure = new URL(options.baseUrl).protocol === 'https:';
+    const Agent = secure ? loadHttps().Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: Math.max(2, options.concurrency) });
   }
 
   get url(): string {
@@ -50,19 +99,10 @@ export class WorkerClient {
   async health(): Promise<WorkerHealth> {
     const where = `${this.options.baseUrl}/health`;
     const body = await this.getJson(where, false, WorkerUnavailableError, 'the worker is not healthy');
-    const health = body as Partial<HealthResponse> | null;
-    const uptime = health?.uptime;
-    const sessions = health?.sessions;
-    if (
-      !health ||
-      typeof health !== 'object' ||
-      typeof uptime !== 'number' ||
-      !sessions ||
-      typeof sessions.total !== 'number' ||
-      typeof sessions.connected !== 'number'
-    ) {
+    if (!healthFacts.Check(body)) {
       throw new WorkerUnavailableError(`the worker is not healthy: ${where} answered JSON without uptime and session counts`);
     }
+    const { uptime, sessions } = body;
     return { uptime, total: sessions.total, connected: sessions.connected };
   }
 
@@ -88,45 +128,84 @@ export class WorkerClient {
     return Promise.all(requests.map((req) => limit(() => this.send(req))));
   }
 
+  /**
+   * `POST /api/sessions` (start) or `POST /api/sessions/:id/reconnect`. A start is idempotent (the
+   * worker answers 200 for a live session), so it is sent again once when its kept-alive connection
+   * turns out closed. A reconnect is not (the worker force-cleans the session and launches it
+   * again), so it is never sent twice: it gets a connection of its own, and a connection reset
+   * before the answer is reported as a failed reconnect (the next run decides again).
+   */
   async send(req: SessionRequest): Promise<RequestOutcome> {
-    const path =
-      req.kind === 'start' ? '/api/sessions' : `/api/sessions/${encodeURIComponent(req.session_id)}/reconnect`;
-    const body = req.kind === 'start' ? JSON.stringify({ session_id: req.session_id, workspace_id: req.workspace_id }) : '{}';
+    const start = req.kind === 'start';
+    const path = start ? '/api/sessions' : `/api/sessions/${encodeURIComponent(req.session_id)}/reconnect`;
+    const body = start ? JSON.stringify({ session_id: req.session_id, workspace_id: req.workspace_id }) : '{}';
     try {
-      const response = await this.call(`${this.options.baseUrl}${path}`, {
+      const answer = await this.call(`${this.options.baseUrl}${path}`, {
         method: 'POST',
         headers: { ...this.authHeaders(), 'content-type': 'application/json' },
         body,
-        dispatcher: this.dispatcher,
+        idempotent: start,
       });
-      const text = await response.body.text();
-      if (response.statusCode < 200 || response.statusCode >= 300) {
-        return { ok: false, error: `HTTP ${response.statusCode}${errorCode(text)}` };
+      if (answer.statusCode < 200 || answer.statusCode >= 300) {
+        return { ok: false, error: `HTTP ${answer.statusCode}${errorCode(answer.text)}` };
       }
-      return { ok: true, status: reportedStatus(text) };
+      return { ok: true, status: reportedStatus(answer.text) };
     } catch (error) {
+      if (!start && isReset(error)) {
+        return {
+          ok: false,
+          error: `the connection was reset before the worker answered (${(error as NodeJS.ErrnoException).code}); not sent again: a reconnect is not idempotent`,
+        };
+      }
       return { ok: false, error: describeNetworkError(error) };
     }
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
   }
 
   /**
-   * One request, retried once on a fresh connection when a kept-alive socket turns out closed.
-   * The worker closes idle connections after its keep-alive timeout; a request written to such a
-   * socket as it closes fails (UND_ERR_SOCKET, ECONNRESET, EPIPE) before the worker read it, which
-   * happens when the database part of a run takes longer than that timeout. Every request the sync
-   * makes is idempotent (a start of a live session answers 200), so one retry is safe.
+   * One request. An idempotent one is retried once, on a new connection, when the kept-alive
+   * connection it was written to turns out closed (node's documented pattern: `reusedSocket` and
+   * ECONNRESET). The worker closes idle connections after its keep-alive timeout (5 s), and node's
+   * agent does not follow the worker's `Keep-Alive: timeout=5` hint, so a request sent as that
+   * happens fails before the worker read it: e.g. when the database part of a run took longer.
    */
-  private async call(url: string, options: Parameters<typeof request>[1]): ReturnType<typeof request> {
+  private async call(url: string, call: Call): Promise<Answer> {
+    if (!call.idempotent) return this.exchange(url, call, false);
     try {
-      return await request(url, options);
+      return await this.exchange(url, call, this.agent);
     } catch (error) {
-      if (!isClosedSocket(error)) throw error;
-      return request(url, options);
+      if (!isResetOnReuse(error)) throw error;
+      return this.exchange(url, call, false);
     }
+  }
+
+  /** Sends one request on `agent` (`false`: a connection of its own) and reads the answer to its end. */
+  private exchange(url: string, call: Call, agent: http.Agent | false): Promise<Answer> {
+    const target = new URL(url);
+    const transport = target.protocol === 'https:' ? loadHttps() : http;
+    const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
+    return new Promise<Answer>((resolve, reject) => {
+      const request = transport.request(target, { method: call.method, headers, agent, timeout: this.options.timeoutMs }, (response) => {
+        response.setEncoding('utf8');
+        let text = '';
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, text }));
+        response.on('error', reject);
+        // The connection dropped in the middle of the answer (whichever of these comes first settles).
+        response.on('close', () => {
+          if (!response.complete) reject(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
+        });
+      });
+      request.on('timeout', () => request.destroy(new RequestTimeoutError('timed out')));
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (request.reusedSocket) Object.assign(error, { reusedSocket: true });
+        reject(error);
+      });
+      request.end(call.body);
+    });
   }
 
   private authHeaders(): Record<string, string> {
@@ -139,19 +218,17 @@ export class WorkerClient {
     ErrorClass: typeof WorkerUnavailableError | typeof WorkerResponseError,
     what: string,
   ): Promise<unknown> {
-    let statusCode: number;
-    let text: string;
+    let answer: Answer;
     try {
-      const response = await this.call(where, {
+      answer = await this.call(where, {
         method: 'GET',
         headers: { accept: 'application/json', ...(auth ? this.authHeaders() : {}) },
-        dispatcher: this.dispatcher,
+        idempotent: true,
       });
-      statusCode = response.statusCode;
-      text = await response.body.text();
     } catch (error) {
       throw new ErrorClass(`${what}: ${where} ${describeNetworkError(error)}`, { cause: error });
     }
+    const { statusCode, text } = answer;
     if (statusCode < 200 || statusCode >= 300) {
       const hint = statusCode === 401 || statusCode === 403 ? '; check WHATSAPP_NODE_API_KEY' : '';
       throw new ErrorClass(`${what}: ${where} answered HTTP ${statusCode}${errorCode(text)}${hint}`);
@@ -164,50 +241,80 @@ export class WorkerClient {
   }
 }
 
-function isClosedSocket(error: unknown): boolean {
+/** node:https (and with it TLS) is loaded only for an https worker URL. */
+function loadHttps(): typeof https {
+  return require('node:https') as typeof https;
+}
+
+/** The connection was closed or reset under the request, before an answer. */
+function isReset(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** A reset of a kept-alive connection that an earlier request had used: the request never reached the worker's handler. */
+function isResetOnReuse(error: unknown): boolean {
+  return isReset(error) && (error as { reusedSocket?: boolean }).reusedSocket === true;
 }
 
 /**
- * Splits the worker's list into usable sessions and garbage. An entry without a valid id,
- * with a status outside the vocabulary, listed twice or (with a workspace filter) of another
- * workspace is reported and never used.
+ * Splits the worker's list into usable sessions and garbage, field by field:
+ * - an entry whose `session_id`, `workspace_id` or `status` is unusable (no valid id, a status
+ *   outside the vocabulary), that does not otherwise match the shared session schema, that is
+ *   listed twice or (with a workspace filter) of another workspace is reported and never used;
+ * - a `phone_number` that is not a phone number the column can hold (`PHONE_NUMBER_PATTERN`: an
+ *   80-digit number, a number that is not a string...) is reported and treated as unknown (`null`):
+ *   the entry is used, and the row keeps the number it has.
  */
 export function validateSessions(entries: unknown[], workspaceId: string | undefined): WorkerSnapshot {
   const sessions: WorkerSession[] = [];
   const invalid: InvalidWorkerSession[] = [];
+  const invalidValues: InvalidWorkerValue[] = [];
   const seen = new Map<string, WorkerSession>();
   for (const entry of entries) {
-    const raw = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
-    const problem = entryProblem(raw);
-    if (problem) {
-      invalid.push({ session_id: isValidId(raw.session_id) ? raw.session_id : null, reason: problem });
+    const raw = (entry && typeof entry === 'object' && !Array.isArray(entry) ? entry : {}) as Record<string, unknown>;
+    // Normalised in place: the parsed answer is ours, and copying 10,000 entries costs.
+    const phone = raw.phone_number;
+    const badPhone = phone !== null && phone !== '' && !isValidPhoneNumber(phone);
+    if (phone === '' || badPhone) raw.phone_number = null;
+    if (!workerSession.Check(raw)) {
+      invalid.push({ session_id: isValidId(raw.session_id) ? raw.session_id : null, reason: entryProblem(raw) });
       continue;
     }
-    const id = raw.session_id as string;
+    const id = raw.session_id;
     if (workspaceId !== undefined && raw.workspace_id !== workspaceId) continue;
     if (seen.has(id)) {
       invalid.push({ session_id: id, reason: 'listed more than once' });
       continue;
     }
-    // Normalised in place: the parsed answer is ours, and copying 10,000 entries costs.
-    raw.phone_number = typeof raw.phone_number === 'string' && raw.phone_number !== '' ? raw.phone_number : null;
-    raw.reason = typeof raw.reason === 'string' ? raw.reason : null;
-    const session = raw as WorkerSession;
-    seen.set(id, session);
-    sessions.push(session);
+    if (badPhone) {
+      invalidValues.push({
+        session_id: id,
+        field: 'phone_number',
+        value: short(phone),
+        reason: `not a phone number (${PHONE_NUMBER_PATTERN_SOURCE}): treated as unknown`,
+      });
+    }
+    raw.reason ??= null;
+    seen.set(id, raw);
+    sessions.push(raw);
   }
   // A duplicated id is garbage as a whole: neither copy is trusted.
   const duplicated = new Set(invalid.filter((e) => e.reason === 'listed more than once').map((e) => e.session_id));
-  return { sessions: sessions.filter((s) => !duplicated.has(s.session_id)), invalid };
+  return {
+    sessions: sessions.filter((s) => !duplicated.has(s.session_id)),
+    invalid,
+    invalidValues: invalidValues.filter((v) => !duplicated.has(v.session_id)),
+  };
 }
 
-function entryProblem(raw: Record<string, unknown>): string | null {
-  if (!isValidId(raw.session_id)) return `invalid session_id ${short(raw.session_id)}`;
-  if (!isSessionStatus(raw.status)) return `unknown status ${short(raw.status)}`;
-  if (!isValidId(raw.workspace_id)) return `invalid workspace_id ${short(raw.workspace_id)}`;
-  return null;
+/** The first problem of an entry the schema refused, by `FIELD_ORDER`. */
+function entryProblem(raw: Record<string, unknown>): string {
+  const fields = new Set<string>();
+  for (const error of workerSession.Errors(raw)) fields.add(error.path.split('/')[1] ?? '');
+  const field = FIELD_ORDER.find((name) => fields.has(name));
+  if (field === undefined) return 'does not match the session schema';
+  return field === 'status' ? `unknown status ${short(raw.status)}` : `invalid ${field} ${short(raw[field])}`;
 }
 
 function short(value: unknown): string {
@@ -226,10 +333,17 @@ function reportedStatus(text: string): SessionStatus | null {
   }
 }
 
+/**
+ * A readable error code (letters, digits, `_ . : -`) travels into the row's `last_reconnect_error`;
+ * anything else the worker puts there (a NUL, a lone surrogate: text Postgres's jsonb refuses,
+ * which would fail the run's one UPDATE) is left out.
+ */
+const ERROR_CODE = /^[A-Za-z0-9_.:-]+$/;
+
 function errorCode(text: string): string {
   try {
     const code = (JSON.parse(text) as { error?: { code?: unknown } })?.error?.code;
-    return typeof code === 'string' ? ` (${code.slice(0, 60)})` : '';
+    return typeof code === 'string' && ERROR_CODE.test(code) ? ` (${code.slice(0, 60)})` : '';
   } catch {
     return '';
   }
@@ -237,9 +351,7 @@ function errorCode(text: string): string {
 
 function describeNetworkError(error: unknown): string {
   const err = error as { code?: string; message?: string };
-  if (err?.code === 'UND_ERR_HEADERS_TIMEOUT' || err?.code === 'UND_ERR_BODY_TIMEOUT' || err?.code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return 'timed out';
-  }
+  if (error instanceof RequestTimeoutError || err?.code === 'ETIMEDOUT') return 'timed out';
   if (err?.code === 'ECONNREFUSED') return 'refused the connection (is the worker running?)';
   return `failed: ${err?.code ?? err?.message ?? String(error)}`;
 }

@@ -54,7 +54,7 @@ describe('the embedded database (no DATABASE_URL)', () => {
         { workspace_id: '1', session_id: 'gone', status: 'connected' },
         { workspace_id: '1', session_id: 'alive', status: 'disconnected' },
       ]);`);
-    worker.report({ session_id: 'alive', status: 'connected', phone_number: '6281' });
+    worker.report({ session_id: 'alive', status: 'connected', phone_number: '62811801641' });
     worker.stall();
     const first = startCli(['sync-sessions', '--json'], env);
     await worker.sessionsRequested(); // the first process holds the embedded database now
@@ -74,7 +74,7 @@ describe('the embedded database (no DATABASE_URL)', () => {
     });
     const rows = await withEmbedded(`return knex('whatsapp_accounts').select('session_id', 'status', 'phone_number').orderBy('session_id');`);
     expect(rows).toEqual([
-      { session_id: 'alive', status: 'connected', phone_number: '6281' },
+      { session_id: 'alive', status: 'connected', phone_number: '62811801641' },
       { session_id: 'gone', status: 'disconnected', phone_number: null },
     ]);
   });

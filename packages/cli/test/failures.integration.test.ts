@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   accountsBySession,
+  readAuditLines,
   runCli,
   seedAccounts,
   startCli,
@@ -145,6 +146,84 @@ describe('the database cannot be used', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^wa-sync: DATABASE_URL is not a valid URL.*\[CONFIG_INVALID\]\n$/);
     expect(result.stderr).not.toContain('topsecret');
+  });
+});
+
+describe('the database write fails after requests were sent', () => {
+  it('exits 1 with the error line, and records in the audit log every request that was sent', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'gone' },
+      { session_id: 'dead' },
+      { session_id: 'drifted', status: 'disconnected' },
+    ]);
+    worker.report({ session_id: 'dead', status: 'failed' }, { session_id: 'drifted', status: 'connected' });
+    const before = await accountsBySession(db.client);
+    const audit = path.join(dir, 'audit.log');
+    await db.client.query(`
+      CREATE FUNCTION wa_sync_test_refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'updates refused by the test'; END $$;
+      CREATE TRIGGER wa_sync_test_refuse_updates BEFORE UPDATE ON whatsapp_accounts
+        FOR EACH STATEMENT EXECUTE FUNCTION wa_sync_test_refuse_updates();`);
+    try {
+      const result = await runCli(['sync-sessions', '--auto-reconnect'], env);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(`wa-sync: the database at 127.0.0.1:5432/${db.name} failed: updates refused by the test [DATABASE_UNAVAILABLE]\n`);
+      expect(result.stderr).not.toContain('s3cret-pw');
+
+      expect(worker.posts().map((p) => p.url).sort()).toEqual(['/api/sessions', '/api/sessions/dead/reconnect']);
+      expect(await accountsBySession(db.client)).toEqual(before);
+      const lines = await readAuditLines(audit);
+      expect(lines.map((line) => line.session_id).sort()).toEqual(['dead', 'gone']);
+      for (const [session_id, action] of [['gone', 'start'], ['dead', 'reconnect']]) {
+        expect(lines.find((line) => line.session_id === session_id)).toMatchObject({
+          session_id,
+          workspace_id: '1',
+          action,
+          before: { status: 'connected', phone_number: null },
+          after: null,
+          result: 'reconnected',
+          error: `database write failed: the database at 127.0.0.1:5432/${db.name} failed: updates refused by the test`,
+        });
+      }
+    } finally {
+      await db.client.query('DROP TRIGGER wa_sync_test_refuse_updates ON whatsapp_accounts; DROP FUNCTION wa_sync_test_refuse_updates()');
+      await fs.rm(audit, { force: true });
+    }
+  });
+});
+
+describe('a reconnect whose connection is reset', () => {
+  it('is not sent again: it is reported as failed, and the run writes every row', async () => {
+    await seedAccounts(db.client, [{ session_id: 'gone' }, { session_id: 'dead' }, { session_id: 'broken' }]);
+    worker.report({ session_id: 'dead', status: 'failed' }, { session_id: 'broken', status: 'disconnected' });
+    worker.drop.add('dead');
+    const audit = path.join(dir, 'audit.log');
+    try {
+      const result = await runCli(['sync-sessions', '--auto-reconnect', '--json'], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      const error = 'the connection was reset before the worker answered (ECONNRESET); not sent again: a reconnect is not idempotent';
+      expect(result.json.summary).toMatchObject({ mismatches: 3, reconnected: 2, reconnect_failed: 1 });
+      expect(result.json.mismatches.find((m: { session_id: string }) => m.session_id === 'dead')).toMatchObject({
+        action: 'reconnect',
+        result: 'reconnect_failed',
+        new_status: 'failed',
+        error,
+      });
+      // Sent once, never again.
+      expect(worker.posts().map((p) => p.url).sort()).toEqual([
+        '/api/sessions',
+        '/api/sessions/broken/reconnect',
+        '/api/sessions/dead/reconnect',
+      ]);
+      const after = await accountsBySession(db.client);
+      expect(after.dead).toMatchObject({ status: 'failed', metadata: { reconnect_attempts: 1, last_reconnect_error: error } });
+      expect(after.broken.status).toBe('reconnecting');
+      expect(after.gone.status).toBe('initializing');
+      expect((await readAuditLines(audit)).find((line) => line.session_id === 'dead')).toMatchObject({ result: 'reconnect_failed', error });
+    } finally {
+      await fs.rm(audit, { force: true });
+    }
   });
 });
 

@@ -32,7 +32,8 @@ export interface SeedRow {
   workspace_id?: string;
   status?: string;
   phone_number?: string | null;
-  metadata?: Record<string, unknown>;
+  /** Any JSON value (an array, a string, null... to stand for a corrupted row); `{}` when absent. */
+  metadata?: unknown;
   is_active?: boolean;
   updated_at?: string;
 }
@@ -48,7 +49,7 @@ export async function seedAccounts(client: Client, rows: SeedRow[]): Promise<voi
         row.session_id,
         row.status ?? 'connected',
         row.phone_number ?? null,
-        JSON.stringify(row.metadata ?? {}),
+        JSON.stringify(row.metadata === undefined ? {} : row.metadata),
         row.is_active ?? true,
         row.updated_at ?? null,
       ],
@@ -87,6 +88,8 @@ export class WorkerStandIn {
   sessionsBody: string | null = null;
   /** Per session id: the answer to its start/reconnect request. */
   answers = new Map<string, { status: number; body: unknown }>();
+  /** Session ids whose start/reconnect requests are recorded, then their connection destroyed without an answer. */
+  drop = new Set<string>();
   requests: RecordedRequest[] = [];
   private stalled: (() => void)[] = [];
   private stallSessions = false;
@@ -120,6 +123,7 @@ export class WorkerStandIn {
     this.health = null;
     this.sessionsBody = null;
     this.answers.clear();
+    this.drop.clear();
     this.requests = [];
     this.stallSessions = false;
   }
@@ -174,11 +178,13 @@ export class WorkerStandIn {
       }
       if (req.method === 'POST' && url === '/api/sessions') {
         const { session_id } = JSON.parse(body) as { session_id: string };
+        if (this.drop.has(session_id)) return void req.socket.destroy();
         const answer = this.answers.get(session_id) ?? { status: 201, body: { session_id, status: 'initializing' } };
         return send(answer.status, answer.body);
       }
       const reconnect = /^\/api\/sessions\/([^/]+)\/reconnect$/.exec(url);
       if (req.method === 'POST' && reconnect) {
+        if (this.drop.has(decodeURIComponent(reconnect[1]))) return void req.socket.destroy();
         const answer = this.answers.get(decodeURIComponent(reconnect[1])) ?? { status: 202, body: { status: 'reconnecting' } };
         return send(answer.status, answer.body);
       }

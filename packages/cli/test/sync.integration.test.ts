@@ -336,3 +336,137 @@ describe('wa-sync sync-sessions', () => {
     ]);
   });
 });
+
+describe('bad values never cost the run', () => {
+  const long = '9'.repeat(80);
+  const tooLong = `+${'1'.repeat(32)}`;
+
+  it('uses entries whose phone number the column cannot hold with the phone unknown, writes every row and reports the values', async () => {
+    await seedAccounts(db.client, [
+      { session_id: 'has-number', status: 'disconnected', phone_number: '62811801641' },
+      { session_id: 'no-number', status: 'disconnected', phone_number: null },
+      { session_id: 'crashed' },
+      { session_id: 'gone' },
+    ]);
+    worker.report(
+      { session_id: 'has-number', status: 'connected', phone_number: long },
+      { session_id: 'no-number', status: 'connected', phone_number: tooLong },
+      { session_id: 'crashed', status: 'failed', phone_number: long },
+    );
+    // An error code Postgres's jsonb cannot store (a NUL, a lone surrogate) must not fail the write either.
+    worker.answers.set('crashed', { status: 500, body: '{"error":{"code":"\\u0000\\ud800","message":"x"}}' });
+
+    const report = await syncJson('--auto-reconnect');
+    expect(report.summary).toMatchObject({ mismatches: 4, statuses_updated: 3, reconnected: 1, reconnect_failed: 1, invalid_worker_values: 3 });
+    expect(report.invalid_worker_sessions).toEqual([]);
+    const reason = 'not a phone number (^(?=.{5,32}$)\\+?\\d{5,32}$): treated as unknown';
+    expect(report.invalid_worker_values).toEqual([
+      { session_id: 'has-number', field: 'phone_number', value: `"${'9'.repeat(56)}...`, reason },
+      { session_id: 'no-number', field: 'phone_number', value: JSON.stringify(tooLong), reason },
+      { session_id: 'crashed', field: 'phone_number', value: `"${'9'.repeat(56)}...`, reason },
+    ]);
+    // The requests were sent and the rows written, the stored number kept, nothing unknown written over it.
+    expect(worker.posts().map((p) => p.url).sort()).toEqual(['/api/sessions', '/api/sessions/crashed/reconnect']);
+    const after = await accountsBySession(db.client);
+    expect(after['has-number']).toMatchObject({ status: 'connected', phone_number: '62811801641' });
+    expect(after['no-number']).toMatchObject({ status: 'connected', phone_number: null });
+    expect(after.crashed).toMatchObject({ status: 'failed', phone_number: null, metadata: { last_reconnect_error: 'HTTP 500', reconnect_attempts: 1 } });
+    expect(after.gone.status).toBe('initializing');
+    expect((await readAuditLines(auditLog)).map((line) => `${line.session_id}:${line.result}`).sort()).toEqual([
+      'crashed:reconnect_failed',
+      'gone:reconnected',
+      'has-number:status_updated',
+      'no-number:status_updated',
+    ]);
+
+    const human = await sync();
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toContain(
+      [
+        '🚫 Worker values ignored (the entry was used, the value treated as unknown):',
+        `   has-number: phone_number "${'9'.repeat(56)}...: ${reason}`,
+        `   no-number: phone_number ${JSON.stringify(tooLong)}: ${reason}`,
+        `   crashed: phone_number "${'9'.repeat(56)}...: ${reason}`,
+      ].join('\n'),
+    );
+    expect(human.stdout).toContain('   Invalid worker values: 3\n');
+  });
+
+  it('turns a metadata that is not a JSON object into one holding the sync keys, keeping the old value in the audit line', async () => {
+    const corrupted: Record<string, unknown> = {
+      'is-array': ['legacy', { owner: 'sales' }],
+      'is-string': 'owner=sales',
+      'is-number': 42,
+      'is-null': null,
+    };
+    await seedAccounts(db.client, [
+      ...Object.entries(corrupted).map(([session_id, metadata]) => ({ session_id, metadata })),
+      { session_id: 'is-object', metadata: { owner: 'sales' } },
+      { session_id: 'untouched', status: 'connected', metadata: ['left', 'alone'] },
+    ]);
+    worker.report({ session_id: 'untouched', status: 'connected' });
+
+    const dry = await sync('--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.match(/Metadata is not a JSON object: the write would replace it/g)).toHaveLength(4);
+    expect(await readAuditLines(auditLog)).toEqual([]);
+
+    const report = await syncJson();
+    expect(report.summary).toMatchObject({ mismatches: 5, statuses_updated: 5 });
+    const replaced = Object.fromEntries(report.mismatches.map((m: { session_id: string; metadata_replaced: boolean }) => [m.session_id, m.metadata_replaced]));
+    expect(replaced).toEqual({ 'is-array': true, 'is-string': true, 'is-number': true, 'is-null': true, 'is-object': false });
+
+    const after = await accountsBySession(db.client);
+    for (const id of Object.keys(corrupted)) {
+      expect(after[id].status).toBe('disconnected');
+      expect(after[id].metadata).toEqual({
+        auto_disconnected_at: expect.any(String),
+        reason: 'Node.js session not found during sync',
+        sync_written_at: expect.any(String),
+        sync_revive: true,
+      });
+    }
+    expect(after['is-object'].metadata).toMatchObject({ owner: 'sales', reason: 'Node.js session not found during sync' });
+    expect(after.untouched.metadata).toEqual(['left', 'alone']);
+
+    const audit = await readAuditLines(auditLog);
+    expect(Object.fromEntries(audit.map((line) => [line.session_id, line.previous_metadata]))).toEqual({ ...corrupted, 'is-object': undefined });
+    expect(audit.find((line) => line.session_id === 'is-null')).toHaveProperty('previous_metadata', null);
+    expect(audit.find((line) => line.session_id === 'is-object')).not.toHaveProperty('previous_metadata');
+
+    // The next run finds objects: nothing is replaced again.
+    worker.report(...[...Object.keys(corrupted), 'untouched'].map((session_id) => ({ session_id, status: 'connected' as const })));
+    const next = await syncJson();
+    expect(next.mismatches.filter((m: { metadata_replaced: boolean }) => m.metadata_replaced)).toEqual([]);
+  });
+
+  it('never revives a session the worker stopped because nobody scanned its QR in time, but corrects its status', async () => {
+    await seedAccounts(db.client, [{ session_id: 'qr-timed-out' }, { session_id: 'crashed' }]);
+    worker.report(
+      { session_id: 'qr-timed-out', status: 'disconnected', reason: 'QR_TIMEOUT' },
+      { session_id: 'crashed', status: 'disconnected', reason: 'BROWSER_GONE' },
+    );
+
+    const report = await syncJson('--auto-reconnect');
+    expect(worker.posts().map((p) => p.url)).toEqual(['/api/sessions/crashed/reconnect']);
+    expect(report.mismatches.find((m: { session_id: string }) => m.session_id === 'qr-timed-out')).toMatchObject({
+      action: 'update_status',
+      result: 'status_updated',
+      worker_status: 'disconnected',
+      new_status: 'disconnected',
+    });
+    const after = await accountsBySession(db.client);
+    expect(after['qr-timed-out']).toMatchObject({
+      status: 'disconnected',
+      metadata: { sync_revive: false, reason: 'Node.js session disconnected during sync' },
+    });
+    expect(after.crashed.status).toBe('reconnecting');
+
+    // Later the worker no longer has it (restarted): the sync still does not start it.
+    worker.report({ session_id: 'crashed', status: 'connected' });
+    worker.requests = [];
+    await syncJson('--auto-reconnect');
+    expect(worker.posts()).toEqual([]);
+    expect((await accountsBySession(db.client))['qr-timed-out'].status).toBe('disconnected');
+  });
+});

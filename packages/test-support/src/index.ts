@@ -32,3 +32,4 @@ export {
   processesWhere,
 } from './proc-scan';
 export { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
+export { browsersUnderTest, pathWithoutBrowsers, type BrowserUnderTest } from './browsers';

@@ -25,14 +25,14 @@ export class ConfigError extends WorkerError {
   }
 }
 
-/** Thrown at boot when no Chromium can be found to launch (or `PUPPETEER_EXECUTABLE_PATH` names none). */
+/** Thrown at boot when no browser can be found to launch (or `PUPPETEER_EXECUTABLE_PATH` names none). */
 export class ChromiumNotFoundError extends WorkerError {
   constructor(configured?: string) {
     super(
       'chromium_not_found',
       configured
-        ? `PUPPETEER_EXECUTABLE_PATH=${configured} is not an executable file: point it at Chromium, or unset it to use chromium from PATH (apt-get install chromium)`
-        : 'No Chromium found on PATH: install it (apt-get install chromium fonts-liberation) or set PUPPETEER_EXECUTABLE_PATH',
+        ? `PUPPETEER_EXECUTABLE_PATH=${configured} is not an executable file: point it at Chromium, or unset it to let the worker find one`
+        : 'No Chromium found: install chromium-headless-shell (apt-get install chromium-headless-shell), or reinstall without --omit=optional so that the bundled @sparticuz/chromium is there, or set PUPPETEER_EXECUTABLE_PATH',
       500,
     );
   }

@@ -3,7 +3,8 @@
 // before the rest of the worker (Fastify, whatsapp-web.js, ~200 ms of modules) is loaded.
 import fs from 'node:fs';
 import { lockSessionsDir, SessionsDirLockedError } from './browser/dir-lock';
-import { findChromium, markerArg } from './browser/launch';
+import { bundledPackageBin, defaultCacheDir, findBrowser, type BrowserChoice } from './browser/discovery';
+import { markerArg } from './browser/launch';
 import { findProcesses, reapOrphans } from './browser/orphans';
 import { lowerSessionPriority } from './browser/priority';
 import type { WorkerConfig } from './config';
@@ -30,11 +31,16 @@ async function main(): Promise<void> {
 
   // A bad configuration exits 2 having touched nothing (parsing it takes ~2 ms).
   let config: WorkerConfig;
-  let executablePath: string;
+  let browser: BrowserChoice;
   try {
     const { loadConfig } = require('./config') as typeof import('./config');
     config = loadConfig();
-    executablePath = findChromium(config.executablePath);
+    browser = await findBrowser({
+      configured: config.executablePath,
+      searchPath: process.env.PATH ?? '',
+      bundledBin: bundledPackageBin(),
+      cacheDir: defaultCacheDir(),
+    });
   } catch (error) {
     if (error instanceof WorkerError) fail(error.message);
     throw error;
@@ -63,7 +69,7 @@ async function main(): Promise<void> {
 
   // Required here, not imported at the top: a top-level import would load it first.
   const { runWorker } = require('./service') as typeof import('./service');
-  await runWorker(config, executablePath, { pids: orphans.map((o) => o.pid), reaped });
+  await runWorker(config, browser, { pids: orphans.map((o) => o.pid), reaped });
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { buildApp } from './app';
+import type { BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
 import { findProcesses, killProcesses, type ReapResult } from './browser/orphans';
 import type { WorkerConfig } from './config';
@@ -21,12 +22,13 @@ const BROWSER_NICE = 10;
 /** The worker proper: logger, sessions, HTTP API, restore, signals. `main` loads it once the cheap checks are done. */
 export async function runWorker(
   config: WorkerConfig,
-  executablePath: string,
+  browser: BrowserChoice,
   orphans: { pids: readonly number[]; reaped: Promise<ReapResult> },
 ): Promise<void> {
   const logger = createLogger({ logDir: config.logDir, level: config.logLevel, console: true });
   installCrashPolicy(logger);
   const marker = markerArg(config.sessionsDir);
+  logger.info('Browser', { executablePath: browser.executablePath, source: browser.source, headless: browser.headless, why: browser.reason });
 
   // Chromium of an earlier worker: main.ts lowered them and kills each once its profile is saved.
   if (orphans.pids.length > 0) {
@@ -40,7 +42,7 @@ export async function runWorker(
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
-      executablePath,
+      browser,
       sessionsDir: config.sessionsDir,
       browserArgs: config.browserArgs,
       webVersionCache: config.webVersionCache,

@@ -2,80 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import type { WebhookEvent } from '@wa-session-sync/shared';
-import { buildApp } from '../src/app';
 import { LocalProfileHost } from '../src/browser/profile-host';
-import { closeLogger, createLogger, type Logger } from '../src/log';
-import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { readManifest, writeManifest } from '../src/sessions/manifest';
 import { restoreSessions } from '../src/sessions/restore';
-import { FakeDriver } from './fake-driver';
-import { tempDir, waitFor } from './helpers';
+import { waitFor } from './helpers';
+import { apiHarness, API_HARNESS_KEY, type ApiHarness } from './session-harness';
 
 // Generous: these tests are fast, but CI machines can be busy.
 jest.setTimeout(20_000);
 
-const KEY = 'unit-key-7d1e0b55';
+const KEY = API_HARNESS_KEY;
 
-interface Harness {
-  dir: string;
-  sessionsDir: string;
-  logFile: string;
-  driver: FakeDriver;
-  manager: SessionManager;
-  app: FastifyInstance;
-  logger: Logger;
-  events: WebhookEvent[];
-  api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
-  close(): Promise<void>;
-}
-
-async function harness(options: Partial<ManagerOptions> = {}): Promise<Harness> {
-  const dir = await tempDir('api');
-  const sessionsDir = path.join(dir, 'sessions');
-  const logDir = path.join(dir, 'logs');
-  const logger = createLogger({ logDir, level: 'debug' });
-  const driver = new FakeDriver();
-  const events: WebhookEvent[] = [];
-  const manager = new SessionManager({
-    sessionsDir,
-    driver,
-    logger,
-    events: { publish: (e) => events.push(e) },
-    autoReconnect: true,
-    maxReconnectAttempts: 2,
-    reconnectBaseDelayMs: 1,
-    reconnectMaxDelayMs: 2,
-    probeTimeoutMs: 50,
-    initTimeoutMs: 1000,
-    destroyTimeoutMs: 100,
-    ...options,
-  });
-  const app = await buildApp({ apiKey: KEY, manager, logger });
-  const h: Harness = {
-    dir,
-    sessionsDir,
-    logFile: path.join(logDir, 'whatsapp-service.log'),
-    driver,
-    manager,
-    app,
-    logger,
-    events,
-    async api(method, url, body, key = KEY) {
-      const response = await app.inject({ method, url, payload: body, headers: key ? { 'x-api-key': key } : {} });
-      const type = String(response.headers['content-type'] ?? '');
-      return { status: response.statusCode, type, raw: response.rawPayload, json: type.includes('json') ? response.json() : null };
-    },
-    async close() {
-      await manager.shutdown(1000);
-      await app.close();
-      await closeLogger(h.logger);
-      await fs.rm(dir, { recursive: true, force: true });
-    },
-  };
-  return h;
-}
+type Harness = ApiHarness;
+const harness = apiHarness;
 
 /** The `n`-th client launched for a session, once the manager has created it. */
 async function client(h: Harness, sessionId: string, n = 1) {
@@ -135,11 +74,9 @@ describe('HTTP API', () => {
     await h.api('GET', `/api/sessions/nope?api_key=${KEY}`, undefined, null);
     await h.api('GET', `/api/sessions?api_key=${KEY}-wrong`, undefined, null);
     await h.api('POST', `/api/sessions?api_key=${KEY}`, { session_id: 's1', workspace_id: 'w1' }, null);
-    await closeLogger(h.logger);
-    const log = await fs.readFile(h.logFile, 'utf8');
+    const log = await h.log();
     expect(log).toContain('/api/sessions');
     expect(log).not.toContain(KEY);
-    h.logger = createLogger({ logDir: path.dirname(h.logFile), level: 'info' });
   });
 
   it.each([
@@ -387,7 +324,7 @@ describe('session manager', () => {
     const launching = await client(h, 's1');
     await h.manager.stop('s1');
     expect(launching.destroyed).toBe(true);
-    expect(h.manager.has('s1')).toBe(false);
+    expect(h.manager.list().map((session) => session.session_id)).not.toContain('s1');
     expect((await readManifest(path.join(h.sessionsDir, 'w1', 's1'))).desired).toBe('stopped');
   });
 
@@ -441,7 +378,7 @@ describe('session manager', () => {
     client.destroy = () => new Promise(() => undefined);
     await expect(h.manager.forceCleanupSession('s1')).resolves.toBeUndefined();
     expect(client.killed).toBe(true);
-    expect(h.manager.has('s1')).toBe(false);
+    expect(h.manager.list().map((session) => session.session_id)).not.toContain('s1');
     await expect(h.manager.forceCleanupSession('never-existed')).resolves.toBeUndefined();
   });
 
@@ -469,11 +406,9 @@ describe('session manager', () => {
       ['s1', 'connected'],
       ['s2', 'connected'],
     ]);
-    await closeLogger(h.logger);
-    const log = await fs.readFile(h.logFile, 'utf8');
+    const log = await h.log();
     expect(log).toContain('Force cleanup session');
     expect(log).toContain('✅ Session restored: s2');
-    h.logger = createLogger({ logDir: path.dirname(h.logFile), level: 'info' });
   });
 
   it('restores several sessions at once but launches their browsers one at a time', async () => {

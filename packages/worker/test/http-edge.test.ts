@@ -1,51 +1,32 @@
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { ERROR_CODES, SESSION_STATUSES } from '@wa-session-sync/shared';
-import { buildApp } from '../src/app';
-import { silentLogger } from '../src/log';
-import { SessionManager } from '../src/sessions/manager';
-import { FakeDriver } from './fake-driver';
-import { tempDir, waitFor } from './helpers';
+import type { SessionManager } from '../src/sessions/manager';
+import type { FakeDriver } from './fake-driver';
+import { waitFor } from './helpers';
+import { apiHarness, API_HARNESS_KEY, type ApiHarness } from './session-harness';
 
 // The HTTP edge of the worker: bodies (empty, too large, of unknown types), the error shape of
 // each refusal, and the OpenAPI document made from the shared schemas.
 
 jest.setTimeout(20_000);
 
-const KEY = 'edge-key-5b0c2e1f';
+const KEY = API_HARNESS_KEY;
 const MIB = 1024 * 1024;
 
-let dir: string;
+let h: ApiHarness;
 let driver: FakeDriver;
 let manager: SessionManager;
 let app: FastifyInstance;
-const logger = silentLogger();
 
 beforeEach(async () => {
-  dir = await tempDir('edge');
-  driver = new FakeDriver();
-  manager = new SessionManager({
-    sessionsDir: dir,
-    driver,
-    logger,
-    events: { publish: () => undefined },
-    autoReconnect: true,
-    maxReconnectAttempts: 2,
-    reconnectBaseDelayMs: 1,
-    reconnectMaxDelayMs: 2,
-    probeTimeoutMs: 50,
-    initTimeoutMs: 1000,
-    destroyTimeoutMs: 100,
-  });
-  app = await buildApp({ apiKey: KEY, manager, logger });
+  h = await apiHarness();
+  ({ driver, manager, app } = h);
 });
 
 afterEach(async () => {
-  await manager.shutdown(1000);
-  await app.close();
-  await fs.rm(dir, { recursive: true, force: true });
+  await h.close();
 });
 
 /** Starts `sessionId` in workspace w1 and has it connected. */

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { simulatedWorkerEnv, startSimulator, type Simulator } from '@wa-session-sync/test-support';
+import { browsersUnderTest, simulatedWorkerEnv, startSimulator, type BrowserUnderTest, type Simulator } from '@wa-session-sync/test-support';
 import {
   API_KEY,
   browserProcesses,
@@ -39,7 +39,9 @@ describe('wa-worker configuration errors', () => {
   });
 });
 
-describe('wa-worker as a process', () => {
+// The whole flow on every browser the worker may pick that this machine has (headless shell,
+// full Chromium in the new headless mode, the bundled headless shell).
+describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [string, BrowserUnderTest]))('wa-worker as a process, on %s', (_name, browser) => {
   let sim: Simulator;
   let receiver: Receiver;
   let dir: string;
@@ -50,6 +52,7 @@ describe('wa-worker as a process', () => {
 
   const env = () => ({
     ...simulatedWorkerEnv(sim, { sessionsDir, logDir }),
+    ...browser.env,
     LOG_LEVEL: 'debug',
     WHATSAPP_WEBJS_HEALTH_CHECK_INTERVAL: '1',
     WHATSAPP_WEBJS_PROBE_TIMEOUT_MS: '1500',
@@ -93,6 +96,8 @@ describe('wa-worker as a process', () => {
     expect(browserProcesses(profile('p1'))).toHaveLength(1);
     sim.scan(qr, phones.p1!);
     await waitFor(async () => (await status('p1')) === 'connected', 'p1 connected', 45_000);
+    const picked = JSON.parse(readFileSync(path.join(logDir, 'whatsapp-service.log'), 'utf8').split('\n').find((line) => line.includes('"message":"Browser"'))!);
+    expect(picked).toMatchObject({ source: browser.source, headless: browser.headless });
 
     // the seed scripts pass the key in the query string
     const created = await worker.api('POST', `/api/sessions?api_key=${API_KEY}`, { session_id: 'p2', workspace_id: 'w1' }, {});
@@ -138,7 +143,7 @@ describe('wa-worker as a process', () => {
       expect(environ).not.toContain('WHATSAPP_');
     }
     // The browser process itself shows its environment as it got it (its helpers rewrite theirs).
-    for (const pid of browsers) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`PATH=${process.env.PATH}`);
+    for (const pid of browsers) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`PATH=${browser.env.PATH ?? process.env.PATH}`);
   });
 
   it('keeps session folders, manifests and logs private to its user', async () => {

@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { WebhookEvent } from '@wa-session-sync/shared';
+import { buildApp } from '../src/app';
 import { closeLogger, createLogger, type Logger } from '../src/log';
 import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { FakeDriver, type FakeClient } from './fake-driver';
@@ -65,4 +67,33 @@ export async function sessionHarness(options: Partial<ManagerOptions> = {}): Pro
     ...options,
   });
   return h;
+}
+
+/** The API key of {@link apiHarness}'s app. */
+export const API_HARNESS_KEY = 'unit-key-7d1e0b55';
+
+/** {@link sessionHarness} with the worker's Fastify app over its manager (not listening: `inject`). */
+export interface ApiHarness extends SessionHarness {
+  app: FastifyInstance;
+  /** One request through `inject`, with the key unless `key` is null. */
+  api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
+}
+
+export async function apiHarness(options: Partial<ManagerOptions> = {}): Promise<ApiHarness> {
+  const base = await sessionHarness(options);
+  const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger });
+  const closeBase = base.close;
+  return Object.assign(base, {
+    app,
+    async api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key: string | null = API_HARNESS_KEY) {
+      const response = await app.inject({ method, url, payload: body, headers: key ? { 'x-api-key': key } : {} });
+      const type = String(response.headers['content-type'] ?? '');
+      return { status: response.statusCode, type, raw: response.rawPayload, json: type.includes('json') ? response.json() : null };
+    },
+    async close() {
+      await base.manager.shutdown(1000);
+      await app.close();
+      await closeBase();
+    },
+  });
 }

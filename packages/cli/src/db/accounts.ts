@@ -14,6 +14,7 @@ interface AccountRow {
   metadata: Record<string, unknown> | null;
   updated_at: string;
   version: string;
+  invalid_metadata: { value: unknown } | null;
 }
 
 /**
@@ -33,6 +34,8 @@ export const PLANNER_KEYS = [
  * The active accounts (is_active, not deleted, provider `webjs`), optionally of one workspace,
  * each with its row version (`xmin`) so the write can skip rows changed meanwhile.
  * `updated_at` is read as ISO-8601 UTC with milliseconds, the precision the sync stamps.
+ * A row whose `metadata` is not a JSON object also brings its whole value (`invalid_metadata`),
+ * for the audit line of the write that replaces it; every other row brings a null there.
  */
 export async function readActiveAccounts(
   knex: Knex,
@@ -46,7 +49,8 @@ export async function readActiveAccounts(
       `SELECT id::text AS id, session_id, workspace_id, phone_number, status,
               jsonb_strip_nulls(jsonb_build_object(${PLANNER_KEYS.map((key) => `'${key}', metadata->'${key}'`).join(', ')})) AS metadata,
               to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
-              xmin::text AS version
+              xmin::text AS version,
+              CASE WHEN jsonb_typeof(metadata) = 'object' THEN NULL ELSE jsonb_build_object('value', metadata) END AS invalid_metadata
          FROM ${ACCOUNTS_TABLE}
         WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs' ${where}
         ORDER BY id`,
@@ -75,10 +79,12 @@ export interface AccountWrite extends RowWrite {
 }
 
 /**
- * Writes every row of a run in ONE statement (atomic: one implicit transaction): `metadata || patch` (merged, never replaced),
- * `phone_number` only where the row has none, `updated_at` = `now` (the value the planner
- * stamped into `metadata.sync_written_at`). Rows whose `xmin` moved since they were read were
- * changed by someone else meanwhile and are left alone. Returns the ids written.
+ * Writes every row of a run in ONE statement (atomic: one implicit transaction): `metadata || patch`
+ * (merged, never replaced; a `metadata` that is not a JSON object, which `||` would turn into an
+ * array, becomes an object holding the patch), `phone_number` only where the row has none,
+ * `updated_at` = `now` (the value the planner stamped into `metadata.sync_written_at`). Rows whose
+ * `xmin` moved since they were read were changed by someone else meanwhile and are left alone.
+ * Returns the ids written.
  */
 export async function writeAccounts(
   knex: Knex | Knex.Transaction,
@@ -98,7 +104,7 @@ export async function writeAccounts(
     `UPDATE ${ACCOUNTS_TABLE} AS a
         SET status = r.status,
             phone_number = COALESCE(NULLIF(a.phone_number, ''), r.phone_number),
-            metadata = COALESCE(a.metadata, '{}'::jsonb) || r.patch,
+            metadata = CASE WHEN jsonb_typeof(a.metadata) = 'object' THEN a.metadata ELSE '{}'::jsonb END || r.patch,
             updated_at = ?::timestamptz
        FROM jsonb_to_recordset(?::jsonb) AS r(id bigint, version text, status text, phone_number text, patch jsonb)
       WHERE a.id = r.id AND a.xmin::text = r.version

@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
 import knexFactory, { type Knex } from 'knex';
-import lockfile from 'proper-lockfile';
 import type { DatabaseConfig } from '../config';
 import { DatabaseUnavailableError, EmbeddedDatabaseLockedError, WaSyncError } from '../errors';
 import { migrateToLatest } from './migrations';
+import { redact } from '../redact';
+
+export { redact };
 
 /** An open database: the knex instance and how to give everything back. */
 export interface Database {
@@ -29,8 +31,23 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
 /** knex prints pool errors with stacks on its own; ours are reported once, as one line. */
 const SILENT = { warn() {}, error() {}, debug() {}, deprecate() {} };
 
+/**
+ * knex puts the statement in front of a failed query's message (`UPDATE ... - <why>`): with
+ * `compileSqlOnError: false` (so no bound value, a phone number, a metadata patch, is ever written
+ * into it) and this listener, the message is the driver's own again, and the one error line of a
+ * failed run says why (`updates refused by ...`), not a 10-line statement.
+ */
+function withDriverMessages(knex: Knex): Knex {
+  knex.on('query-error', (error: unknown, query: { sql?: unknown }) => {
+    const err = error as { message?: unknown } | null;
+    const prefix = `${String(query?.sql)} - `;
+    if (typeof err?.message === 'string' && err.message.startsWith(prefix)) err.message = err.message.slice(prefix.length);
+  });
+  return knex;
+}
+
 async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>): Promise<Database> {
-  const knex = knexFactory({
+  const knex = withDriverMessages(knexFactory({
     client: 'pg',
     connection: { connectionString: config.url, connectionTimeoutMillis: 5_000, application_name: 'wa-sync' },
     // One connection pinned for the advisory lock, one for reads and the write transaction.
@@ -39,7 +56,8 @@ async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }
     // Saves knex's `select version()` round trip on connect; our SQL needs Postgres 13+.
     version: '13.0',
     log: SILENT,
-  });
+    compileSqlOnError: false,
+  }));
   try {
     await knex.raw('select 1');
   } catch (error) {
@@ -51,12 +69,14 @@ async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }
 
 async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }>): Promise<Database> {
   await fs.mkdir(config.dataDir, { recursive: true });
+  // Loaded only here, like PGlite below: a run against a real Postgres never needs them.
+  const { lock } = require('proper-lockfile') as typeof import('proper-lockfile');
   let release: () => Promise<void>;
   try {
     // The lock file sits next to the data folder; proper-lockfile refreshes its mtime while we
     // run, so a killed process's lock turns stale and is taken over after `stale` ms. PGlite's
     // start blocks the event loop for seconds on a slow machine, hence the generous margin.
-    release = await lockfile.lock(config.dataDir, {
+    release = await lock(config.dataDir, {
       lockfilePath: `${config.dataDir}.lock`,
       stale: 30_000,
       update: 5_000,
@@ -70,9 +90,10 @@ async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new EmbeddedDatabaseLockedError(config.dataDir);
     throw new DatabaseUnavailableError(`cannot lock the embedded database at ${config.dataDir}: ${(error as Error).message}`);
   }
-  // Loaded only here: a run against a real Postgres never pays for PGlite.
   const { default: ClientPgLite } = await import('knex-pglite');
-  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { filename: config.dataDir }, log: SILENT });
+  const knex = withDriverMessages(
+    knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { filename: config.dataDir }, log: SILENT, compileSqlOnError: false }),
+  );
   const close = async () => {
     try {
       await knex.destroy();
@@ -106,16 +127,4 @@ export function describeDbError(error: unknown, url: string): string {
   let message = err?.code && !err.message ? err.code : String(err?.message ?? error);
   if (!message && Array.isArray(err?.errors)) message = err.errors.map((e) => String((e as Error).message)).join('; ');
   return redact(message, url) || 'unknown error';
-}
-
-export function redact(text: string, url: string): string {
-  let out = text;
-  try {
-    const parsed = new URL(url);
-    const password = decodeURIComponent(parsed.password);
-    if (password) out = out.split(password).join('***').split(parsed.password).join('***');
-  } catch {
-    // not a URL: nothing to redact beyond the generic pattern below
-  }
-  return out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
 }

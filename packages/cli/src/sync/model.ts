@@ -13,6 +13,13 @@ export interface Account {
   updated_at: string;
   /** Row version read with the row (`xmin`); the write is skipped if it changed meanwhile. */
   version: string;
+  /**
+   * Set (`{ value }`) when the row's `metadata` column does not hold a JSON object (an array, a
+   * string, a number, JSON or SQL null): its value as read. A write of the row replaces it with an
+   * object holding the sync's keys, and that row's audit line keeps the old value.
+   * Absent or `null` for a row whose `metadata` is an object.
+   */
+  invalid_metadata?: { value: unknown } | null;
 }
 
 /** A worker answer entry the sync refused to use (unknown status, no id, duplicate...). */
@@ -21,10 +28,24 @@ export interface InvalidWorkerSession {
   reason: string;
 }
 
+/**
+ * A value in a usable worker entry that the sync will not use (a phone number the column cannot
+ * hold...): the entry is used with that field treated as unknown.
+ */
+export interface InvalidWorkerValue {
+  session_id: string;
+  field: 'phone_number';
+  /** The value as the worker sent it, as JSON, shortened to 60 characters. */
+  value: string;
+  reason: string;
+}
+
 /** What the worker told us on `/api/sessions`, split into usable and garbage entries. */
 export interface WorkerSnapshot {
   sessions: WorkerSession[];
   invalid: InvalidWorkerSession[];
+  /** Values of usable entries treated as unknown (their entries are in `sessions`). */
+  invalidValues: InvalidWorkerValue[];
 }
 
 export interface PlanOptions {
@@ -64,6 +85,8 @@ export interface SyncPlan {
   unknownWorkerSessions: WorkerSession[];
   /** Worker entries that were garbage; accounts with those ids are not written. */
   invalidWorkerSessions: InvalidWorkerSession[];
+  /** Values the worker sent that were treated as unknown; their entries were used. */
+  invalidWorkerValues: InvalidWorkerValue[];
   accountsChecked: number;
 }
 

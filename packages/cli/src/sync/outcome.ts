@@ -1,7 +1,7 @@
 import type { SessionStatus } from '@wa-session-sync/shared';
 import type { AuditEntry } from '../audit';
 import type { AccountWrite } from '../db/accounts';
-import type { InvalidWorkerSession, PlannedChange, RequestOutcome } from './model';
+import type { InvalidWorkerSession, InvalidWorkerValue, PlannedChange, RequestOutcome } from './model';
 
 // What a run reports: the shapes behind the text report and `--json`, and how one planned
 // change becomes a line of them (and of the audit log).
@@ -35,6 +35,11 @@ export interface MismatchReport {
   reconnect_attempts: number | null;
   next_reconnect_at: string | null;
   error: string | null;
+  /**
+   * The row's `metadata` was not a JSON object: the write replaced it (or, with `--dry-run`,
+   * would) with an object holding the sync's keys; the audit line keeps the old value.
+   */
+  metadata_replaced: boolean;
 }
 
 export interface SyncReport {
@@ -50,6 +55,8 @@ export interface SyncReport {
   mismatches: MismatchReport[];
   unknown_worker_sessions: { session_id: string; workspace_id: string; status: SessionStatus }[];
   invalid_worker_sessions: InvalidWorkerSession[];
+  /** Values of usable worker entries treated as unknown (a phone number the column cannot hold...). */
+  invalid_worker_values: InvalidWorkerValue[];
   summary: {
     mismatches: number;
     reconnected: number;
@@ -60,6 +67,7 @@ export interface SyncReport {
     conflicts: number;
     unknown_worker_sessions: number;
     invalid_worker_sessions: number;
+    invalid_worker_values: number;
   };
   audit_log: string | null;
   /** From the health check to the last line of audit, before closing. */
@@ -104,6 +112,7 @@ export function describeChange(
     reconnect_attempts: typeof attempts === 'number' ? attempts : null,
     next_reconnect_at: typeof next === 'string' ? next : null,
     error: outcome && !outcome.ok ? outcome.error : result === 'conflict' ? 'row changed by someone else during the sync' : null,
+    metadata_replaced: write !== null && result !== 'conflict' && Boolean(account.invalid_metadata),
   };
 }
 
@@ -118,6 +127,7 @@ export function auditEntry(change: PlannedChange, m: MismatchReport, write: Acco
     after: m.new_status ? { status: m.new_status, phone_number: phone } : null,
     result: m.result,
     ...(m.error ? { error: m.error } : {}),
+    ...(m.metadata_replaced && change.account.invalid_metadata ? { previous_metadata: change.account.invalid_metadata.value } : {}),
   };
 }
 

@@ -33,7 +33,7 @@ function session(overrides: Partial<WorkerSession> = {}): WorkerSession {
 }
 
 function worker(...sessions: WorkerSession[]): WorkerSnapshot {
-  return { sessions, invalid: [] };
+  return { sessions, invalid: [], invalidValues: [] };
 }
 
 /** A row whose current status the sync itself wrote (its stamp equals `updated_at`). */
@@ -118,6 +118,60 @@ describe('plan: database connected, worker reports it not connected', () => {
   it('does not reconnect a session the person logged out from the phone', () => {
     const [change] = plan([account()], worker(session({ status: 'disconnected', reason: 'LOGOUT' })), AUTO, NOW).changes;
     expect(change).toMatchObject({ action: 'update_status', write: { status: 'disconnected', patch: { sync_revive: false } } });
+  });
+});
+
+describe('plan: sessions only a person can bring back (LOGOUT, QR_TIMEOUT)', () => {
+  it('does not reconnect a session whose QR nobody scanned in time, and corrects its status', () => {
+    const [change] = plan([account()], worker(session({ status: 'disconnected', reason: 'QR_TIMEOUT' })), AUTO, NOW).changes;
+    expect(change).toEqual({
+      account: account(),
+      worker_status: 'disconnected',
+      action: 'update_status',
+      write: {
+        status: 'disconnected',
+        phone_number: '62811801641',
+        patch: {
+          sync_written_at: '2026-01-10T12:00:00.000Z',
+          sync_revive: false,
+          auto_disconnected_at: '2026-01-10T12:00:00.000Z',
+          reason: 'Node.js session disconnected during sync',
+        },
+      },
+    });
+  });
+
+  it('does not reconnect a QR_TIMEOUT session the sync itself had started', () => {
+    const row = syncWritten('qr_scanning', { reconnect_attempts: 1 });
+    const [change] = plan([row], worker(session({ status: 'disconnected', reason: 'QR_TIMEOUT' })), AUTO, NOW).changes;
+    expect(change).toMatchObject({ action: 'update_status', write: { status: 'disconnected', patch: { sync_revive: false } } });
+  });
+
+  it.each(['LOGOUT', 'QR_TIMEOUT'])('unmarks a row the sync meant to revive when the worker reports %s, status unchanged', (reason) => {
+    const row = syncWritten('disconnected');
+    const [change] = plan([row], worker(session({ status: 'disconnected', reason })), AUTO, NOW).changes;
+    expect(change).toEqual({
+      account: row,
+      worker_status: 'disconnected',
+      action: 'update_status',
+      write: { status: 'disconnected', phone_number: '62811801641', patch: { sync_written_at: '2026-01-10T12:00:00.000Z', sync_revive: false } },
+    });
+    // Once unmarked, nothing revives it: not the same report, not the session gone from the worker.
+    const unmarked = account({ status: 'disconnected', updated_at: NOW.toISOString(), metadata: { sync_written_at: NOW.toISOString(), sync_revive: false } });
+    expect(plan([unmarked], worker(session({ status: 'disconnected', reason })), AUTO, NOW).changes).toEqual([]);
+    expect(plan([unmarked], worker(), AUTO, NOW).changes).toEqual([]);
+  });
+
+  it('still reconnects a dead session for any other reason', () => {
+    for (const reason of ['PROBE_TIMEOUT', 'BROWSER_GONE', 'CONFLICT', null]) {
+      const [change] = plan([account()], worker(session({ status: 'disconnected', reason })), AUTO, NOW).changes;
+      expect(change.action).toBe('reconnect');
+    }
+  });
+
+  it('leaves alone a row no run meant to revive when the worker reports QR_TIMEOUT with the same status', () => {
+    const row = account({ status: 'disconnected' });
+    expect(plan([row], worker(session({ status: 'disconnected', reason: 'QR_TIMEOUT' })), AUTO, NOW).changes).toEqual([]);
   });
 });
 
@@ -249,7 +303,13 @@ describe('plan: more fixtures per rule', () => {
   });
 
   it('plans nothing for inactive work: an empty database and an empty worker', () => {
-    expect(plan([], worker(), AUTO, NOW)).toEqual({ changes: [], unknownWorkerSessions: [], invalidWorkerSessions: [], accountsChecked: 0 });
+    expect(plan([], worker(), AUTO, NOW)).toEqual({
+      changes: [],
+      unknownWorkerSessions: [],
+      invalidWorkerSessions: [],
+      invalidWorkerValues: [],
+      accountsChecked: 0,
+    });
   });
 });
 
@@ -261,9 +321,19 @@ describe('plan: what the worker runs that the database does not know, and garbag
   });
 
   it('never writes an account whose worker entry was garbage', () => {
-    const snapshot: WorkerSnapshot = { sessions: [], invalid: [{ session_id: 's1', reason: 'unknown status "online"' }] };
+    const snapshot: WorkerSnapshot = { sessions: [], invalid: [{ session_id: 's1', reason: 'unknown status "online"' }], invalidValues: [] };
     const result = plan([account()], snapshot, AUTO, NOW);
     expect(result.changes).toEqual([]);
     expect(result.invalidWorkerSessions).toEqual(snapshot.invalid);
+  });
+
+  it('uses an entry whose phone number was unknown, and passes the reported value on', () => {
+    const invalidValues = [{ session_id: 's1', field: 'phone_number' as const, value: `"${'9'.repeat(57)}...`, reason: 'not a phone number' }];
+    const row = account({ status: 'disconnected' });
+    const result = plan([row], { sessions: [session({ phone_number: null })], invalid: [], invalidValues }, MANUAL, NOW);
+    expect(result.invalidWorkerValues).toEqual(invalidValues);
+    expect(result.changes).toEqual([
+      expect.objectContaining({ action: 'update_status', write: expect.objectContaining({ status: 'connected', phone_number: null }) }),
+    ]);
   });
 });

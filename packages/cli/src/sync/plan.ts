@@ -69,6 +69,7 @@ export function plan(accounts: Account[], worker: WorkerSnapshot, options: PlanO
     changes,
     unknownWorkerSessions: [...unmatched.values()],
     invalidWorkerSessions: worker.invalid,
+    invalidWorkerValues: worker.invalidValues,
     accountsChecked: accounts.length,
   };
 }
@@ -116,7 +117,12 @@ function planAccount(
   if (options.autoReconnect && revive && isDeadStatus(observed)) {
     return withReconnect(account, observed, 'reconnect', base, options.backoff, now);
   }
-  if (account.status === observed) return null;
+  if (account.status === observed) {
+    // The status is right, but the row is still marked for revival by an earlier write of the
+    // sync: unmark it, so that no later run (the worker restarted, the session gone) revives it.
+    if (PERSON_MUST_ACT.has(session.reason ?? '') && wantsRunning(account)) return change(account, observed, 'update_status', base);
+    return null;
+  }
   return change(account, observed, 'update_status', base);
 }
 

@@ -15,6 +15,7 @@ function report(mismatches: MismatchReport[], overrides: Partial<SyncReport> = {
     mismatches,
     unknown_worker_sessions: [],
     invalid_worker_sessions: [],
+    invalid_worker_values: [],
     summary: {
       mismatches: mismatches.length,
       reconnected: count('reconnected'),
@@ -25,6 +26,7 @@ function report(mismatches: MismatchReport[], overrides: Partial<SyncReport> = {
       conflicts: count('conflict'),
       unknown_worker_sessions: 0,
       invalid_worker_sessions: 0,
+      invalid_worker_values: 0,
     },
     audit_log: null,
     duration_ms: 12,
@@ -45,6 +47,7 @@ const seedMismatch: MismatchReport = {
   reconnect_attempts: 1,
   next_reconnect_at: '2025-11-20T02:20:00.000Z',
   error: null,
+  metadata_replaced: false,
 };
 
 describe('renderReport', () => {
@@ -121,6 +124,32 @@ describe('renderReport', () => {
     expect(text).toContain('❓ Sessions the worker runs that the database does not know (left alone):\n   stranger (workspace 9): connected\n');
     expect(text).toContain('🚫 Worker entries skipped as invalid (never written):\n   (no id): invalid session_id missing\n');
     expect(text).toContain('   Reconnects backed off: 1\n   Reconnects given up: 1\n');
+  });
+
+  it('lists worker values treated as unknown, and counts them in the summary', () => {
+    const text = renderReport(
+      report([], {
+        invalid_worker_values: [{ session_id: 'long', field: 'phone_number', value: '"99999"...', reason: 'not a phone number: treated as unknown' }],
+        summary: { ...report([]).summary, invalid_worker_values: 1 },
+      }),
+      { color: false },
+    );
+    expect(text).toContain(
+      '🚫 Worker values ignored (the entry was used, the value treated as unknown):\n   long: phone_number "99999"...: not a phone number: treated as unknown\n',
+    );
+    expect(text).toContain('   Invalid worker entries: 0\n   Invalid worker values: 1\n');
+    expect(renderReport(report([]), { color: false })).not.toContain('Invalid worker values');
+  });
+
+  it('says when a row\'s metadata was not an object and was replaced, or would be', () => {
+    const replaced = { ...seedMismatch, action: 'update_status' as const, result: 'status_updated' as const, new_status: 'disconnected' as const, metadata_replaced: true };
+    expect(renderReport(report([replaced]), { color: false })).toContain(
+      "   📝 Status updated: connected → disconnected\n   ⚠️  Metadata was not a JSON object: replaced with one holding the sync's keys (the old value is in the audit log)\n",
+    );
+    expect(renderReport(report([{ ...replaced, result: 'planned' }], { dry_run: true }), { color: false })).toContain(
+      "   ⚠️  Metadata is not a JSON object: the write would replace it with one holding the sync's keys\n",
+    );
+    expect(renderReport(report([seedMismatch]), { color: false })).not.toContain('Metadata');
   });
 
   it('marks a dry run and says what it would do', () => {

@@ -1,10 +1,12 @@
-import { Chalk, type ChalkInstance } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import type { MismatchReport, SyncReport } from './outcome';
 
 const RULE = '='.repeat(60);
 
 /** The seed document's report, as text. Colour only when asked (a TTY without NO_COLOR). */
 export function renderReport(report: SyncReport, options: { color: boolean }): string {
+  // Loaded here, not with the module: a `--json` run never needs it.
+  const { Chalk } = require('chalk') as typeof import('chalk');
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const lines: string[] = [];
   const out = (line = '') => lines.push(line);
@@ -26,6 +28,13 @@ export function renderReport(report: SyncReport, options: { color: boolean }): s
     out(`   Database status: ${m.database_status}`);
     out(`   Worker status: ${m.worker_status ?? 'not found'}`);
     for (const line of outcomeLines(m, report, c)) out(`   ${line}`);
+    if (m.metadata_replaced) {
+      const line =
+        m.result === 'planned'
+          ? "⚠️  Metadata is not a JSON object: the write would replace it with one holding the sync's keys"
+          : "⚠️  Metadata was not a JSON object: replaced with one holding the sync's keys (the old value is in the audit log)";
+      out(`   ${c.yellow(line)}`);
+    }
     out();
   }
   if (report.mismatches.length === 0) {
@@ -45,6 +54,9 @@ export function renderReport(report: SyncReport, options: { color: boolean }): s
   section(out, c, '🚫 Worker entries skipped as invalid (never written):', report.invalid_worker_sessions, (s) =>
     `${s.session_id ?? '(no id)'}: ${s.reason}`,
   );
+  section(out, c, '🚫 Worker values ignored (the entry was used, the value treated as unknown):', report.invalid_worker_values, (v) =>
+    `${v.session_id}: ${v.field} ${v.value}: ${v.reason}`,
+  );
 
   const s = report.summary;
   out(RULE);
@@ -57,6 +69,7 @@ export function renderReport(report: SyncReport, options: { color: boolean }): s
   out(`   Reconnects given up: ${s.given_up}`);
   out(`   Unknown to the database: ${s.unknown_worker_sessions}`);
   out(`   Invalid worker entries: ${s.invalid_worker_sessions}`);
+  if (s.invalid_worker_values > 0) out(`   Invalid worker values: ${s.invalid_worker_values}`);
   if (s.conflicts > 0) out(`   Skipped (row changed meanwhile): ${s.conflicts}`);
   out(RULE);
   return `${lines.join('\n')}\n`;

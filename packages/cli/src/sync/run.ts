@@ -130,6 +130,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
           status: s.status,
         })),
         invalid_worker_sessions: planned.invalidWorkerSessions,
+        invalid_worker_values: planned.invalidWorkerValues,
         summary: {
           mismatches: mismatches.length,
           reconnected: count('reconnected'),
@@ -140,6 +141,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
           conflicts: count('conflict'),
           unknown_worker_sessions: planned.unknownWorkerSessions.length,
           invalid_worker_sessions: planned.invalidWorkerSessions.length,
+          invalid_worker_values: planned.invalidWorkerValues.length,
         },
         audit_log: auditFile,
         duration_ms: Math.round(performance.now() - startedAt),

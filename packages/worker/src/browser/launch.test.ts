@@ -1,35 +1,4 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { ChromiumNotFoundError } from '../errors';
-import { browserArgs, findChromium, markerArg } from './launch';
-
-let dir: string;
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-worker-launch-'));
-  fs.writeFileSync(path.join(dir, 'chromium'), '#!/bin/sh\n', { mode: 0o755 });
-  fs.writeFileSync(path.join(dir, 'not-executable'), '', { mode: 0o644 });
-});
-
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-describe('findChromium', () => {
-  it('uses PUPPETEER_EXECUTABLE_PATH when it names an executable file', () => {
-    expect(findChromium(path.join(dir, 'chromium'), '')).toBe(path.join(dir, 'chromium'));
-  });
-
-  it('names a PUPPETEER_EXECUTABLE_PATH that is not executable instead of searching PATH', () => {
-    const configured = path.join(dir, 'not-executable');
-    expect(() => findChromium(configured, dir)).toThrow(ChromiumNotFoundError);
-    expect(() => findChromium(configured, dir)).toThrow(`PUPPETEER_EXECUTABLE_PATH=${configured} is not an executable file`);
-  });
-
-  it('finds chromium on PATH, and says how to install it when there is none', () => {
-    expect(findChromium(undefined, `/nonexistent${path.delimiter}${dir}`)).toBe(path.join(dir, 'chromium'));
-    expect(() => findChromium(undefined, '/nonexistent')).toThrow('apt-get install chromium');
-  });
-});
+import { browserArgs, browserEnv, markerArg } from './launch';
 
 describe('browser arguments', () => {
   it('launches Chromium with the orphan marker and the extra arguments last', () => {
@@ -38,5 +7,24 @@ describe('browser arguments', () => {
     expect(args).toContain(markerArg('/srv/s'));
     expect(args[args.length - 1]).toBe('--x');
     expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: [], isRoot: false })).not.toContain('--no-sandbox');
+  });
+});
+
+describe('browser environment', () => {
+  it('passes on where to live, locale and display, never a secret', () => {
+    const env = browserEnv({
+      HOME: '/home/w',
+      PATH: '/usr/bin',
+      LANG: 'id_ID.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      TZ: 'Asia/Jakarta',
+      FONTCONFIG_PATH: '/etc/fonts',
+      WHATSAPP_NODE_API_KEY: 'secret-key-0123456789',
+      WHATSAPP_WEBHOOK_SECRET: 'secret-hook-0123456789',
+      DATABASE_URL: 'postgres://u:pw@db/x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      NODE_OPTIONS: '--inspect',
+    });
+    expect(env).toEqual({ HOME: '/home/w', PATH: '/usr/bin', LANG: 'id_ID.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'Asia/Jakarta', FONTCONFIG_PATH: '/etc/fonts' });
   });
 });

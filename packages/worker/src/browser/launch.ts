@@ -1,36 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { ChromiumNotFoundError } from '../errors';
-
-const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** `PUPPETEER_EXECUTABLE_PATH` when given, else the first Chromium on PATH. */
-export function findChromium(
-  configured: string | undefined,
-  searchPath: string = process.env.PATH ?? '',
-): string {
-  if (configured) {
-    if (isExecutable(configured)) return configured;
-    throw new ChromiumNotFoundError(configured);
-  }
-  for (const name of CANDIDATES) {
-    for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-      const file = path.join(dir, name);
-      if (isExecutable(file)) return file;
-    }
-  }
-  throw new ChromiumNotFoundError();
-}
-
 /** Argument carried by every Chromium this worker launches, so orphans of an earlier run can be found. */
 export function markerArg(sessionsDir: string): string {
   return `--wa-worker-sessions=${sessionsDir}`;
@@ -80,7 +47,7 @@ export function browserArgs(options: {
 /** Puppeteer launch options (whatsapp-web.js passes them through). */
 export interface PuppeteerLaunchOptions {
   executablePath: string;
-  headless: boolean;
+  headless: boolean | 'shell';
   pipe: boolean;
   args: string[];
   handleSIGINT: boolean;
@@ -108,12 +75,16 @@ export function browserEnv(env: NodeJS.ProcessEnv = process.env): Record<string,
 
 export function puppeteerOptions(options: {
   executablePath: string;
+  /** `'shell'`: a headless shell (old headless mode); `true`: new headless mode. */
+  headless: boolean | 'shell';
+  /** What the browser needs beyond the scrubbed environment (the bundled one's libraries). */
+  env?: Record<string, string>;
   sessionsDir: string;
   extraArgs: readonly string[];
 }): PuppeteerLaunchOptions {
   return {
     executablePath: options.executablePath,
-    headless: true,
+    headless: options.headless,
     // With a pipe, Chromium exits by itself when the worker dies (even on SIGKILL).
     pipe: true,
     args: browserArgs(options),
@@ -122,6 +93,6 @@ export function puppeteerOptions(options: {
     handleSIGTERM: false,
     handleSIGHUP: false,
     protocolTimeout: 60_000,
-    env: browserEnv(),
+    env: { ...browserEnv(), ...options.env },
   };
 }

@@ -131,10 +131,6 @@ export class SessionManager extends EventEmitter {
     return viewOf(this.registry.get(sessionId));
   }
 
-  has(sessionId: string): boolean {
-    return this.registry.find(sessionId) !== undefined;
-  }
-
   /** Sessions counted against the cap (those holding or about to hold a browser), and the cap. */
   usage(): { max: number | null; used: number } {
     return { max: this.capacity.max, used: this.used() };

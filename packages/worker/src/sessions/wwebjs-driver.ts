@@ -1,5 +1,6 @@
 import type * as Wwebjs from 'whatsapp-web.js';
 import { REASONS, silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
+import type { BrowserChoice } from '../browser/discovery';
 import { puppeteerOptions } from '../browser/launch';
 import { lowerProcessTreePriority } from '../browser/priority';
 import { LocalProfileHost } from '../browser/profile-host';
@@ -15,7 +16,8 @@ type LocalAuth = Wwebjs.LocalAuth;
 type Message = Wwebjs.Message;
 
 export interface WwebjsDriverOptions {
-  executablePath: string;
+  /** The browser to launch and how (`browser/discovery.ts`). */
+  browser: BrowserChoice;
   /** Absolute; also the orphan marker carried by every Chromium. */
   sessionsDir: string;
   browserArgs: readonly string[];
@@ -37,7 +39,9 @@ export class WwebjsDriver implements SessionDriver {
     const client = new Client({
       authStrategy,
       puppeteer: puppeteerOptions({
-        executablePath: this.options.executablePath,
+        executablePath: this.options.browser.executablePath,
+        headless: this.options.browser.headless,
+        env: this.options.browser.env,
         sessionsDir: this.options.sessionsDir,
         extraArgs: this.options.browserArgs,
       }),
