@@ -60,8 +60,11 @@ export class SessionLifecycle {
     this.clearQrDeadline(record);
   }
 
-  /** Launches a client for `record`; call it inside the session's serial chain. */
-  async launch(record: SessionRecord): Promise<void> {
+  /**
+   * Launches a client for `record`; call it inside the session's serial chain. `inLine` is called
+   * when the launch takes its place in the launch gate's line (not at all if it ends before).
+   */
+  async launch(record: SessionRecord, inLine: () => void = () => undefined): Promise<void> {
     const { registry, logger } = this.options;
     if (this.options.closing() || !registry.holds(record)) return;
     const profiles = this.options.driver.profiles;
@@ -80,7 +83,7 @@ export class SessionLifecycle {
     if (this.options.closing() || !registry.holds(record)) return;
     const generation = ++record.generation;
     try {
-      const client = await this.options.gate.run(async () => {
+      const turn = this.options.gate.run(async () => {
         // Stopped, replaced or shutting down while it waited for its turn.
         if (this.options.closing() || !registry.isCurrent(record, generation)) return null;
         const created = this.options.driver.create(
@@ -93,6 +96,8 @@ export class SessionLifecycle {
         });
         return created;
       });
+      inLine();
+      const client = await turn;
       if (client === null) return;
       if (registry.isCurrent(record, generation)) record.clientInitialized = true;
       // Given up while it launched (stop, replace, shutdown): whoever did so may have found no

@@ -172,13 +172,11 @@ export class SessionManager extends EventEmitter {
     this.registry.put(record);
     this.options.logger.info('Creating WhatsApp session', { sessionId, workspaceId, origin: options.origin ?? 'api' });
     this.events.status(record, existing?.status ?? null);
-    record.launched = this.lifecycle.serial(sessionId, async () => {
+    this.launchInSerial(record, async () => {
       if (previousClient) {
         this.options.logger.info('Force cleanup session', { sessionId });
         await this.lifecycle.dispose(record, previousClient);
       }
-      await this.manifests.saveRecord(record, 'running');
-      await this.lifecycle.launch(record);
     });
     return { created: true, session: viewOf(record) };
   }
@@ -208,15 +206,24 @@ export class SessionManager extends EventEmitter {
    * Web loaded (`initialize()` settled), with `settled` for the rest (connected, showing a QR,
    * reconnecting or failed; the restore overlaps the next launch with it). A session started,
    * replaced or stopped since it was reserved is left as it is: `settled` then follows that one
-   * (null when it is gone). Throws only what `start` throws (an invalid id, the worker stopping).
+   * (null when it is gone). `inLine` settles once the launch has its place in the launch gate's
+   * line. Throws only what `start` throws (an invalid id, the worker stopping).
    */
-  async beginRestore(ticket: RestoreTicket, settleTimeoutMs = this.options.initTimeoutMs): Promise<{ settled: Promise<WorkerSession | null> }> {
+  async beginRestore(
+    ticket: RestoreTicket,
+    settleTimeoutMs = this.options.initTimeoutMs,
+    onInLine: () => void = () => undefined,
+  ): Promise<{ settled: Promise<WorkerSession | null> }> {
     const { workspaceId, sessionId } = ticket;
     const current = this.registry.find(sessionId);
     if (current === ticket.record && current.queued) this.launchQueued(current, 'restore');
     else if (current === ticket.record && ticket.replaces) this.start(workspaceId, sessionId, { replace: true, origin: 'restore' });
     const record = this.registry.find(sessionId);
-    if (!record) return { settled: Promise.resolve(null) };
+    if (!record) {
+      onInLine();
+      return { settled: Promise.resolve(null) };
+    }
+    void record.inLine.then(onInLine);
     await record.launched.catch(() => undefined);
     const settled = this.waitUntil(record, (s) => s !== 'initializing' && s !== 'authenticated', settleTimeoutMs).then(() => {
       const view = viewOf(record);
@@ -348,10 +355,19 @@ export class SessionManager extends EventEmitter {
     if (!record.queued) return;
     record.queued = false;
     this.options.logger.info('Creating WhatsApp session', { sessionId: record.sessionId, workspaceId: record.workspaceId, origin });
+    this.launchInSerial(record);
+  }
+
+  /** Queues the record's launch on its session's chain (after `before`), setting `launched` and `inLine`. */
+  private launchInSerial(record: SessionRecord, before: () => Promise<void> = async () => undefined): void {
+    let inLine!: () => void;
+    record.inLine = new Promise((resolve) => (inLine = resolve));
     record.launched = this.lifecycle.serial(record.sessionId, async () => {
+      await before();
       await this.manifests.saveRecord(record, 'running');
-      await this.lifecycle.launch(record);
+      await this.lifecycle.launch(record, inLine);
     });
+    void record.launched.finally(inLine).catch(() => undefined);
   }
 
   private waitUntil(record: SessionRecord, done: (status: SessionStatus) => boolean, timeoutMs: number): Promise<void> {

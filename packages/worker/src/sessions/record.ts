@@ -26,6 +26,11 @@ export interface SessionRecord {
   queued: boolean;
   /** Settles when the launch that created this record has returned (restore waits on it). */
   launched: Promise<void>;
+  /**
+   * Settles once that launch has taken its place in the launch gate's line (or ended before):
+   * the restore starts the next session's launch only then, so sessions launch in its order.
+   */
+  inLine: Promise<void>;
 }
 
 /** A record for a session about to be launched. */
@@ -46,6 +51,7 @@ export function newRecord(fields: { workspaceId: string; sessionId: string; fold
     generation: 0,
     queued: false,
     launched: Promise.resolve(),
+    inLine: Promise.resolve(),
   };
 }
 

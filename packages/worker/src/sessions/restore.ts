@@ -82,13 +82,27 @@ export async function runRestore(
 ): Promise<RestoreReport> {
   const { manager, logger } = options;
   const { report } = prepared;
+  // Each launch begins once the one before it has its place in the launch gate's line, so the
+  // sessions launch in the restore's order (profiles free first, the head start first) whatever
+  // their profile checks and manifest writes take.
+  const turns = new Map<RestoreTicket, { after: Promise<void>; inLine: () => void }>();
+  let previous = Promise.resolve();
+  for (const ticket of prepared.tickets) {
+    let inLine!: () => void;
+    const next = new Promise<void>((resolve) => (inLine = resolve));
+    turns.set(ticket, { after: previous, inLine });
+    previous = next;
+  }
   const restoreOne = async (ticket: RestoreTicket) => {
+    const turn = turns.get(ticket)!;
     try {
-      const { settled } = await manager.beginRestore(ticket);
+      await turn.after;
+      const { settled } = await manager.beginRestore(ticket, undefined, turn.inLine);
       const session = await settled;
       if (session?.status === 'connected') report.restored.push(ticket.sessionId);
       else report.pending.push({ session_id: ticket.sessionId, status: session?.status ?? 'disconnected' });
     } catch (error) {
+      turn.inLine();
       logger.error('Restore failed', { sessionId: ticket.sessionId, error: errorMessage(error) });
       report.pending.push({ session_id: ticket.sessionId, status: 'failed' });
     }
