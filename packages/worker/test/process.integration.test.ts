@@ -67,7 +67,9 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
 
   beforeAll(async () => {
     sim = await startSimulator({ quiet: true });
-    receiver = await startReceiver();
+    // Refuses every event once (503): each reaches it on its retry, with the same id.
+    const refused = new Set<string>();
+    receiver = await startReceiver((event) => (refused.has(event.id) ? 200 : (refused.add(event.id), 503)));
     dir = await tempDir('proc');
     sessionsDir = path.join(dir, 'sessions');
     logDir = path.join(dir, 'logs');
@@ -167,6 +169,12 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
       payload: { body: 'pesan masuk', from: '628777@c.us', to: `${phones.p2}@c.us`, type: 'chat', timestamp: expect.any(Number) },
     });
     expect(got.signature).toBe(sign('process-webhook-secret', got.raw));
+    // Refused once, retried with the same id in the body and in X-Webhook-Id.
+    expect(receiver.attempts.filter((a) => a.id === got.event.id)).toEqual([
+      { id: got.event.id, webhookId: got.event.id, status: 503 },
+      { id: got.event.id, webhookId: got.event.id, status: 200 },
+    ]);
+    expect(new Set(receiver.received.map((r) => r.event.id)).size).toBe(receiver.received.length);
   });
 
   it('after a SIGKILL, a new worker restores every session without a QR and leaves no orphan Chromium', async () => {
