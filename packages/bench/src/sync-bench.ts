@@ -8,6 +8,11 @@
  *   (`GET /api/sessions/:id`) and one UPDATE (autocommit) per account;
  * - floor: one SELECT of the accounts, one `GET /api/sessions` and one batched UPDATE of the
  *   1,000 changed rows, each timed alone on warm connections, summed.
+ * - process floor: the same three as whole processes (`psql`, `curl`, `psql`) plus a bare
+ *   `node -e 0`, against the CLI's whole-process wall time.
+ *
+ * Sizes: BENCH_ACCOUNTS (10,000), BENCH_WORKSPACES (10), BENCH_DISAGREE (a tenth);
+ * BENCH_ROW_BY_ROW=0 skips the row-by-row comparison; BENCH_RUNS (7).
  *
  * Needs Postgres (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); makes
  * and drops its own database.
@@ -22,15 +27,17 @@ import { readActiveAccounts, writeAccounts, type AccountWrite } from '@wa-sessio
 import { migrateToLatest } from '@wa-session-sync/cli/dist/db/migrations';
 import { createTestDatabase, DEFAULT_PG_ADMIN_URL, runCli, spawnProcess, startLocalServer, tempDir, type LocalServer } from '@wa-session-sync/test-support';
 
-const ACCOUNTS = 10_000;
-const WORKSPACES = 10;
-const DISAGREE = 1_000;
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS) || 10_000;
+const WORKSPACES = Number(process.env.BENCH_WORKSPACES) || 10;
+const DISAGREE = Number(process.env.BENCH_DISAGREE) || ACCOUNTS / 10;
+/** `0` skips the row-by-row comparison (minutes at 100,000 accounts). */
+const ROW_BY_ROW = process.env.BENCH_ROW_BY_ROW !== '0';
 /** Sync runs and floor measurements, interleaved; medians are reported, minima alongside. */
 const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const API_KEY = 'bench-key';
 const ADMIN_URL = process.env.BENCH_ADMIN_URL || DEFAULT_PG_ADMIN_URL;
 
-const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150 };
+const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150, wallToProcessFloor: ACCOUNTS > 10_000 ? 1.5 : 1.3 };
 
 interface SessionEntry {
   session_id: string;
@@ -203,6 +210,58 @@ async function floorInFreshProcess(url: string, workerUrl: string): Promise<Floo
   return JSON.parse(stdout) as Floor;
 }
 
+/** Wall time of one whole process, in ms; fails on a non-zero exit. */
+async function timed(command: string, args: string[]): Promise<number> {
+  const started = performance.now();
+  const { code, stderr } = await spawnProcess(command, args, { env: process.env }).done;
+  if (code !== 0) throw new Error(`${command} exited ${code}: ${stderr}`);
+  return performance.now() - started;
+}
+
+/**
+ * The floor's UPDATE as a psql script: the disagreeing rows (after the seed the ids follow the
+ * sessions' order: RESTART IDENTITY, generate_series from 0) in a JSON file that psql reads itself,
+ * one statement like the CLI's.
+ */
+async function writeUpdateScript(dir: string): Promise<string> {
+  const rows = sessions.flatMap((s, i) => (s.db !== s.worker ? [{ id: i + 1, status: s.worker, patch: { reason: 'floor' } }] : []));
+  const json = path.join(dir, 'floor-rows.json');
+  const script = path.join(dir, 'floor-update.sql');
+  await fs.writeFile(json, JSON.stringify(rows));
+  await fs.writeFile(
+    script,
+    `\\set rows \`cat ${json}\`\nUPDATE whatsapp_accounts a SET status = r.status, updated_at = now(), metadata = a.metadata || r.patch FROM jsonb_to_recordset(:'rows'::jsonb) AS r(id bigint, status text, patch jsonb) WHERE a.id = r.id;\n`,
+  );
+  return script;
+}
+
+interface ProcessFloor {
+  selectMs: number;
+  getMs: number;
+  updateMs: number;
+  nodeMs: number;
+}
+
+/**
+ * The floor of a whole sync done by the tools an operator has at hand, each a process of its own:
+ * `psql` reading the accounts, `curl` fetching the worker's sessions, one batched `psql` UPDATE of
+ * the disagreeing rows, and a bare `node -e 0` start (the CLI is a Node process). Compared with
+ * the CLI's whole-process wall time.
+ */
+async function processFloor(url: string, workerUrl: string, updateScript: string): Promise<ProcessFloor> {
+  const selectMs = await timed('psql', [
+    url,
+    '-Atqc',
+    "SELECT id, xmin, workspace_id, session_id, status, phone_number, metadata FROM whatsapp_accounts WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs'",
+    '-o',
+    '/dev/null',
+  ]);
+  const getMs = await timed('curl', ['-sf', '-o', '/dev/null', '-H', `x-api-key: ${API_KEY}`, `${workerUrl}/api/sessions`]);
+  const updateMs = await timed('psql', [url, '-q', '-f', updateScript]);
+  const nodeMs = await timed(process.execPath, ['-e', '0']);
+  return { selectMs, getMs, updateMs, nodeMs };
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
@@ -231,7 +290,12 @@ async function main(): Promise<void> {
     const floors: Floor[] = [];
     const warmFloors: Floor[] = [];
     const runs: CliRun[] = [];
+    const processFloors: ProcessFloor[] = [];
+    const updateScript = await writeUpdateScript(tmp);
     for (let i = 0; i < RUNS; i++) {
+      await seed(client);
+      processFloors.push(await processFloor(url, workerUrl, updateScript));
+      if ((await countDisagreeing(client)) !== 0) throw new Error('the process floor left rows disagreeing with the worker');
       await seed(client);
       floors.push(await floorInFreshProcess(url, workerUrl));
       await seed(client);
@@ -251,9 +315,15 @@ async function main(): Promise<void> {
     const floorMs = median(floors.map(total));
     const warmFloorMs = median(warmFloors.map(total));
 
-    await seed(client);
-    const rowByRowMs = await rowByRow(client, workerUrl, dispatcher);
-    if ((await countDisagreeing(client)) !== 0) throw new Error('row by row left rows disagreeing with the worker');
+    let rowByRowMs = Number.NaN;
+    if (ROW_BY_ROW) {
+      await seed(client);
+      rowByRowMs = await rowByRow(client, workerUrl, dispatcher);
+      if ((await countDisagreeing(client)) !== 0) throw new Error('row by row left rows disagreeing with the worker');
+    }
+    const processTotal = (f: ProcessFloor) => f.selectMs + f.getMs + f.updateMs + f.nodeMs;
+    const processFloorMs = median(processFloors.map(processTotal));
+    const processParts = (['selectMs', 'getMs', 'updateMs', 'nodeMs'] as const).map((k) => median(processFloors.map((f) => f[k])));
 
     const syncMs = median(runs.map((r) => r.durationMs));
     const syncMin = Math.min(...runs.map((r) => r.durationMs));
@@ -266,8 +336,14 @@ async function main(): Promise<void> {
     const rows: [string, string, string][] = [
       ['sync (wa-sync, connect to close, median)', ms(syncMs), `fastest run ${ms(syncMin)}`],
       ['sync (wa-sync process wall time, median)', ms(wallMs), 'includes node start and module loading'],
-      ['row by row (1 request + 1 UPDATE per account)', ms(rowByRowMs), ''],
-      ['speed-up vs row by row', `${speedup.toFixed(1)}x`, `target >= ${TARGETS.speedupVsRowByRow}x: ${verdict(speedup >= TARGETS.speedupVsRowByRow)}`],
+      ['process floor (psql SELECT + curl GET + psql UPDATE + node -e 0)', ms(processFloorMs), `parts ${processParts.map(ms).join(' + ')}`],
+      ['sync process / process floor (medians)', `${(wallMs / processFloorMs).toFixed(2)}x`, `target <= ${TARGETS.wallToProcessFloor}x: ${verdict(wallMs / processFloorMs <= TARGETS.wallToProcessFloor)}`],
+      ...(ROW_BY_ROW
+        ? ([
+            ['row by row (1 request + 1 UPDATE per account)', ms(rowByRowMs), ''],
+            ['speed-up vs row by row', `${speedup.toFixed(1)}x`, `target >= ${TARGETS.speedupVsRowByRow}x: ${verdict(speedup >= TARGETS.speedupVsRowByRow)}`],
+          ] as [string, string, string][])
+        : []),
       ['floor (SELECT + GET + batched UPDATE, fresh process)', ms(floorMs), `fastest ${ms(floorMin)}; parts ${ms(floorParts.selectMs)} + ${ms(floorParts.getMs)} + ${ms(floorParts.updateMs)}`],
       ['floor (same, in the warmed-up bench process)', ms(warmFloorMs), 'for reference'],
       ['sync / floor (medians)', `${toFloor.toFixed(2)}x`, `target <= ${TARGETS.ratioToFloor}x: ${verdict(toFloor <= TARGETS.ratioToFloor)}; fastest/fastest ${(syncMin / floorMin).toFixed(2)}x`],
