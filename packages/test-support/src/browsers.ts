@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isExecutable } from '@wa-session-sync/worker/dist/browser/discovery';
 
 /** One browser the worker may pick on this machine, and how to make it pick that one. */
 export interface BrowserUnderTest {
@@ -26,25 +27,16 @@ export function pathWithoutBrowsers(): string {
   return noBrowserPath;
 }
 
-function executable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Every browser the worker may pick that this machine has: Debian's headless shell and Chromium
  * when installed, and always the headless shell of the bundled npm package (`@sparticuz/chromium`).
  */
 export function browsersUnderTest(): BrowserUnderTest[] {
   const browsers: BrowserUnderTest[] = [];
-  if (executable('/usr/lib/chromium/chromium-headless-shell')) {
+  if (isExecutable('/usr/lib/chromium/chromium-headless-shell')) {
     browsers.push({ name: 'the system headless shell', env: { PUPPETEER_EXECUTABLE_PATH: '/usr/lib/chromium/chromium-headless-shell' }, source: 'PUPPETEER_EXECUTABLE_PATH', headless: 'shell' });
   }
-  if (executable('/usr/bin/chromium')) {
+  if (isExecutable('/usr/bin/chromium')) {
     browsers.push({ name: 'the system Chromium (new headless)', env: { PUPPETEER_EXECUTABLE_PATH: '/usr/bin/chromium' }, source: 'PUPPETEER_EXECUTABLE_PATH', headless: true });
   }
   browsers.push({ name: 'the bundled headless shell', env: { PATH: pathWithoutBrowsers() }, source: 'bundled', headless: 'shell' });

@@ -3,15 +3,8 @@
 // before the rest of the worker (Fastify, whatsapp-web.js, ~200 ms of modules) is loaded.
 import fs from 'node:fs';
 import nodeModule from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 
-// Node 22.1+ keeps the compiled code of the modules it loads on disk: the worker's ~300 ms of
-// module loading (Fastify, TypeBox, whatsapp-web.js, puppeteer) shrinks on every start after the
-// first. Node 20 has no such cache; there this is a no-op.
-(nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache?.(
-  path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || os.homedir(), '.cache'), 'wa-session-sync', 'compile-cache'),
-);
 import { lockSessionsDir, SessionsDirLockedError } from './browser/dir-lock';
 import { bundledPackageBin, defaultCacheDir, findBrowser, type BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
@@ -19,6 +12,11 @@ import { findProcesses, reapOrphans } from './browser/orphans';
 import { lowerSessionPriority } from './browser/priority';
 import type { WorkerConfig } from './config';
 import { WorkerError } from './errors';
+
+// Node 22.1+ keeps the compiled code of the modules it loads on disk: the worker's ~300 ms of
+// module loading (Fastify, TypeBox, whatsapp-web.js, puppeteer) shrinks on every start after the
+// first. Node 20 has no such cache; there this is a no-op.
+(nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache?.(path.join(defaultCacheDir(), 'compile-cache'));
 
 /**
  * Niceness given at once to the Chromium an earlier worker left behind: after a crash they are

@@ -246,18 +246,8 @@ export class WebhookDispatcher implements EventSink {
     for (const lane of this.lanes.values()) if (lane.retry) clearTimeout(lane.retry);
     for (const item of [...this.held]) if (!item.sending) this.held.delete(item);
     this.lanes.clear();
-    if (this.inFlight === 0) return this.notifyIdle();
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (this.inFlight === 0) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 10);
-        check.unref();
-      }),
-      new Promise((r) => setTimeout(r, graceMs).unref()),
-    ]);
+    // Only deliveries in flight are held now; each is let go when its attempt ends.
+    this.notifyIdle();
+    await Promise.race([this.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 }

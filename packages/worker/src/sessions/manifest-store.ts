@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import type { Logger } from '../log';
-import { errorMessage } from '../util';
+import { errorMessage, KeyedSerial } from '../util';
 import { writeManifest, type SessionManifest } from './manifest';
 import type { SessionRecord } from './record';
 
@@ -10,7 +10,7 @@ import type { SessionRecord } from './record';
  * keeps running on a disk that refuses a write.
  */
 export class ManifestStore {
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly chains = new KeyedSerial();
 
   constructor(
     private readonly logger: Logger,
@@ -29,7 +29,7 @@ export class ManifestStore {
   }
 
   save(folder: string, manifest: SessionManifest): Promise<void> {
-    return this.after(folder, () =>
+    return this.chains.run(folder, () =>
       writeManifest(folder, manifest).catch((error: unknown) => {
         this.logger.warn('Could not write the session manifest', { folder, error: errorMessage(error) });
       }),
@@ -38,16 +38,6 @@ export class ManifestStore {
 
   /** Removes the whole session folder (manifest and saved auth) once earlier writes are done. */
   removeFolder(folder: string): Promise<void> {
-    return this.after(folder, () => fs.rm(folder, { recursive: true, force: true, maxRetries: 3 }));
-  }
-
-  private after(folder: string, op: () => Promise<void>): Promise<void> {
-    const next = (this.pending.get(folder) ?? Promise.resolve()).then(op);
-    const settled = next.catch(() => undefined);
-    this.pending.set(folder, settled);
-    void settled.then(() => {
-      if (this.pending.get(folder) === settled) this.pending.delete(folder);
-    });
-    return next;
+    return this.chains.run(folder, () => fs.rm(folder, { recursive: true, force: true, maxRetries: 3 }));
   }
 }
