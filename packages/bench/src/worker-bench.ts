@@ -6,6 +6,11 @@
  * Runs the browser the worker picks by itself and, as the reference in the same run, Debian's full
  * Chromium in the new headless mode (when installed; BENCH_NO_REFERENCE=1 skips it).
  *
+ * The floor, also in the same run: one saved session restored by the worker's own driver
+ * (whatsapp-web.js + the same Chromium, flags and profile) inside this already-warm process, with
+ * nothing else running: create to `ready`. No worker start, no other session, no HTTP. The time to
+ * the first session connected cannot go below it.
+ *
  * Options (environment): BENCH_SESSIONS (10), WHATSAPP_RESTORE_CONCURRENCY (worker default),
  * BENCH_ROUNDS (restarts measured, 3), BENCH_EXTRA_ARGS (JSON array of extra Chromium arguments, to try flags),
  * BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS of the worker, e.g. to --require a profiler), BENCH_KEEP_DIR (keep
@@ -16,8 +21,11 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { bundledPackageBin, defaultCacheDir, findBrowser } from '@wa-session-sync/worker/dist/browser/discovery';
+import { WwebjsDriver } from '@wa-session-sync/worker/dist/sessions/wwebjs-driver';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 import {
+  browserTrees,
   cpuSeconds,
   privateMemory,
   simulatedWorkerEnv,
@@ -96,7 +104,9 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
     if (Date.now() > deadline) throw new Error(`restore did not finish: ${JSON.stringify(list.map((s) => s.status))}`);
     await sleep(20);
   }
-  const browserCpu = cpuSeconds(`--user-data-dir=${sessionsDir}`);
+  // Every process of each browser, helpers included (they carry no --user-data-dir). CPU of
+  // helpers that already exited is not counted.
+  const browserCpu = cpuSeconds(browserTrees(sessionsDir));
   const workerCpu = cpuSeconds([worker.pid]); // this worker only: others may run on the machine
   const cpu = browserCpu + workerCpu;
   process.stderr.write(`  cpu: browsers ${browserCpu.toFixed(1)} s, worker ${workerCpu.toFixed(1)} s\n`);
@@ -115,6 +125,58 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
       healthCount: health.length,
     },
   };
+}
+
+/**
+ * The floor: the first paired session restored by the worker's own driver in this process (warm:
+ * whatsapp-web.js and puppeteer already loaded after the first round), alone. Each round launches,
+ * waits for `ready`, and closes the browser gracefully (the profile is saved by the close).
+ */
+async function measureFloor(env: Record<string, string>, sessionsDir: string, rounds: number): Promise<number[]> {
+  const browser = await findBrowser({
+    configured: env.PUPPETEER_EXECUTABLE_PATH,
+    searchPath: process.env.PATH ?? '',
+    bundledBin: bundledPackageBin(),
+    cacheDir: defaultCacheDir(),
+  });
+  const driver = new WwebjsDriver({
+    browser,
+    sessionsDir,
+    browserArgs: JSON.parse(env.WHATSAPP_WEBJS_BROWSER_ARGS ?? '[]') as string[],
+    webVersionCache: 'none',
+  });
+  const times: number[] = [];
+  // Round 0 loads whatsapp-web.js and puppeteer into this process: not counted.
+  for (let i = 0; i <= rounds; i++) {
+    let ready!: () => void;
+    let failed!: (error: Error) => void;
+    const connected = new Promise<void>((resolve, reject) => {
+      ready = resolve;
+      failed = reject;
+    });
+    const ignore = () => undefined;
+    const started = performance.now();
+    const client = driver.create(
+      { workspaceId: 'bench', sessionId: 'bench0', folder: path.join(sessionsDir, 'bench', 'bench0') },
+      {
+        qr: () => failed(new Error('the floor session asked for a QR: its saved auth was lost')),
+        authenticated: ignore,
+        ready: () => ready(),
+        disconnected: (reason) => failed(new Error(`the floor session disconnected: ${reason}`)),
+        authFailure: (message) => failed(new Error(`the floor session failed to authenticate: ${message}`)),
+        message: ignore,
+        browserGone: ignore,
+      },
+    );
+    try {
+      await Promise.all([client.initialize(), connected]);
+      if (i > 0) times.push(performance.now() - started);
+    } finally {
+      await client.destroy();
+    }
+    await sleep(500);
+  }
+  return times;
 }
 
 /** One browser the bench measures, and how the worker is made to pick it. */
@@ -141,6 +203,8 @@ interface BrowserResult {
   /** What the worker's log says it launched. */
   picked: string;
   rounds: RestoreRound[];
+  /** One session restored alone by the worker's driver in this process, create to ready (ms). */
+  floor: number[];
   memoryPerSession: number;
   workerPrivate: number;
   cannon: autocannon.Result | null;
@@ -163,7 +227,7 @@ async function benchBrowser(browser: BenchBrowser, sim: Simulator, dir: string, 
   };
   process.stderr.write(`${browser.label}: pairing ${SESSIONS} sessions...\n`);
   let worker = await startBenchWorker(env);
-  const result: BrowserResult = { label: browser.label, picked: 'unknown', rounds: [], memoryPerSession: NaN, workerPrivate: NaN, cannon: null };
+  const result: BrowserResult = { label: browser.label, picked: 'unknown', rounds: [], floor: [], memoryPerSession: NaN, workerPrivate: NaN, cannon: null };
   try {
     await pairAll(worker, sim);
     result.picked = pickedBrowser(logDir);
@@ -178,7 +242,7 @@ async function benchBrowser(browser: BenchBrowser, sim: Simulator, dir: string, 
       result.rounds.push(measured.round);
     }
     await sleep(4000);
-    result.memoryPerSession = privateMemory(`--user-data-dir=${sessionsDir}`) / SESSIONS;
+    result.memoryPerSession = privateMemory(browserTrees(sessionsDir)) / SESSIONS;
     result.workerPrivate = privateMemory([worker.pid]);
     if (withCannon) {
       process.stderr.write('autocannon GET /api/sessions...\n');
@@ -187,6 +251,8 @@ async function benchBrowser(browser: BenchBrowser, sim: Simulator, dir: string, 
   } finally {
     await worker.stop(15_000);
   }
+  process.stderr.write(`${browser.label}: the floor, one session alone in this process...\n`);
+  result.floor = await measureFloor(env, sessionsDir, ROUNDS);
   return result;
 }
 
@@ -216,7 +282,10 @@ async function main(): Promise<void> {
         [`browser: ${r.label}`, r.picked, ''],
         ['  start -> listening (median)', ms(median(r, (x) => x.listenMs)), ''],
         ['  start -> first connected (median)', ms(median(r, (x) => x.firstMs)), r === main ? `target < 600 ms${ratio((b) => median(b, (x) => x.firstMs))}` : ''],
+        ['  floor: one session alone, create -> ready (median)', ms(percentile(r.floor, 50)), `no worker start; each: ${r.floor.map((v) => v.toFixed(0)).join(', ')} ms`],
         ['  start -> all connected (median)', ms(median(r, (x) => x.allMs)), r === main ? `target < 3000 ms${ratio((b) => median(b, (x) => x.allMs))}` : ''],
+        // All connected cannot come sooner than the restore's CPU spread over every core.
+        ['  CPU bound: restore CPU / cores (median)', ms((median(r, (x) => x.cpuSeconds) / os.cpus().length) * 1000), 'all connected cannot be sooner'],
         ['    per round first / all', r.rounds.map((x) => `${x.firstMs.toFixed(0)}/${x.allMs.toFixed(0)}`).join(', '), ''],
         ['  CPU of the restore (worker + Chromium)', `${median(r, (x) => x.cpuSeconds).toFixed(1)} s = ${cpuPerSession(r).toFixed(2)} s per session`, r === main ? `target <= 0.5 s per session${ratio(cpuPerSession)}` : ''],
         ['  /health p50/p99/max during restore, per round', `${r.rounds.map((x) => `${x.healthP50.toFixed(1)}/${x.healthP99.toFixed(1)}/${x.healthMax.toFixed(0)}`).join(', ')} ms`, r === main ? 'target p99 < 25 ms' : ''],

@@ -23,6 +23,7 @@ export {
 export { createTestDatabase, DEFAULT_PG_ADMIN_URL, type TestDatabase, type TestDatabaseOptions } from './database';
 export {
   browserProcesses,
+  browserTrees,
   cpuSeconds,
   isBrowserOn,
   killProcessesMentioning,

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { cleanEnv, spawnProcess } from './processes';
-import { cpuSeconds, isBrowserOn, killProcessesMentioning, privateBytes, privateMemory, processesMentioning } from './proc-scan';
+import { browserTrees, cpuSeconds, isBrowserOn, killProcessesMentioning, privateBytes, privateMemory, processesMentioning } from './proc-scan';
+import { waitFor } from './wait';
 
 describe('isBrowserOn', () => {
   const dir = '/tmp/wa-e2e-x/sessions';
@@ -45,5 +48,32 @@ describe('process scans', () => {
     expect(proc.child.signalCode).toBe('SIGKILL');
     expect(processesMentioning(marker)).toEqual([]);
     expect(cpuSeconds(marker)).toBe(0);
+  });
+});
+
+describe('browserTrees', () => {
+  it('takes every process in the session a browser on the folder leads, its helpers included, and no other', async () => {
+    const dir = `/tmp/wa-test-support-${randomBytes(6).toString('hex')}/sessions`;
+    const idle = 'setTimeout(() => {}, 60000)';
+    // A stand-in browser: it leads a session of its own (puppeteer starts Chromium detached) and
+    // forks a helper that, like Chromium's renderers, carries no --user-data-dir.
+    const forkHelper = `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(idle)}, '--', '--type=renderer'], { stdio: 'ignore' }); ${idle}`;
+    const browser = spawn(process.execPath, ['-e', forkHelper, '--', `--user-data-dir=${dir}/ws/s1/session`], { detached: true, stdio: 'ignore', env: cleanEnv() });
+    // The same kind of helper outside that session, and a browser on another folder.
+    const stranger = spawnProcess(process.execPath, ['-e', idle, '--', '--type=renderer'], { env: cleanEnv() });
+    const otherBrowser = spawn(process.execPath, ['-e', forkHelper, '--', '--user-data-dir=/tmp/elsewhere/session'], { detached: true, stdio: 'ignore', env: cleanEnv() });
+    try {
+      const tree = await waitFor(() => {
+        const pids = browserTrees(dir);
+        return pids.length === 2 && pids;
+      }, 'the stand-in browser and its helper');
+      expect(tree).toContain(browser.pid);
+      expect(tree).not.toContain(stranger.pid);
+      expect(tree).not.toContain(otherBrowser.pid);
+    } finally {
+      for (const leader of [browser, otherBrowser]) process.kill(-leader.pid!, 'SIGKILL');
+      stranger.child.kill('SIGKILL');
+      await Promise.all([once(browser, 'exit'), once(otherBrowser, 'exit'), stranger.exited]);
+    }
   });
 });

@@ -45,6 +45,18 @@ export function browserProcesses(dir: string): number[] {
   return processesWhere(({ args }) => isBrowserOn(args, dir));
 }
 
+/**
+ * Pids of every process of the Chromium browsers on profiles under `dir`, their helpers included.
+ * puppeteer starts each browser as the leader of a session of its own, and the zygotes, renderers
+ * and utility processes it forks stay in that session; they do not carry `--user-data-dir`, so a
+ * scan by command line sees the browser process alone (for a headless shell, about a third of a
+ * session's CPU and memory).
+ */
+export function browserTrees(dir: string): number[] {
+  const browsers = new Set(browserProcesses(dir));
+  return processesWhere(({ sid }) => browsers.has(sid));
+}
+
 /** Private memory (Private_Clean + Private_Dirty of `smaps_rollup`) in bytes, from its text. */
 export function privateBytes(smapsRollup: string): number {
   let bytes = 0;

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import QRCode from 'qrcode';
+import type QRCodeModule from 'qrcode';
 import {
   CreateSessionRequestSchema,
   ErrorResponseSchema,
@@ -112,6 +112,8 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
         throw new SessionStateError('qr_not_available', `No QR to scan: the session is ${current.status}`);
       }
       if (request.query.format === 'png') {
+        // Loaded on the first PNG asked for: qrcode and pngjs are 57 modules every start would load.
+        const QRCode = require('qrcode') as typeof QRCodeModule;
         const png = await QRCode.toBuffer(current.qr, { type: 'png', margin: 2, width: 300 });
         return reply.type('image/png').send(png);
       }
