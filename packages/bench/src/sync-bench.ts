@@ -12,7 +12,9 @@
  *   `node -e 0`, against the CLI's whole-process wall time.
  *
  * Sizes: BENCH_ACCOUNTS (10,000), BENCH_WORKSPACES (10), BENCH_DISAGREE (a tenth);
- * BENCH_ROW_BY_ROW=0 skips the row-by-row comparison; BENCH_RUNS (7).
+ * BENCH_ROW_BY_ROW=0 skips the row-by-row comparison; BENCH_RUNS (7). BENCH_COMPARE=<another
+ * build's packages/cli/dist/bin.js> runs that build too, interleaved with this one on the same
+ * data, so a change is measured against what came before in one run of a noisy machine.
  *
  * Needs Postgres (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); makes
  * and drops its own database.
@@ -36,6 +38,8 @@ const ROW_BY_ROW = process.env.BENCH_ROW_BY_ROW !== '0';
 const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const API_KEY = 'bench-key';
 const ADMIN_URL = process.env.BENCH_ADMIN_URL || DEFAULT_PG_ADMIN_URL;
+/** Another build of the CLI (its `dist/bin.js`), run side by side with this one. */
+const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : undefined;
 
 const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150, wallToProcessFloor: ACCOUNTS > 10_000 ? 1.5 : 1.3 };
 
@@ -120,9 +124,12 @@ interface CliRun {
   phases: Record<string, number>;
 }
 
-async function syncRun(env: Record<string, string>): Promise<CliRun> {
+async function syncRun(env: Record<string, string>, bin?: string): Promise<CliRun> {
+  const args = ['sync-sessions', '--json'];
   const started = performance.now();
-  const { code, stdout, stderr } = await runCli(['sync-sessions', '--json'], { ...env, WA_SYNC_REPORT_MAX_RSS: '1' }, { baseEnv: process.env });
+  const { code, stdout, stderr } = bin
+    ? await spawnProcess(process.execPath, [bin, ...args], { env: { ...process.env, ...env, WA_SYNC_REPORT_MAX_RSS: '1' } }).done
+    : await runCli(args, { ...env, WA_SYNC_REPORT_MAX_RSS: '1' }, { baseEnv: process.env });
   const wallMs = performance.now() - started;
   if (code !== 0) throw new Error(`wa-sync exited ${code}: ${stderr}`);
   const report = JSON.parse(stdout) as {
@@ -290,6 +297,7 @@ async function main(): Promise<void> {
     const floors: Floor[] = [];
     const warmFloors: Floor[] = [];
     const runs: CliRun[] = [];
+    const compared: CliRun[] = [];
     const processFloors: ProcessFloor[] = [];
     const updateScript = await writeUpdateScript(tmp);
     for (let i = 0; i < RUNS; i++) {
@@ -305,6 +313,12 @@ async function main(): Promise<void> {
       if (run.mismatches !== DISAGREE) throw new Error(`the sync found ${run.mismatches} mismatches, expected ${DISAGREE}`);
       if ((await countDisagreeing(client)) !== 0) throw new Error('the sync left rows disagreeing with the worker');
       runs.push(run);
+      if (COMPARE) {
+        await seed(client);
+        const other = await syncRun(env, COMPARE);
+        if (other.mismatches !== DISAGREE) throw new Error(`${COMPARE} found ${other.mismatches} mismatches, expected ${DISAGREE}`);
+        compared.push(other);
+      }
     }
     const total = (f: Floor) => f.selectMs + f.getMs + f.updateMs;
     const floorParts = {
@@ -348,6 +362,13 @@ async function main(): Promise<void> {
       ['floor (same, in the warmed-up bench process)', ms(warmFloorMs), 'for reference'],
       ['sync / floor (medians)', `${toFloor.toFixed(2)}x`, `target <= ${TARGETS.ratioToFloor}x: ${verdict(toFloor <= TARGETS.ratioToFloor)}; fastest/fastest ${(syncMin / floorMin).toFixed(2)}x`],
       ['peak RSS of the wa-sync process', `${peakRss.toFixed(1)} MB`, `target < ${TARGETS.peakRssMb} MB: ${verdict(peakRss < TARGETS.peakRssMb)}`],
+      ...(COMPARE
+        ? ([
+            ['BENCH_COMPARE build: process wall time (median)', ms(median(compared.map((r) => r.wallMs))), `${(median(compared.map((r) => r.wallMs)) / processFloorMs).toFixed(2)}x the process floor; ${COMPARE}`],
+            ['BENCH_COMPARE build: connect to close (median)', ms(median(compared.map((r) => r.durationMs))), ''],
+            ['BENCH_COMPARE build: peak RSS', `${Math.max(...compared.map((r) => r.peakRssMb)).toFixed(1)} MB`, ''],
+          ] as [string, string, string][])
+        : []),
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     const valueWidth = Math.max(...rows.map((r) => r[1].length));
@@ -356,6 +377,10 @@ async function main(): Promise<void> {
     const phases = Object.keys(runs[0].phases).map((phase) => `${phase} ${median(runs.map((r) => r.phases[phase] ?? 0))}`);
     console.log(`  sync phases (median ms): ${phases.join(', ')}`);
     console.log(`  each sync run (ms): ${runs.map((r) => r.durationMs).join(', ')}; each fresh floor (ms): ${floors.map((f) => total(f).toFixed(0)).join(', ')}`);
+    console.log(
+      `  each sync process (ms): ${runs.map((r) => r.wallMs.toFixed(0)).join(', ')}; each process floor (ms): ${processFloors.map((f) => processTotal(f).toFixed(0)).join(', ')}` +
+        (COMPARE ? `; each BENCH_COMPARE process (ms): ${compared.map((r) => r.wallMs.toFixed(0)).join(', ')}` : ''),
+    );
     const slowest = runs.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
     console.log(`  slowest sync run phases (ms): ${JSON.stringify(slowest.phases)}`);
   } finally {

@@ -14,6 +14,7 @@ import {
   type WorkerSession,
 } from '@wa-session-sync/shared';
 import { WorkerResponseError, WorkerUnavailableError } from './errors';
+import { SessionListReader, type SessionListEnd } from './session-list';
 import type { InvalidWorkerSession, InvalidWorkerValue, RequestOutcome, WorkerSnapshot } from './sync/model';
 
 export interface WorkerClientOptions {
@@ -56,6 +57,11 @@ const FIELD_ORDER: readonly string[] = [
 interface Answer {
   statusCode: number;
   text: string;
+}
+
+/** Takes an answer's bytes as they arrive. */
+interface BodyReader {
+  add(chunk: Buffer): void;
 }
 
 interface Call {
@@ -106,15 +112,34 @@ export class WorkerClient {
     return { uptime, total: sessions.total, connected: sessions.connected };
   }
 
-  /** `GET /api/sessions[?workspace_id=]`, validated entry by entry. */
+  /**
+   * `GET /api/sessions[?workspace_id=]`, validated entry by entry: read and validated piece by
+   * piece as the answer arrives (`SessionListReader`), never held whole.
+   */
   async sessions(workspaceId: string | undefined): Promise<WorkerSnapshot> {
     const query = workspaceId === undefined ? '' : `?workspace_id=${encodeURIComponent(workspaceId)}`;
     const where = `${this.options.baseUrl}/api/sessions${query}`;
-    const body = (await this.getJson(where, true, WorkerResponseError, 'cannot read the worker sessions')) as {
-      sessions?: unknown;
-    } | null;
+    const what = 'cannot read the worker sessions';
+    // Made afresh for each attempt (an answer cut off on a closing kept-alive connection is asked
+    // again); a 2xx answer has always had one.
+    let validator!: SessionValidator;
+    let reader!: SessionListReader;
+    await this.get(where, true, WorkerResponseError, what, () => {
+      const entries = new SessionValidator(workspaceId);
+      validator = entries;
+      reader = new SessionListReader((piece) => entries.add(piece));
+      return reader;
+    });
+    let end: SessionListEnd;
+    try {
+      end = reader.end();
+    } catch {
+      throw new WorkerResponseError(`${what}: ${where} answered malformed JSON`);
+    }
+    if (end.streamed) return validator.finish();
+    const body = end.body as { sessions?: unknown } | null;
     if (!body || typeof body !== 'object' || !Array.isArray(body.sessions)) {
-      throw new WorkerResponseError(`cannot read the worker sessions: ${where} answered JSON without a sessions list`);
+      throw new WorkerResponseError(`${what}: ${where} answered JSON without a sessions list`);
     }
     return validateSessions(body.sessions, workspaceId);
   }
@@ -172,27 +197,39 @@ export class WorkerClient {
    * agent does not follow the worker's `Keep-Alive: timeout=5` hint, so a request sent as that
    * happens fails before the worker read it: e.g. when the database part of a run took longer.
    */
-  private async call(url: string, call: Call): Promise<Answer> {
-    if (!call.idempotent) return this.exchange(url, call, false);
+  private async call(url: string, call: Call, stream?: () => BodyReader): Promise<Answer> {
+    if (!call.idempotent) return this.exchange(url, call, false, stream);
     try {
-      return await this.exchange(url, call, this.agent);
+      return await this.exchange(url, call, this.agent, stream);
     } catch (error) {
       if (!isResetOnReuse(error)) throw error;
-      return this.exchange(url, call, false);
+      return this.exchange(url, call, false, stream);
     }
   }
 
-  /** Sends one request on `agent` (`false`: a connection of its own) and reads the answer to its end. */
-  private exchange(url: string, call: Call, agent: http.Agent | false): Promise<Answer> {
+  /**
+   * Sends one request on `agent` (`false`: a connection of its own) and reads the answer to its
+   * end: as text, or, for a 2xx answer when `stream` is given, into the reader it makes (`text`
+   * is then empty).
+   */
+  private exchange(url: string, call: Call, agent: http.Agent | false, stream?: () => BodyReader): Promise<Answer> {
     const target = new URL(url);
     const transport = target.protocol === 'https:' ? loadHttps() : http;
     const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
     return new Promise<Answer>((resolve, reject) => {
       const request = transport.request(target, { method: call.method, headers, agent, timeout: this.options.timeoutMs }, (response) => {
-        response.setEncoding('utf8');
-        let text = '';
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, text }));
+        const statusCode = response.statusCode ?? 0;
+        const reader = stream && statusCode >= 200 && statusCode < 300 ? stream() : null;
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => {
+          if (!reader) return void chunks.push(chunk);
+          try {
+            reader.add(chunk);
+          } catch (error) {
+            request.destroy(error as Error);
+          }
+        });
+        response.on('end', () => resolve({ statusCode, text: Buffer.concat(chunks).toString('utf8') }));
         response.on('error', reject);
         // The connection dropped in the middle of the answer (whichever of these comes first settles).
         response.on('close', () => {
@@ -218,13 +255,29 @@ export class WorkerClient {
     ErrorClass: typeof WorkerUnavailableError | typeof WorkerResponseError,
     what: string,
   ): Promise<unknown> {
+    const { text } = await this.get(where, auth, ErrorClass, what);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ErrorClass(`${what}: ${where} answered malformed JSON`);
+    }
+  }
+
+  /** A GET answered 2xx (its body read as text, or by `stream`'s reader); anything else throws `ErrorClass`. */
+  private async get(
+    where: string,
+    auth: boolean,
+    ErrorClass: typeof WorkerUnavailableError | typeof WorkerResponseError,
+    what: string,
+    stream?: () => BodyReader,
+  ): Promise<Answer> {
     let answer: Answer;
     try {
-      answer = await this.call(where, {
-        method: 'GET',
-        headers: { accept: 'application/json', ...(auth ? this.authHeaders() : {}) },
-        idempotent: true,
-      });
+      answer = await this.call(
+        where,
+        { method: 'GET', headers: { accept: 'application/json', ...(auth ? this.authHeaders() : {}) }, idempotent: true },
+        stream,
+      );
     } catch (error) {
       throw new ErrorClass(`${what}: ${where} ${describeNetworkError(error)}`, { cause: error });
     }
@@ -233,11 +286,7 @@ export class WorkerClient {
       const hint = statusCode === 401 || statusCode === 403 ? '; check WHATSAPP_NODE_API_KEY' : '';
       throw new ErrorClass(`${what}: ${where} answered HTTP ${statusCode}${errorCode(text)}${hint}`);
     }
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ErrorClass(`${what}: ${where} answered malformed JSON`);
-    }
+    return answer;
   }
 }
 
@@ -267,45 +316,63 @@ function isResetOnReuse(error: unknown): boolean {
  *   the entry is used, and the row keeps the number it has.
  */
 export function validateSessions(entries: unknown[], workspaceId: string | undefined): WorkerSnapshot {
-  const sessions: WorkerSession[] = [];
-  const invalid: InvalidWorkerSession[] = [];
-  const invalidValues: InvalidWorkerValue[] = [];
-  const seen = new Map<string, WorkerSession>();
-  for (const entry of entries) {
-    const raw = (entry && typeof entry === 'object' && !Array.isArray(entry) ? entry : {}) as Record<string, unknown>;
-    // Normalised in place: the parsed answer is ours, and copying 10,000 entries costs.
-    const phone = raw.phone_number;
-    const badPhone = phone !== null && phone !== '' && !isValidPhoneNumber(phone);
-    if (phone === '' || badPhone) raw.phone_number = null;
-    if (!workerSession.Check(raw)) {
-      invalid.push({ session_id: isValidId(raw.session_id) ? raw.session_id : null, reason: entryProblem(raw) });
-      continue;
+  const validator = new SessionValidator(workspaceId);
+  validator.add(entries);
+  return validator.finish();
+}
+
+/** {@link validateSessions} fed piece by piece, as the answer arrives (`SessionListReader`). */
+export class SessionValidator {
+  private readonly sessions: WorkerSession[] = [];
+  private readonly invalid: InvalidWorkerSession[] = [];
+  private readonly invalidValues: InvalidWorkerValue[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly workspaceId: string | undefined) {}
+
+  add(entries: unknown[]): void {
+    const { sessions, invalid, invalidValues, seen, workspaceId } = this;
+    for (const entry of entries) {
+      const raw = (entry && typeof entry === 'object' && !Array.isArray(entry) ? entry : {}) as Record<string, unknown>;
+      // Normalised in place: the parsed answer is ours, and copying 10,000 entries costs.
+      const phone = raw.phone_number;
+      const badPhone = phone !== null && phone !== '' && !isValidPhoneNumber(phone);
+      if (phone === '' || badPhone) raw.phone_number = null;
+      if (!workerSession.Check(raw)) {
+        invalid.push({ session_id: isValidId(raw.session_id) ? raw.session_id : null, reason: entryProblem(raw) });
+        continue;
+      }
+      const id = raw.session_id;
+      if (workspaceId !== undefined && raw.workspace_id !== workspaceId) continue;
+      if (seen.has(id)) {
+        invalid.push({ session_id: id, reason: 'listed more than once' });
+        continue;
+      }
+      if (badPhone) {
+        invalidValues.push({
+          session_id: id,
+          field: 'phone_number',
+          value: short(phone),
+          reason: `not a phone number (${PHONE_NUMBER_PATTERN_SOURCE}): treated as unknown`,
+        });
+      }
+      raw.reason ??= null;
+      seen.add(id);
+      sessions.push(raw);
     }
-    const id = raw.session_id;
-    if (workspaceId !== undefined && raw.workspace_id !== workspaceId) continue;
-    if (seen.has(id)) {
-      invalid.push({ session_id: id, reason: 'listed more than once' });
-      continue;
-    }
-    if (badPhone) {
-      invalidValues.push({
-        session_id: id,
-        field: 'phone_number',
-        value: short(phone),
-        reason: `not a phone number (${PHONE_NUMBER_PATTERN_SOURCE}): treated as unknown`,
-      });
-    }
-    raw.reason ??= null;
-    seen.set(id, raw);
-    sessions.push(raw);
   }
-  // A duplicated id is garbage as a whole: neither copy is trusted.
-  const duplicated = new Set(invalid.filter((e) => e.reason === 'listed more than once').map((e) => e.session_id));
-  return {
-    sessions: sessions.filter((s) => !duplicated.has(s.session_id)),
-    invalid,
-    invalidValues: invalidValues.filter((v) => !duplicated.has(v.session_id)),
-  };
+
+  finish(): WorkerSnapshot {
+    const { sessions, invalid, invalidValues } = this;
+    // A duplicated id is garbage as a whole: neither copy is trusted.
+    const duplicated = new Set(invalid.filter((e) => e.reason === 'listed more than once').map((e) => e.session_id));
+    if (duplicated.size === 0) return { sessions, invalid, invalidValues };
+    return {
+      sessions: sessions.filter((s) => !duplicated.has(s.session_id)),
+      invalid,
+      invalidValues: invalidValues.filter((v) => !duplicated.has(v.session_id)),
+    };
+  }
 }
 
 /** The first problem of an entry the schema refused, by `FIELD_ORDER`. */

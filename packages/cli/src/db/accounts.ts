@@ -30,44 +30,141 @@ export const PLANNER_KEYS = [
   'reconnect_given_up_at',
 ] as const;
 
+const NO_PLANNER_KEYS: Record<string, unknown> = Object.freeze({});
+
+/**
+ * Accounts per page of {@link readActiveAccountPages}. Measured at 100,000 accounts: one statement
+ * kept every row alive at once (~40 MB of objects). A small page is planned and dropped before
+ * the young generation fills, so the rows without a change die young: promoted to the old
+ * generation during the read 34 MB with pages of 10,000, 12-13 MB with 1,000-2,500 (GC pauses
+ * 280 -> 40-110 ms); peak RSS with 2,000 157-161 MB, with 10,000 161-178 MB, same CPU time.
+ */
+export const ACCOUNTS_PAGE_SIZE = 2_000;
+
 /**
  * The active accounts (is_active, not deleted, provider `webjs`), optionally of one workspace,
- * each with its row version (`xmin`) so the write can skip rows changed meanwhile.
+ * in id order, each with its row version (`xmin`) so the write can skip rows changed meanwhile;
+ * `after`: only ids above it, at most `limit` rows.
  * `updated_at` is read as ISO-8601 UTC with milliseconds, the precision the sync stamps.
  * A row whose `metadata` is not a JSON object also brings its whole value (`invalid_metadata`),
  * for the audit line of the write that replaces it; every other row brings a null there.
+ *
+ * Measured at 100,000 rows (Postgres 15): building the planner's object only for rows that hold
+ * one of its keys (`?|`; most rows hold none) took the query from 355 to ~130 ms, and ordering by
+ * the bigint (the primary key's index) instead of the `id::text` output column (an external merge
+ * sort on disk) from ~200 to ~65 ms.
  */
+function selectActiveAccounts(
+  workspaceId: string | undefined,
+  page?: { after: string | undefined; limit: number },
+): { sql: string; bindings: (string | number)[] } {
+  const bindings: (string | number)[] = [];
+  let where = '';
+  if (workspaceId !== undefined) {
+    where += ' AND workspace_id = ?';
+    bindings.push(workspaceId);
+  }
+  if (page?.after !== undefined) {
+    where += ' AND id > ?::bigint';
+    bindings.push(page.after);
+  }
+  if (page) bindings.push(page.limit);
+  return {
+    sql: `SELECT id::text AS id, session_id, workspace_id, phone_number, status,
+                 CASE WHEN metadata \\?| array[${PLANNER_KEYS.map((key) => `'${key}'`).join(', ')}]
+                      THEN jsonb_strip_nulls(jsonb_build_object(${PLANNER_KEYS.map((key) => `'${key}', metadata->'${key}'`).join(', ')})) END AS metadata,
+                 to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+                 xmin::text AS version,
+                 CASE WHEN jsonb_typeof(metadata) = 'object' THEN NULL ELSE jsonb_build_object('value', metadata) END AS invalid_metadata
+            FROM ${ACCOUNTS_TABLE}
+           WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs'${where}
+           ORDER BY ${ACCOUNTS_TABLE}.id${page ? ' LIMIT ?' : ''}`,
+    bindings,
+  };
+}
+
+/** All the active accounts in one statement (see {@link selectActiveAccounts}). */
 export async function readActiveAccounts(
   knex: Knex,
   workspaceId: string | undefined,
   connection?: unknown,
 ): Promise<Account[]> {
-  const where = workspaceId === undefined ? '' : 'AND workspace_id = ?';
-  let rows: AccountRow[];
+  const { sql, bindings } = selectActiveAccounts(workspaceId);
+  return toAccounts((await schemaChecked(on(knex.raw(sql, bindings), connection))).rows);
+}
+
+/** The active accounts a page at a time. */
+export interface AccountPages {
+  /** The next page (at most `pageSize` accounts, in id order); `null` after the last. */
+  next(): Promise<Account[] | null>;
+  /** Waits for a page still being read (its errors are the run's already); safe at any time. */
+  close(): Promise<void>;
+}
+
+/**
+ * Reads the active accounts (see {@link selectActiveAccounts}) a page at a time on `connection`,
+ * by id (keyset: a row is read exactly once, whatever happens to the others meanwhile). The first
+ * page is read at once; each page handed out has the next one already being read, so the
+ * database works while a page is planned.
+ *
+ * Each page is a statement of its own, so the pages are not one snapshot: a row changed after
+ * its page was read is a conflict at the write (its `xmin` moved), as with one statement; what
+ * pages cannot show is the accounts as they all were at one instant (a session id moved from a
+ * row already read to one not read yet is seen twice: the planner leaves the second row alone).
+ */
+export function readActiveAccountPages(
+  knex: Knex,
+  workspaceId: string | undefined,
+  connection: unknown,
+  pageSize = ACCOUNTS_PAGE_SIZE,
+): AccountPages {
+  const read = (after: string | undefined): Promise<Account[]> => {
+    const { sql, bindings } = selectActiveAccounts(workspaceId, { after, limit: pageSize });
+    const page = schemaChecked(on(knex.raw(sql, bindings), connection)).then((result) => toAccounts(result.rows));
+    // Handled when `next` hands it out; a run that fails first waits for it in `close`.
+    page.catch(() => undefined);
+    return page;
+  };
+  let pending: Promise<Account[]> | null = read(undefined);
+  return {
+    async next() {
+      if (!pending) return null;
+      const page = await pending;
+      pending = page.length === pageSize ? read(page[page.length - 1].id) : null;
+      return page.length > 0 ? page : null;
+    },
+    async close() {
+      await pending?.catch(() => undefined);
+      pending = null;
+    },
+  };
+}
+
+function on<T extends Knex.Raw>(query: T, connection: unknown): T {
+  return connection === undefined ? query : (query.connection(connection) as T);
+}
+
+/** A missing table is a `SchemaMissingError`: the database is there, the schema is not. */
+async function schemaChecked<T>(query: PromiseLike<T>): Promise<T> {
   try {
-    const query = knex.raw(
-      `SELECT id::text AS id, session_id, workspace_id, phone_number, status,
-              jsonb_strip_nulls(jsonb_build_object(${PLANNER_KEYS.map((key) => `'${key}', metadata->'${key}'`).join(', ')})) AS metadata,
-              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
-              xmin::text AS version,
-              CASE WHEN jsonb_typeof(metadata) = 'object' THEN NULL ELSE jsonb_build_object('value', metadata) END AS invalid_metadata
-         FROM ${ACCOUNTS_TABLE}
-        WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs' ${where}
-        ORDER BY id`,
-      workspaceId === undefined ? [] : [workspaceId],
-    );
-    rows = (await (connection === undefined ? query : query.connection(connection))).rows;
+    return await query;
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') {
       throw new SchemaMissingError(`table ${ACCOUNTS_TABLE} does not exist: run \`wa-sync migrate\` first`);
     }
     throw error;
   }
-  // Normalised in place (10,000 rows: no copies). The check constraint keeps the vocabulary;
-  // anything else would be a schema we do not own.
+}
+
+/**
+ * Normalised in place (no copies). The check constraint keeps the vocabulary; anything else
+ * would be a schema we do not own. A row without planner keys shares one frozen empty object
+ * (the sync only reads `metadata`): 100,000 rows, 100,000 objects fewer.
+ */
+function toAccounts(rows: AccountRow[]): Account[] {
   for (const row of rows) {
     if (!isSessionStatus(row.status)) row.status = 'disconnected';
-    if (!row.metadata || typeof row.metadata !== 'object') row.metadata = {};
+    if (!row.metadata || typeof row.metadata !== 'object') row.metadata = NO_PLANNER_KEYS;
   }
   return rows as Account[];
 }

@@ -1,6 +1,6 @@
 import type { WorkerSession } from '@wa-session-sync/shared';
 import type { Account, PlanOptions, WorkerSnapshot } from './model';
-import { NOT_FOUND_REASON, plan, settle } from './plan';
+import { NOT_FOUND_REASON, plan, Planner, settle } from './plan';
 
 const NOW = new Date('2026-01-10T12:00:00.000Z');
 const EARLIER = '2026-01-10T11:00:00.000Z';
@@ -335,5 +335,48 @@ describe('plan: what the worker runs that the database does not know, and garbag
     expect(result.changes).toEqual([
       expect.objectContaining({ action: 'update_status', write: expect.objectContaining({ status: 'connected', phone_number: null }) }),
     ]);
+  });
+});
+
+describe('Planner: the plan page by page', () => {
+  const rows = [
+    account({ id: '1', session_id: 'gone' }),
+    account({ id: '2', session_id: 'agrees' }),
+    account({ id: '3', session_id: 'dead' }),
+    account({ id: '4', session_id: 'back', status: 'disconnected' }),
+    account({ id: '5', session_id: 'garbled' }),
+  ];
+  const snapshot: WorkerSnapshot = {
+    sessions: [
+      session({ session_id: 'agrees' }),
+      session({ session_id: 'stranger' }),
+      session({ session_id: 'dead', status: 'failed' }),
+      session({ session_id: 'back' }),
+    ],
+    invalid: [{ session_id: 'garbled', reason: 'unknown status "online"' }],
+    invalidValues: [],
+  };
+
+  it('gives what plan gives for all the rows at once, however they are paged', () => {
+    const whole = plan(rows, snapshot, AUTO, NOW);
+    for (const sizes of [[5], [1, 1, 1, 1, 1], [2, 3], [0, 4, 1]]) {
+      const planner = new Planner(snapshot, AUTO, NOW);
+      let start = 0;
+      for (const size of sizes) {
+        planner.add(rows.slice(start, start + size));
+        start += size;
+      }
+      expect(planner.finish()).toEqual(whole);
+    }
+    expect(whole.changes.map((c) => `${c.account.session_id}:${c.action}`)).toEqual(['gone:start', 'dead:reconnect', 'back:update_status']);
+    expect(whole.unknownWorkerSessions.map((s) => s.session_id)).toEqual(['stranger']);
+    expect(whole.accountsChecked).toBe(5);
+  });
+
+  it('leaves alone a second row with a session an earlier row had (the id moved between two pages)', () => {
+    const planner = new Planner(worker(session({ session_id: 's1', status: 'failed' })), MANUAL, NOW);
+    planner.add([account({ id: '1' })]);
+    planner.add([account({ id: '9' })]);
+    expect(planner.finish().changes.map((c) => c.account.id)).toEqual(['1']);
   });
 });

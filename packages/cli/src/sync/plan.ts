@@ -50,28 +50,66 @@ export function writtenBySync(account: Account): boolean {
  * kept in `metadata`), never on what an earlier run did in memory.
  */
 export function plan(accounts: Account[], worker: WorkerSnapshot, options: PlanOptions, now: Date): SyncPlan {
-  // Sessions still in this map after the loop are the ones no active account knows.
-  const unmatched = new Map<string, WorkerSession>();
-  for (const session of worker.sessions) unmatched.set(session.session_id, session);
-  const invalidIds = new Set(worker.invalid.map((entry) => entry.session_id).filter((id) => id !== null));
-  const changes: PlannedChange[] = [];
-  const nowIso = now.toISOString();
+  const planner = new Planner(worker, options, now);
+  planner.add(accounts);
+  return planner.finish();
+}
 
-  for (const account of accounts) {
-    const session = unmatched.get(account.session_id);
-    if (session) unmatched.delete(account.session_id);
-    if (invalidIds.size > 0 && invalidIds.has(account.session_id)) continue;
-    const change = planAccount(account, session, options, now, nowIso);
-    if (change) changes.push(change);
+/**
+ * {@link plan} fed page by page: `add` each page of accounts, in order, then `finish`; the result
+ * is the one `plan` gives for all pages at once. The run reads 100,000 accounts in pages and keeps
+ * only those with a change (one in ten in the benchmark), not every row. `worker.sessions` holds
+ * each id once (`validateSessions` drops duplicates).
+ */
+export class Planner {
+  /** Each session's place in `worker.sessions`; sessions no account matched are the unknown ones. */
+  private readonly index: ReadonlyMap<string, number>;
+  private readonly matched: Uint8Array;
+  private readonly invalidIds: Set<string>;
+  private readonly changes: PlannedChange[] = [];
+  private readonly nowIso: string;
+  private accountsChecked = 0;
+
+  constructor(
+    private readonly worker: WorkerSnapshot,
+    private readonly options: PlanOptions,
+    private readonly now: Date,
+  ) {
+    // Flags instead of deleting from a map: 100,000 deletes cost a third more (rehashing).
+    this.index = new Map(worker.sessions.map((session, i) => [session.session_id, i]));
+    this.matched = new Uint8Array(worker.sessions.length);
+    this.invalidIds = new Set(worker.invalid.map((entry) => entry.session_id).filter((id) => id !== null));
+    this.nowIso = now.toISOString();
   }
 
-  return {
-    changes,
-    unknownWorkerSessions: [...unmatched.values()],
-    invalidWorkerSessions: worker.invalid,
-    invalidWorkerValues: worker.invalidValues,
-    accountsChecked: accounts.length,
-  };
+  add(accounts: readonly Account[]): void {
+    const { worker, matched, invalidIds } = this;
+    for (const account of accounts) {
+      const i = this.index.get(account.session_id);
+      let session: WorkerSession | undefined;
+      if (i !== undefined) {
+        // A second row with a session an earlier row had: the pages were read at different
+        // moments and the id moved between rows meanwhile. The next run decides about it.
+        if (matched[i] === 1) continue;
+        matched[i] = 1;
+        session = worker.sessions[i];
+      }
+      if (invalidIds.size > 0 && invalidIds.has(account.session_id)) continue;
+      const change = planAccount(account, session, this.options, this.now, this.nowIso);
+      if (change) this.changes.push(change);
+    }
+    this.accountsChecked += accounts.length;
+  }
+
+  finish(): SyncPlan {
+    return {
+      changes: this.changes,
+      unknownWorkerSessions: this.worker.sessions.filter((_, i) => this.matched[i] === 0),
+      invalidWorkerSessions: this.worker.invalid,
+      invalidWorkerValues: this.worker.invalidValues,
+      accountsChecked: this.accountsChecked,
+    };
+  }
 }
 
 function planAccount(
