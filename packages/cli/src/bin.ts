@@ -13,6 +13,13 @@ if (enableCompileCache) {
   enableCompileCache(path.join(cache, 'wa-session-sync', 'compile-cache'));
 }
 
+// A reader that stops reading (`wa-sync sync-sessions --json | head`) is not a failure of the run:
+// what the run did stands, and its exit code with it. Without this, the EPIPE of the next write
+// crashes the process with a stack trace and exit 1.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 void runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then((code) => {
   if (process.env.WA_SYNC_REPORT_MAX_RSS === '1') {
     process.stderr.write(`wa-sync: peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB\n`);

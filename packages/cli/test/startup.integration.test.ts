@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { cleanEnv, spawnProcess } from '@wa-session-sync/test-support';
 import { BIN, seedAccounts, startSyncWorld, type SyncWorld } from './support';
@@ -79,5 +81,18 @@ describe('a sync against Postgres', () => {
     for (const heavy of ['knex-pglite', '@electric-sql/pglite', 'proper-lockfile', 'undici', 'winston', 'chalk']) {
       expect(loaded.packages).not.toContain(heavy);
     }
+  });
+});
+
+describe('a reader that stops reading', () => {
+  it('is no failure: the exit code stays the run\'s and nothing is printed on stderr', async () => {
+    // `wa-sync --help | true`: the read end of its stdout is closed before it writes.
+    const child = spawn(process.execPath, [BIN, '--help'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
