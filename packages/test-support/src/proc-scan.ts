@@ -53,8 +53,13 @@ export function browserProcesses(dir: string): number[] {
  * session's CPU and memory).
  */
 export function browserTrees(dir: string): number[] {
-  const browsers = new Set(browserProcesses(dir));
-  return processesWhere(({ sid }) => browsers.has(sid));
+  // One read of every process: the browsers are found among the same reads as their helpers.
+  const processes = processIds()
+    .filter((pid) => pid !== process.pid)
+    .map((pid) => ({ pid, info: readProcess(pid) }))
+    .filter((p): p is { pid: number; info: ProcInfo } => p.info !== null);
+  const browsers = new Set(processes.filter(({ info }) => isBrowserOn(info.args, dir)).map(({ pid }) => pid));
+  return processes.filter(({ info }) => browsers.has(info.sid)).map(({ pid }) => pid);
 }
 
 /** Private memory (Private_Clean + Private_Dirty of `smaps_rollup`) in bytes, from its text. */
