@@ -14,7 +14,7 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 # whose folder is absent, so the production install holds nothing that only the simulator,
 # test-support or the benchmarks need (selfsigned, qrcode-terminal, autocannon, ...).
 
-# ---- build: full install (dev dependencies included) and TypeScript compile ----------------
+# ---- build: full install (dev dependencies included), TypeScript compile, the CLI's bundles ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 # puppeteer must never try to download its own Chrome: the image uses Debian's headless shell.
@@ -28,7 +28,8 @@ COPY tsconfig.json tsconfig.base.json ./
 COPY packages/shared packages/shared
 COPY packages/cli packages/cli
 COPY packages/worker packages/worker
-RUN npx tsc -b packages/cli packages/worker
+# wa-sync runs as two bundles (packages/cli/scripts/bundle.js says why), built from tsc's output.
+RUN npx tsc -b packages/cli packages/worker && node packages/cli/scripts/bundle.js
 
 # ---- prod-deps: production dependencies only --------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

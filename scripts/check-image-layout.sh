@@ -32,8 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "Building the TypeScript in $root (tsc -b)"
-(cd "$root" && npx --no-install tsc -b) || die 1 "the build failed: see above"
+step "Building in $root (tsc -b, then the CLI's bundles, as the build stage)"
+(cd "$root" && npx --no-install tsc -b && node packages/cli/scripts/bundle.js) || die 1 "the build failed: see above"
 
 step "Production dependencies in $app (npm ci --omit=dev, as the prod-deps stage)"
 # The shipped workspaces only, as the Dockerfile copies them: npm ci skips the absent ones
@@ -64,6 +64,10 @@ cp "$root"/scripts/*.sh "$app/scripts/"
 step "wa-sync --help"
 node "$app/packages/cli/bin/wa-sync.js" --help >/dev/null || die 1 "wa-sync does not start from the assembled tree"
 echo "    ok"
+
+step "wa-sync migrate on the embedded database (PGlite, outside the bundles, from the production node_modules)"
+(cd "$app" && env -i PATH="$PATH" HOME="$app/data" WA_SYNC_DATA_DIR="$app/data/pglite" \
+  node packages/cli/bin/wa-sync.js migrate) || die 1 "wa-sync migrate does not run from the assembled tree"
 
 step "wa-worker starts and answers /health"
 log="$app/data/worker.out"

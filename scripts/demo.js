@@ -18,7 +18,7 @@ const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, '.demo');
 const TEST_SUPPORT = path.join(ROOT, 'packages', 'test-support', 'dist', 'index.js');
 const WORKER_BIN = path.join(ROOT, 'packages', 'worker', 'dist', 'main.js');
-const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
+const CLI_BIN = path.join(ROOT, 'packages', 'cli', 'dist', 'wa-sync.js');
 const SIMULATOR = path.join(ROOT, 'packages', 'simulator', 'dist', 'index.js');
 
 const ACCOUNTS = [

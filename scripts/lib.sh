@@ -52,9 +52,9 @@ resolve_wa_sync() {
     read -r -a WA_SYNC_CMD <<<"$WA_SYNC_BIN"
   elif command -v wa-sync >/dev/null 2>&1; then
     WA_SYNC_CMD=(wa-sync)
-  elif [ -f "$WA_SCRIPTS_DIR/../packages/cli/dist/bin.js" ]; then
+  elif [ -f "$WA_SCRIPTS_DIR/../packages/cli/dist/wa-sync.js" ]; then
     need_node
-    WA_SYNC_CMD=(node "$WA_SCRIPTS_DIR/../packages/cli/dist/bin.js")
+    WA_SYNC_CMD=(node "$WA_SCRIPTS_DIR/../packages/cli/bin/wa-sync.js")
   else
     die 1 "wa-sync not found: build this checkout (npm ci && npm run build), put wa-sync on PATH, or set WA_SYNC_BIN"
   fi

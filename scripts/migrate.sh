@@ -13,7 +13,7 @@ PGlite database in $WA_SYNC_DATA_DIR. Exit 0 when the schema is up to date.
 
   --env-file FILE   read variables from FILE first (the .env format)
 
-wa-sync is $WA_SYNC_BIN, else `wa-sync` on PATH, else this checkout's packages/cli/dist/bin.js.
+wa-sync is $WA_SYNC_BIN, else `wa-sync` on PATH, else this checkout's packages/cli/bin/wa-sync.js.
 EOF
 }
 

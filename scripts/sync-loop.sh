@@ -15,7 +15,7 @@ Usage: sync-loop.sh [wa-sync sync-sessions flags...]     e.g. sync-loop.sh --aut
 
 Runs `wa-sync sync-sessions <flags>` at once and then every $WA_SYNC_INTERVAL_SECONDS (default
 300) seconds, until SIGTERM. wa-sync is $WA_SYNC_BIN, else `wa-sync` on PATH, else this
-checkout's packages/cli/dist/bin.js.
+checkout's packages/cli/bin/wa-sync.js.
 EOF
     exit 0
     ;;

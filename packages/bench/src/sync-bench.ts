@@ -13,8 +13,9 @@
  *
  * Sizes: BENCH_ACCOUNTS (10,000), BENCH_WORKSPACES (10), BENCH_DISAGREE (a tenth);
  * BENCH_ROW_BY_ROW=0 skips the row-by-row comparison; BENCH_RUNS (7). BENCH_COMPARE=<another
- * build's packages/cli/dist/bin.js> runs that build too, interleaved with this one on the same
- * data, so a change is measured against what came before in one run of a noisy machine.
+ * build's entry (its packages/cli/bin/wa-sync.js; this build's dist/bin.js is the CLI unbundled)>
+ * runs that build too, interleaved with this one on the same data, so a change is measured
+ * against what came before in one run of a noisy machine.
  *
  * Needs Postgres (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); makes
  * and drops its own database.
@@ -38,7 +39,7 @@ const ROW_BY_ROW = process.env.BENCH_ROW_BY_ROW !== '0';
 const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const API_KEY = 'bench-key';
 const ADMIN_URL = process.env.BENCH_ADMIN_URL || DEFAULT_PG_ADMIN_URL;
-/** Another build of the CLI (its `dist/bin.js`), run side by side with this one. */
+/** Another build of the CLI (its entry file), run side by side with this one. */
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : undefined;
 
 const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150, wallToProcessFloor: ACCOUNTS > 10_000 ? 1.5 : 1.3 };

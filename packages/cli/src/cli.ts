@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { resolveDatabaseConfig, resolveSyncConfig, type Env, type SyncFlags } from './config';
-import { WaSyncError } from './errors';
+import { isWaSyncError } from './errors';
 import { redact } from './redact';
 
 // What a start costs is what it loads: this module loads commander and our own dependency-free
@@ -93,7 +93,7 @@ function packageVersion(): string {
 
 /** One line on stderr (and the JSON error object with `--json`), then the error's exit code. */
 function fail(error: unknown, io: CliIo, json: boolean): number {
-  const known = error instanceof WaSyncError;
+  const known = isWaSyncError(error);
   const code = known ? error.code : 'UNEXPECTED';
   const exitCode = known ? error.exitCode : EXIT_CANNOT_SYNC;
   const message = safeMessage(error, io.env);

@@ -1,3 +1,6 @@
+/** In the global symbol registry, so that every copy of this module marks its errors alike. */
+const WA_SYNC_ERROR: unique symbol = Symbol.for('@wa-session-sync/cli.WaSyncError') as never;
+
 /**
  * Every failure the CLI can explain. Each class has a stable `code` (for logs and `--json`)
  * and the process exit code the contract gives it: 1 = could not sync, 2 = bad arguments
@@ -6,10 +9,22 @@
 export abstract class WaSyncError extends Error {
   abstract readonly code: string;
   abstract readonly exitCode: 1 | 2;
+  /** See {@link isWaSyncError}. */
+  readonly [WA_SYNC_ERROR] = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * Whether `error` is a {@link WaSyncError}, made by this copy of the module or another one:
+ * `wa-sync` runs as two bundles (packages/cli/scripts/bundle.js), the start and the handlers,
+ * and each holds its own copy of this module, so `instanceof` alone would not recognise, in the
+ * start, an error a handler threw.
+ */
+export function isWaSyncError(error: unknown): error is WaSyncError {
+  return error instanceof WaSyncError || (typeof error === 'object' && error !== null && (error as { [WA_SYNC_ERROR]?: unknown })[WA_SYNC_ERROR] === true);
 }
 
 /** Thrown while resolving flags and environment into a `SyncConfig` (bad `--workspace`, bad URL). */

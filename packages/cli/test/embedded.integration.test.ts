@@ -32,7 +32,7 @@ afterAll(async () => {
  */
 async function withEmbedded(script: string): Promise<unknown> {
   const program = `
-    const { openDatabase } = require(${JSON.stringify(path.join(path.dirname(BIN), 'index.js'))});
+    const { openDatabase } = require(${JSON.stringify(path.join(path.dirname(BIN), '..', 'dist', 'index.js'))});
     (async () => {
       const dataDir = process.env.WA_SYNC_DATA_DIR;
       const db = await openDatabase({ kind: 'embedded', dataDir, label: dataDir });

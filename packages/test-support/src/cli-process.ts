@@ -1,8 +1,11 @@
 import path from 'node:path';
 import { cleanEnv, spawnProcess, type ProcessResult, type RunningProcess } from './processes';
 
-/** The built CLI (`wa-sync`). Same path from src/ and dist/. */
-export const CLI_BIN = path.resolve(__dirname, '..', '..', 'cli', 'dist', 'bin.js');
+/**
+ * The installed `wa-sync` command: its bin file, which runs the bundles `npm run build` writes
+ * (dist/wa-sync.js, then dist/wa-sync-commands.js). Same path from src/ and dist/.
+ */
+export const CLI_BIN = path.resolve(__dirname, '..', '..', 'cli', 'bin', 'wa-sync.js');
 
 export interface CliOptions {
   /** The environment to start from ({@link cleanEnv}); `env` goes on top. */
@@ -16,7 +19,7 @@ export interface CliResult extends ProcessResult {
   json?: any;
 }
 
-/** Starts the built CLI (`node dist/bin.js <args>`). */
+/** Starts the built CLI (`node bin/wa-sync.js <args>`). */
 export function startCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): RunningProcess {
   return spawnProcess(process.execPath, [CLI_BIN, ...args], { env: { ...(options.baseEnv ?? cleanEnv()), ...env }, signal: options.signal });
 }
