@@ -9,7 +9,8 @@
  * - floor: one SELECT of the accounts, one `GET /api/sessions` and one batched UPDATE of the
  *   1,000 changed rows, each timed alone on warm connections, summed.
  * - process floor: the same three as whole processes (`psql`, `curl`, `psql`) plus a bare
- *   `node -e 0`, against the CLI's whole-process wall time.
+ *   `node -e 0`, against the CLI's whole-process wall time;
+ * - `wa-sync --help` against `node -e 0`, whole processes, BENCH_HELP_RUNS (21) each, interleaved.
  *
  * Sizes: BENCH_ACCOUNTS (10,000), BENCH_WORKSPACES (10), BENCH_DISAGREE (a tenth);
  * BENCH_ROW_BY_ROW=0 skips the row-by-row comparison; BENCH_RUNS (7). BENCH_COMPARE=<another
@@ -28,7 +29,7 @@ import knexFactory from 'knex';
 // The CLI's database modules alone: the floor times the database work, not the rest of the CLI.
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '@wa-session-sync/cli/dist/db/accounts';
 import { migrateToLatest } from '@wa-session-sync/cli/dist/db/migrations';
-import { createTestDatabase, DEFAULT_PG_ADMIN_URL, runCli, spawnProcess, startLocalServer, tempDir, type LocalServer } from '@wa-session-sync/test-support';
+import { CLI_BIN, createTestDatabase, DEFAULT_PG_ADMIN_URL, runCli, spawnProcess, startLocalServer, tempDir, type LocalServer } from '@wa-session-sync/test-support';
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS) || 10_000;
 const WORKSPACES = Number(process.env.BENCH_WORKSPACES) || 10;
@@ -42,7 +43,9 @@ const ADMIN_URL = process.env.BENCH_ADMIN_URL || DEFAULT_PG_ADMIN_URL;
 /** Another build of the CLI (its entry file), run side by side with this one. */
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : undefined;
 
-const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150, wallToProcessFloor: ACCOUNTS > 10_000 ? 1.5 : 1.3 };
+const TARGETS = { speedupVsRowByRow: 20, ratioToFloor: 2, peakRssMb: 150, wallToProcessFloor: ACCOUNTS > 10_000 ? 1.5 : 1.3, helpToNode: 1.5 };
+/** `wa-sync --help` and `node -e 0`, each this many times, interleaved. */
+const HELP_RUNS = Number(process.env.BENCH_HELP_RUNS) || 21;
 
 interface SessionEntry {
   session_id: string;
@@ -270,6 +273,20 @@ async function processFloor(url: string, workerUrl: string, updateScript: string
   return { selectMs, getMs, updateMs, nodeMs };
 }
 
+/**
+ * `wa-sync --help` (the installed bin, as an operator types it) against a bare `node -e 0`, whole
+ * processes interleaved: what a start that runs no command costs above Node's own start.
+ */
+async function helpAgainstNode(): Promise<{ helpMs: number; nodeMs: number }> {
+  const help: number[] = [];
+  const node: number[] = [];
+  for (let i = 0; i < HELP_RUNS; i++) {
+    help.push(await timed(process.execPath, [CLI_BIN, '--help']));
+    node.push(await timed(process.execPath, ['-e', '0']));
+  }
+  return { helpMs: median(help), nodeMs: median(node) };
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
@@ -321,6 +338,7 @@ async function main(): Promise<void> {
         compared.push(other);
       }
     }
+    const help = await helpAgainstNode();
     const total = (f: Floor) => f.selectMs + f.getMs + f.updateMs;
     const floorParts = {
       selectMs: median(floors.map((f) => f.selectMs)),
@@ -348,7 +366,9 @@ async function main(): Promise<void> {
     const speedup = rowByRowMs / syncMs;
     const toFloor = syncMs / floorMs;
     const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+    const helpRatio = help.helpMs / help.nodeMs;
     const rows: [string, string, string][] = [
+      [`wa-sync --help / node -e 0 (medians of ${HELP_RUNS}, interleaved)`, `${helpRatio.toFixed(2)}x`, `${ms(help.helpMs)} / ${ms(help.nodeMs)}; target <= ${TARGETS.helpToNode}x: ${verdict(helpRatio <= TARGETS.helpToNode)}`],
       ['sync (wa-sync, connect to close, median)', ms(syncMs), `fastest run ${ms(syncMin)}`],
       ['sync (wa-sync process wall time, median)', ms(wallMs), 'includes node start and module loading'],
       ['process floor (psql SELECT + curl GET + psql UPDATE + node -e 0)', ms(processFloorMs), `parts ${processParts.map(ms).join(' + ')}`],
