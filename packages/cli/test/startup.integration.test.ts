@@ -143,6 +143,16 @@ describe('the installed command', () => {
     expect(loaded).toEqual({ code: 0, packages: [], own: ['cli/bin/wa-sync.js', 'cli/dist/wa-sync-commands.js', 'cli/dist/wa-sync.js'] });
   });
 
+  it('on a terminal, prints the coloured report: chalk runs inside the handlers\' bundle', async () => {
+    // `script` gives the command a terminal (util-linux, part of every Debian); stdout is then a TTY.
+    await seedAccounts(world.db.client, [{ session_id: 'gone' }]);
+    const command = [process.execPath, BIN, 'sync-sessions', '--dry-run'].map((word) => `'${word}'`).join(' ');
+    const result = await spawnProcess('script', ['-qec', command, '/dev/null'], { env: { ...cleanEnv(), ...world.env } }).done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('\u001b[32m');
+    expect(result.stdout).toContain('Worker is healthy');
+  });
+
   it('PGlite, the embedded database, is loaded from node_modules, where it finds its WebAssembly', async () => {
     const dataDir = await tempDir('wa-sync-startup-pglite-');
     try {
