@@ -1,4 +1,15 @@
-import { validateSessions } from './worker-client';
+import type { WorkerSnapshot } from './sync/model';
+import { validateSessions as validateWithIndex } from './worker-client';
+
+/**
+ * `validateSessions` with its index checked (when there is one, it gives each session its place
+ * in `sessions`, and nothing else) and then left out, so that the cases below compare the rest.
+ */
+function validateSessions(entries: unknown[], workspaceId: string | undefined): Omit<WorkerSnapshot, 'index'> {
+  const { index, ...snapshot } = validateWithIndex(entries, workspaceId);
+  if (index) expect([...index]).toEqual(snapshot.sessions.map((session, i) => [session.session_id, i]));
+  return snapshot;
+}
 
 // A phone number of 5 digits at least: shorter ones are not phone numbers (PHONE_NUMBER_PATTERN).
 const ok = { session_id: 's1', workspace_id: 'w1', status: 'connected', phone_number: '62811801641', updated_at: 'x' };
@@ -29,6 +40,19 @@ describe('validateSessions', () => {
   it('ignores other workspaces when one is asked for', () => {
     const snapshot = validateSessions([{ ...ok }, { ...ok, session_id: 's2', workspace_id: 'w2' }], 'w2');
     expect(snapshot.sessions.map((s) => s.session_id)).toEqual(['s2']);
+  });
+});
+
+describe('the index validateSessions hands on to the planner', () => {
+  it('gives each usable session its place in the list', () => {
+    const snapshot = validateWithIndex([{ ...ok }, { ...ok, session_id: 's2', status: 'online' }, { ...ok, session_id: 's3' }], undefined);
+    expect(snapshot.index).toEqual(new Map([['s1', 0], ['s3', 1]]));
+  });
+
+  it('is left out when a session listed twice was taken out of the list', () => {
+    const snapshot = validateWithIndex([{ ...ok }, { ...ok, session_id: 's2' }, { ...ok, status: 'failed' }], undefined);
+    expect(snapshot.sessions.map((s) => s.session_id)).toEqual(['s2']);
+    expect(snapshot.index).toBeUndefined();
   });
 });
 

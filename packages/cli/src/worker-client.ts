@@ -326,12 +326,13 @@ export class SessionValidator {
   private readonly sessions: WorkerSession[] = [];
   private readonly invalid: InvalidWorkerSession[] = [];
   private readonly invalidValues: InvalidWorkerValue[] = [];
-  private readonly seen = new Set<string>();
+  /** Each usable session's place in `sessions`: finds the ids listed twice, and is the planner's index. */
+  private readonly index = new Map<string, number>();
 
   constructor(private readonly workspaceId: string | undefined) {}
 
   add(entries: unknown[]): void {
-    const { sessions, invalid, invalidValues, seen, workspaceId } = this;
+    const { sessions, invalid, invalidValues, index, workspaceId } = this;
     for (const entry of entries) {
       const raw = (entry && typeof entry === 'object' && !Array.isArray(entry) ? entry : {}) as Record<string, unknown>;
       // Normalised in place: the parsed answer is ours, and copying 10,000 entries costs.
@@ -344,7 +345,7 @@ export class SessionValidator {
       }
       const id = raw.session_id;
       if (workspaceId !== undefined && raw.workspace_id !== workspaceId) continue;
-      if (seen.has(id)) {
+      if (index.has(id)) {
         invalid.push({ session_id: id, reason: 'listed more than once' });
         continue;
       }
@@ -357,16 +358,18 @@ export class SessionValidator {
         });
       }
       raw.reason ??= null;
-      seen.add(id);
+      index.set(id, sessions.length);
       sessions.push(raw);
     }
   }
 
   finish(): WorkerSnapshot {
-    const { sessions, invalid, invalidValues } = this;
+    const { sessions, invalid, invalidValues, index } = this;
     // A duplicated id is garbage as a whole: neither copy is trusted.
     const duplicated = new Set(invalid.filter((e) => e.reason === 'listed more than once').map((e) => e.session_id));
-    if (duplicated.size === 0) return { sessions, invalid, invalidValues };
+    // At 100,000 sessions, handing the index on spares the planner a second one (~40 ms and a
+    // hash table of 100,000 ids alive beside this one).
+    if (duplicated.size === 0) return { sessions, invalid, invalidValues, index };
     return {
       sessions: sessions.filter((s) => !duplicated.has(s.session_id)),
       invalid,

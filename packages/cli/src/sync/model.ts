@@ -46,6 +46,12 @@ export interface WorkerSnapshot {
   invalid: InvalidWorkerSession[];
   /** Values of usable entries treated as unknown (their entries are in `sessions`). */
   invalidValues: InvalidWorkerValue[];
+  /**
+   * Each session's place in `sessions`, by id, when whoever read the list built it anyway (the
+   * validator does, to find ids listed twice); the planner builds its own otherwise. It must
+   * describe `sessions` exactly: a snapshot whose `sessions` is filtered carries none.
+   */
+  index?: ReadonlyMap<string, number>;
 }
 
 export interface PlanOptions {

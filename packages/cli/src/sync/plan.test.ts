@@ -373,6 +373,20 @@ describe('Planner: the plan page by page', () => {
     expect(whole.accountsChecked).toBe(5);
   });
 
+  it('plans the same with the index the reader built as with its own', () => {
+    const index = new Map(snapshot.sessions.map((s, i) => [s.session_id, i]));
+    expect(plan(rows, { ...snapshot, index }, AUTO, NOW)).toEqual(plan(rows, snapshot, AUTO, NOW));
+  });
+
+  it('takes the index a snapshot carries as it is, without building another', () => {
+    // An index that sends 'dead' to the place of 'agrees' (a wrong one, on purpose): the plan
+    // follows it, so the planner did read it.
+    const index = new Map(snapshot.sessions.map((s, i) => [s.session_id, i]));
+    index.set('dead', 0);
+    const changes = plan(rows, { ...snapshot, index }, AUTO, NOW).changes.map((c) => `${c.account.session_id}:${c.action}`);
+    expect(changes).toEqual(['gone:start', 'back:update_status']);
+  });
+
   it('leaves alone a second row with a session an earlier row had (the id moved between two pages)', () => {
     const planner = new Planner(worker(session({ session_id: 's1', status: 'failed' })), MANUAL, NOW);
     planner.add([account({ id: '1' })]);

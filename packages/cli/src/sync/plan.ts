@@ -76,7 +76,7 @@ export class Planner {
     private readonly now: Date,
   ) {
     // Flags instead of deleting from a map: 100,000 deletes cost a third more (rehashing).
-    this.index = new Map(worker.sessions.map((session, i) => [session.session_id, i]));
+    this.index = worker.index ?? indexOf(worker.sessions);
     this.matched = new Uint8Array(worker.sessions.length);
     this.invalidIds = new Set(worker.invalid.map((entry) => entry.session_id).filter((id) => id !== null));
     this.nowIso = now.toISOString();
@@ -110,6 +110,13 @@ export class Planner {
       accountsChecked: this.accountsChecked,
     };
   }
+}
+
+/** Each session's place in `sessions`, by id. */
+function indexOf(sessions: readonly WorkerSession[]): Map<string, number> {
+  const index = new Map<string, number>();
+  for (let i = 0; i < sessions.length; i++) index.set(sessions[i].session_id, i);
+  return index;
 }
 
 function planAccount(
