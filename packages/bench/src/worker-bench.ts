@@ -21,7 +21,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { bundledPackageBin, defaultCacheDir, findBrowser } from '@wa-session-sync/worker/dist/browser/discovery';
+import { findBrowserOnThisMachine } from '@wa-session-sync/worker/dist/browser/discovery';
 import { WwebjsDriver } from '@wa-session-sync/worker/dist/sessions/wwebjs-driver';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 import {
@@ -133,12 +133,7 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
  * waits for `ready`, and closes the browser gracefully (the profile is saved by the close).
  */
 async function measureFloor(env: Record<string, string>, sessionsDir: string, rounds: number): Promise<number[]> {
-  const browser = await findBrowser({
-    configured: env.PUPPETEER_EXECUTABLE_PATH,
-    searchPath: process.env.PATH ?? '',
-    bundledBin: bundledPackageBin(),
-    cacheDir: defaultCacheDir(),
-  });
+  const browser = await findBrowserOnThisMachine(env.PUPPETEER_EXECUTABLE_PATH);
   const driver = new WwebjsDriver({
     browser,
     sessionsDir,

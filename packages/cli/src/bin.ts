@@ -5,8 +5,8 @@ import { runCli } from './cli';
 
 // Node 22.1+ keeps the compiled code of the modules it loads on disk, in the cache folder the
 // worker uses too. Node 20 has no such cache; there this is a no-op. A cache of our own for Node 20
-// (V8 code cache data for every module, through vm.Script) was measured and dropped: a sync of
-// 10,000 accounts 0-20 ms faster of ~660 ms, nothing at all once the CLI was bundled into one file.
+// (V8 code cache data through vm.Script) was measured and dropped: ~20 ms of the handlers' bundle
+// load, for a module loader written by hand for a Node line past its end of life.
 const { enableCompileCache } = nodeModule as { enableCompileCache?: (dir: string) => unknown };
 if (enableCompileCache) {
   const cache = process.env.XDG_CACHE_HOME || path.join(process.env.HOME || (require('node:os') as typeof import('node:os')).homedir(), '.cache');

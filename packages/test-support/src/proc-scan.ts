@@ -8,13 +8,22 @@ import { processIds, readProcess, readStat, type ProcInfo } from '@wa-session-sy
 /** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
+/** Every process but this one, each read once (processes gone meanwhile are left out). */
+function otherProcesses(): { pid: number; info: ProcInfo }[] {
+  const found: { pid: number; info: ProcInfo }[] = [];
+  for (const pid of processIds()) {
+    if (pid === process.pid) continue;
+    const info = readProcess(pid);
+    if (info !== null) found.push({ pid, info });
+  }
+  return found;
+}
+
 /** Processes (other than this one) for which `matches` holds. */
 export function processesWhere(matches: (info: ProcInfo) => boolean): number[] {
-  return processIds().filter((pid) => {
-    if (pid === process.pid) return false;
-    const info = readProcess(pid);
-    return info !== null && matches(info);
-  });
+  return otherProcesses()
+    .filter(({ info }) => matches(info))
+    .map(({ pid }) => pid);
 }
 
 /** Pids of processes (other than this one) whose command line mentions `text`, e.g. a temp folder. */
@@ -54,10 +63,7 @@ export function browserProcesses(dir: string): number[] {
  */
 export function browserTrees(dir: string): number[] {
   // One read of every process: the browsers are found among the same reads as their helpers.
-  const processes = processIds()
-    .filter((pid) => pid !== process.pid)
-    .map((pid) => ({ pid, info: readProcess(pid) }))
-    .filter((p): p is { pid: number; info: ProcInfo } => p.info !== null);
+  const processes = otherProcesses();
   const browsers = new Set(processes.filter(({ info }) => isBrowserOn(info.args, dir)).map(({ pid }) => pid));
   return processes.filter(({ info }) => browsers.has(info.sid)).map(({ pid }) => pid);
 }

@@ -6,7 +6,7 @@ import nodeModule from 'node:module';
 import path from 'node:path';
 
 import { lockSessionsDir, SessionsDirLockedError } from './browser/dir-lock';
-import { bundledPackageBin, defaultCacheDir, findBrowser, type BrowserChoice } from './browser/discovery';
+import { defaultCacheDir, findBrowserOnThisMachine, type BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
 import { findProcesses, reapOrphans } from './browser/orphans';
 import { lowerSessionPriority } from './browser/priority';
@@ -43,12 +43,7 @@ async function main(): Promise<void> {
   try {
     const { loadConfig } = require('./config') as typeof import('./config');
     config = loadConfig();
-    browser = await findBrowser({
-      configured: config.executablePath,
-      searchPath: process.env.PATH ?? '',
-      bundledBin: bundledPackageBin(),
-      cacheDir: defaultCacheDir(),
-    });
+    browser = await findBrowserOnThisMachine(config.executablePath);
   } catch (error) {
     if (error instanceof WorkerError) fail(error.message);
     throw error;

@@ -131,6 +131,14 @@ export async function findBrowser(options: DiscoveryOptions): Promise<BrowserCho
   throw new ChromiumNotFoundError();
 }
 
+/**
+ * {@link findBrowser} on this machine as the worker runs: its `PATH`, the installed bundled
+ * package, this user's cache folder; `configured` is `PUPPETEER_EXECUTABLE_PATH`.
+ */
+export function findBrowserOnThisMachine(configured: string | undefined): Promise<BrowserChoice> {
+  return findBrowser({ configured, searchPath: process.env.PATH ?? '', bundledBin: bundledPackageBin(), cacheDir: defaultCacheDir() });
+}
+
 /** The `bin/` folder of the installed bundled package, or null. */
 export function bundledPackageBin(): string | null {
   // Resolved by folder, not by require.resolve: the package is ESM-only and exports no package.json.
