@@ -2,7 +2,7 @@
 export { sleep, StopWaiting, waitFor, type WaitOptions } from './wait';
 export { freePort, readBody, startLocalServer, type LocalServer } from './http';
 export { tempDir } from './temp-dir';
-export { cleanEnv, spawnProcess, type ProcessResult, type RunningProcess, type SpawnOptions } from './processes';
+export { cleanEnv, spawnProcess, unprivilegedUser, type ProcessResult, type ProcessUser, type RunningProcess, type SpawnOptions } from './processes';
 export {
   simulatedWorkerEnv,
   startWorker,

@@ -45,6 +45,24 @@ export interface SpawnOptions {
   logFile?: string;
   /** Aborting it sends the child SIGTERM. */
   signal?: AbortSignal;
+  /** Run the child as this user (the tests run as root; production runs as a user of its own). */
+  user?: ProcessUser;
+}
+
+/** A user id and group id a child runs as. */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The unprivileged `nobody` of this machine, the way a service runs (systemd's `User=`): for the
+ * tests of what production does that root would get away with (a working directory it cannot
+ * write, files of another user). Undefined when the tests themselves are not root.
+ */
+export function unprivilegedUser(): ProcessUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return { uid: 65534, gid: 65534 };
 }
 
 /** How often {@link RunningProcess.outputMatching} reads a log file back. */
@@ -73,7 +91,7 @@ interface OutputSource {
 }
 
 function piped(command: string, args: readonly string[], options: SpawnOptions): OutputSource {
-  const child = spawn(command, args, { env: options.env, cwd: options.cwd, signal: options.signal, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: options.env, cwd: options.cwd, signal: options.signal, uid: options.user?.uid, gid: options.user?.gid, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let output = '';
@@ -102,7 +120,7 @@ function intoFile(command: string, args: readonly string[], options: SpawnOption
   const start = fs.fstatSync(fd).size;
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { env: options.env, cwd: options.cwd, signal: options.signal, stdio: ['ignore', fd, fd] });
+    child = spawn(command, args, { env: options.env, cwd: options.cwd, signal: options.signal, uid: options.user?.uid, gid: options.user?.gid, stdio: ['ignore', fd, fd] });
   } finally {
     fs.closeSync(fd);
   }

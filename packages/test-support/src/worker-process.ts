@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { HealthResponse, WorkerSession } from '@wa-session-sync/shared';
-import { cleanEnv, spawnProcess, type RunningProcess, type SpawnOptions } from './processes';
+import { cleanEnv, spawnProcess, type ProcessUser, type RunningProcess, type SpawnOptions } from './processes';
 
 /** The built worker: what operators run (`npx tsc -b` first). Same path from src/ and dist/. */
 export const WORKER_BIN = path.resolve(__dirname, '..', '..', 'worker', 'dist', 'main.js');
@@ -22,6 +22,10 @@ export interface WorkerOptions {
   signal?: AbortSignal;
   /** How long it may take to listen (30 s). */
   listenTimeoutMs?: number;
+  /** The worker's working directory (this process's by default). */
+  cwd?: string;
+  /** Run it as this user (see {@link unprivilegedUser}). */
+  user?: ProcessUser;
 }
 
 export interface ApiAnswer<T = any> {
@@ -55,6 +59,8 @@ export async function startWorker(options: WorkerOptions = {}): Promise<WorkerPr
     env: { ...(options.baseEnv ?? cleanEnv()), PORT: '0', WHATSAPP_NODE_API_KEY: apiKey, ...options.env },
     logFile: options.logFile,
     signal: options.signal,
+    cwd: options.cwd,
+    user: options.user,
   });
   let listening: RegExpExecArray;
   try {
