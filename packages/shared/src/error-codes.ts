@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'bad_request',
   // 401: no API key, or the wrong one.
   'unauthorized',
+  // 429: too many failed authentications from one address (with Retry-After).
+  'too_many_requests',
   // 404: no such route.
   'not_found',
   // 404: the worker does not hold the session.

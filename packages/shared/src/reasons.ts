@@ -23,6 +23,8 @@ export const REASONS = {
   PAGE_CRASHED: 'PAGE_CRASHED',
   /** Chromium or WhatsApp Web could not be started (or did not load within the init timeout). */
   LAUNCH_FAILED: 'LAUNCH_FAILED',
+  /** The session was `authenticated` but not `connected` within WHATSAPP_READY_TIMEOUT_SECONDS: closed, handled as a failed launch. */
+  READY_TIMEOUT: 'READY_TIMEOUT',
   /** WhatsApp refused the saved pairing. */
   AUTH_FAILURE: 'AUTH_FAILURE',
   /** WhatsApp Web was opened elsewhere (whatsapp-web.js `disconnected('CONFLICT')`). */
