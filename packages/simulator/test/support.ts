@@ -1,19 +1,22 @@
 import https from 'node:https';
 import { Client, LocalAuth } from 'whatsapp-web.js';
 import { silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
+import type { BrowserChoice } from '@wa-session-sync/test-support';
 import type { Simulator } from '../src';
 
-const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH || '/usr/bin/chromium';
-
-/** A real whatsapp-web.js client whose Chromium is sent to the simulator; its profile lives in `dataPath`. */
-export function simulatedClient(simulator: Simulator, dataPath: string): Client {
+/**
+ * A real whatsapp-web.js client whose Chromium is sent to the simulator; its profile lives in
+ * `dataPath`. `browser` is the one the worker would pick (test-support's `browserForTests`).
+ */
+export function simulatedClient(simulator: Simulator, dataPath: string, browser: BrowserChoice): Client {
   const authStrategy = new LocalAuth({ dataPath });
   const client = new Client({
     authStrategy,
     webVersionCache: { type: 'none' },
     puppeteer: {
-      executablePath: CHROMIUM,
-      headless: true,
+      executablePath: browser.executablePath,
+      headless: browser.headless,
+      env: { ...process.env, ...browser.env },
       pipe: true,
       args: [
         ...simulator.chromiumArgs(),

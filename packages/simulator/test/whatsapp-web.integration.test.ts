@@ -1,14 +1,16 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, Message } from 'whatsapp-web.js';
-import { processesMentioning, tempDir, waitFor } from '@wa-session-sync/test-support';
+import { browserForTests, processesMentioning, tempDir, waitFor, type BrowserChoice } from '@wa-session-sync/test-support';
 import { SimulatorError, startSimulator, type Simulator } from '../src';
 import { cancelPendingEvents, control, destroyClient, nextEvent, simulatedClient, within } from './support';
 
-// Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time.
+// Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time: the
+// one the worker would pick on this machine (the bundled headless shell when it has none).
 jest.setTimeout(60_000);
 
 let simulator: Simulator;
+let browser: BrowserChoice;
 let tmpRoot: string;
 const clients: Client[] = [];
 let profileCount = 0;
@@ -16,6 +18,7 @@ let profileCount = 0;
 beforeAll(async () => {
   tmpRoot = await tempDir('wa-simulator-test-');
   simulator = await startSimulator();
+  browser = await browserForTests();
 });
 
 afterEach(async () => {
@@ -44,7 +47,7 @@ function track(client: Client): Client {
 
 /** Starts a client on `profile`, scans its QR as `phone` and resolves once it is ready. */
 async function pairedClient(profile: string, phone: string): Promise<Client> {
-  const client = track(simulatedClient(simulator, profile));
+  const client = track(simulatedClient(simulator, profile, browser));
   const qr = nextEvent<string>(client, 'qr');
   const ready = nextEvent(client, 'ready');
   await client.initialize();
@@ -71,7 +74,7 @@ async function scanShownQr(shown: readonly string[], phone: string): Promise<voi
 describe('whatsapp-web.js against the simulator', () => {
   it('pairs by QR: qr, then scan, then authenticated and ready as the scanning phone', async () => {
     const phone = '6281200000001';
-    const client = track(simulatedClient(simulator, newProfile()));
+    const client = track(simulatedClient(simulator, newProfile(), browser));
     const qr = nextEvent<string>(client, 'qr');
     const authenticated = nextEvent(client, 'authenticated');
     const ready = nextEvent(client, 'ready');
@@ -111,7 +114,7 @@ describe('whatsapp-web.js against the simulator', () => {
     const profile = newProfile();
     await destroyClient(await pairedClient(profile, phone));
 
-    const restored = track(simulatedClient(simulator, profile));
+    const restored = track(simulatedClient(simulator, profile, browser));
     const qrs: string[] = [];
     restored.on('qr', (qr: string) => qrs.push(qr));
     const ready = nextEvent(restored, 'ready');
@@ -149,7 +152,7 @@ describe('whatsapp-web.js against the simulator', () => {
     await destroyClient(await pairedClient(profile, phone));
     simulator.logout(phone);
 
-    const restored = track(simulatedClient(simulator, profile));
+    const restored = track(simulatedClient(simulator, profile, browser));
     let wasReady = false;
     restored.on('ready', () => (wasReady = true));
     const shown: string[] = [];
@@ -180,7 +183,7 @@ describe('whatsapp-web.js against the simulator', () => {
     await expect(within(hung.getState(), 1_500, 'getState()')).rejects.toThrow('did not settle');
     await destroyClient(hung);
 
-    const fresh = track(simulatedClient(simulator, profile));
+    const fresh = track(simulatedClient(simulator, profile, browser));
     const ready = nextEvent(fresh, 'ready');
     await fresh.initialize();
     await ready;
@@ -190,7 +193,7 @@ describe('whatsapp-web.js against the simulator', () => {
 
   it('the HTTP control API drives a real client: pages, scan, message, state, outbound', async () => {
     const phone = '6281200000007';
-    const client = track(simulatedClient(simulator, newProfile()));
+    const client = track(simulatedClient(simulator, newProfile(), browser));
     const qr = nextEvent<string>(client, 'qr');
     const ready = nextEvent(client, 'ready');
     await client.initialize();

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isExecutable } from '@wa-session-sync/worker/dist/browser/discovery';
+import { findBrowserOnThisMachine, isExecutable, type BrowserChoice } from '@wa-session-sync/worker/dist/browser/discovery';
+
+export type { BrowserChoice };
 
 /** One browser the worker may pick on this machine, and how to make it pick that one. */
 export interface BrowserUnderTest {
@@ -28,10 +30,11 @@ export function pathWithoutBrowsers(): string {
 }
 
 /**
- * Every browser the worker may pick that this machine has: Debian's headless shell and Chromium
- * when installed, and always the headless shell of the bundled npm package (`@sparticuz/chromium`).
+ * Every browser the worker may pick that this machine has, in the worker's own order of preference:
+ * Debian's headless shell and Chromium when installed, and always the headless shell of the bundled
+ * npm package (`@sparticuz/chromium`).
  */
-export function browsersUnderTest(): BrowserUnderTest[] {
+function browsersOnThisMachine(): BrowserUnderTest[] {
   const browsers: BrowserUnderTest[] = [];
   if (isExecutable('/usr/lib/chromium/chromium-headless-shell')) {
     browsers.push({ name: 'the system headless shell', env: { PUPPETEER_EXECUTABLE_PATH: '/usr/lib/chromium/chromium-headless-shell' }, source: 'PUPPETEER_EXECUTABLE_PATH', headless: 'shell' });
@@ -41,4 +44,38 @@ export function browsersUnderTest(): BrowserUnderTest[] {
   }
   browsers.push({ name: 'the bundled headless shell', env: { PATH: pathWithoutBrowsers() }, source: 'bundled', headless: 'shell' });
   return browsers;
+}
+
+/**
+ * The browsers a whole-flow suite runs on, chosen by `WA_TEST_BROWSERS`:
+ * - unset: one, the one the worker itself would pick here (a newcomer's `npm test`, on whatever
+ *   the machine has, the bundled headless shell when it has none);
+ * - `system`: every system browser installed (CI's browser matrix, run once on one Node version);
+ * - `all`: those and the bundled one.
+ * Chromium's behaviour does not depend on Node's version, so CI runs the matrix on one.
+ */
+export function browsersUnderTest(selection = process.env.WA_TEST_BROWSERS ?? ''): BrowserUnderTest[] {
+  const browsers = browsersOnThisMachine();
+  switch (selection) {
+    case '':
+      return browsers.slice(0, 1);
+    case 'system':
+      return browsers.filter((browser) => browser.source !== 'bundled');
+    case 'all':
+      return browsers;
+    default:
+      throw new Error(`WA_TEST_BROWSERS=${selection}: must be unset, system or all`);
+  }
+}
+
+let testBrowser: Promise<BrowserChoice> | undefined;
+
+/**
+ * The browser a test drives directly (not through the worker), found the way the worker finds
+ * its own: `PUPPETEER_EXECUTABLE_PATH`, a system headless shell, a system Chromium, else the
+ * bundled headless shell. Found once per test process.
+ */
+export function browserForTests(): Promise<BrowserChoice> {
+  testBrowser ??= findBrowserOnThisMachine(process.env.PUPPETEER_EXECUTABLE_PATH || undefined);
+  return testBrowser;
 }

@@ -33,4 +33,4 @@ export {
   processesWhere,
 } from './proc-scan';
 export { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
-export { browsersUnderTest, pathWithoutBrowsers, type BrowserUnderTest } from './browsers';
+export { browserForTests, browsersUnderTest, pathWithoutBrowsers, type BrowserChoice, type BrowserUnderTest } from './browsers';
