@@ -84,6 +84,15 @@ export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, 
   await waitForStatus(worker, account.session_id, 'connected');
 }
 
+/**
+ * Pairs the accounts at once, as an operator starting several numbers would: each is started,
+ * its QR scanned and waited for `connected` concurrently (the worker's launch gate orders the
+ * launches).
+ */
+export async function pairAll(worker: WorkerProcess, simulator: { scan(qr: string, phone: string): void }, accounts: readonly Account[]): Promise<void> {
+  await Promise.all(accounts.map((account) => pair(worker, simulator, account)));
+}
+
 export async function waitForStatus(worker: WorkerProcess, sessionId: string, status: string, timeoutMs = SCENARIO_WAIT.timeoutMs): Promise<WorkerSession> {
   let last: WorkerSession | undefined;
   try {

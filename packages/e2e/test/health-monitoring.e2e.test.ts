@@ -2,7 +2,7 @@
  * The seed document's monitoring scenario: `/health`, `/api/sessions` and a dry-run sync tell
  * the same story, and a dry run changes nothing.
  */
-import { accountRows, pair, SCENARIO_WAIT, startScenario, waitFor, type Account, type Scenario } from './harness';
+import { accountRows, pairAll, SCENARIO_WAIT, startScenario, waitFor, type Account, type Scenario } from './harness';
 
 const PAIRED: Account[] = [
   { session_id: 'ws3-a', workspace_id: '3', phone: '6281200003001' },
@@ -16,7 +16,7 @@ let world: Scenario;
 beforeAll(async () => {
   world = await startScenario('health', [...PAIRED, WAITING, GONE]);
   const { worker, simulator, db } = world;
-  for (const account of PAIRED) await pair(worker, simulator, account);
+  await pairAll(worker, simulator, PAIRED);
   // A session shown a QR that nobody scans yet.
   await worker.api('POST', '/api/sessions', { session_id: WAITING.session_id, workspace_id: WAITING.workspace_id });
   await waitFor(async () => (await worker.session(WAITING.session_id))?.qr, 'a QR for the waiting session', SCENARIO_WAIT);

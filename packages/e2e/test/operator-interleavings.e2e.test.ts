@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REASONS } from '@wa-session-sync/shared';
-import { accountRows, browserProcesses, pair, SCENARIO_WAIT, startScenario, waitFor, waitForStatus, type Account, type Scenario } from './harness';
+import { accountRows, browserProcesses, pairAll, SCENARIO_WAIT, startScenario, waitFor, waitForStatus, type Account, type Scenario } from './harness';
 
 const ACCOUNTS: Account[] = Array.from({ length: 6 }, (_, i) => ({
   session_id: `op-${i + 1}`,
@@ -45,7 +45,7 @@ async function restartAndSyncAtOnce(syncArgs: string[]) {
 
 beforeAll(async () => {
   world = await startScenario('interleave', ACCOUNTS);
-  for (const account of ACCOUNTS) await pair(world.worker, world.simulator, account);
+  await pairAll(world.worker, world.simulator, ACCOUNTS);
   await syncUntilConnected();
 });
 

@@ -3,7 +3,7 @@
  * database still says `connected`, and chats stop arriving. The sync must tell the truth and
  * bring every session back; the worker's own restore must make the sync find nothing to fix.
  */
-import { accountRows, browserProcesses, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, pair, type Account, type Scenario } from './harness';
+import { accountRows, browserProcesses, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, pairAll, type Account, type Scenario } from './harness';
 
 const ACCOUNTS: Account[] = [
   { session_id: 'ws1-sales', workspace_id: '1', phone: '6281200001001' },
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 test('paired sessions are connected in the database after a sync, and their messages reach the webhook', async () => {
-  for (const account of ACCOUNTS) await pair(world.worker, world.simulator, account);
+  await pairAll(world.worker, world.simulator, ACCOUNTS);
 
   const first = await sync();
   expect(first.code).toBe(0);

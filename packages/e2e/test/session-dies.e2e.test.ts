@@ -3,7 +3,7 @@
  * healed by the worker's own reconnect and the sync keeps the database in step; a session the
  * phone logged out ends up waiting for a QR, the database says so, and nothing revives it.
  */
-import { accountRows, pair, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, type Account, type Scenario } from './harness';
+import { accountRows, pairAll, SCENARIO_WAIT, startScenario, waitFor, waitForMessage, waitForStatus, type Account, type Scenario } from './harness';
 
 const CONFLICTED: Account = { session_id: 'ws7-conflict', workspace_id: '7', phone: '6281200007001' };
 const LOGGED_OUT: Account = { session_id: 'ws7-logout', workspace_id: '7', phone: '6281200007002' };
@@ -22,8 +22,7 @@ function statusEvents(sessionId: string): string[] {
 
 beforeAll(async () => {
   world = await startScenario('dies', [CONFLICTED, LOGGED_OUT]);
-  await pair(world.worker, world.simulator, CONFLICTED);
-  await pair(world.worker, world.simulator, LOGGED_OUT);
+  await pairAll(world.worker, world.simulator, [CONFLICTED, LOGGED_OUT]);
   expect((await sync()).code).toBe(0);
 });
 
@@ -74,7 +73,8 @@ test('a session logged out from the phone waits for a QR, the database says so, 
   expect((await accountRows(world.db))[LOGGED_OUT.session_id].status).toBe('qr_scanning');
 
   // The person scans the new QR: connected again, and the next sync records it.
-  const qr = (await world.worker.session(LOGGED_OUT.session_id))!.qr!;
+  // The status turns qr_scanning on the logout; the library's new QR follows a moment later.
+  const qr = await waitFor(async () => (await world.worker.session(LOGGED_OUT.session_id))?.qr, 'the new QR after the logout', SCENARIO_WAIT);
   world.simulator.scan(qr, LOGGED_OUT.phone);
   await waitForStatus(world.worker, LOGGED_OUT.session_id, 'connected');
   await sync('--auto-reconnect');
