@@ -7,9 +7,8 @@ import { redact } from './redact';
 
 // What a start costs is what it loads: this module loads commander and our own dependency-free
 // modules only (config, errors, redact); the handlers, and with them knex, pg, TypeBox and the
-// worker client, are loaded once a command is about to run. Measured on Node 20 (whole
-// processes, medians of 21, interleaved): `wa-sync --help` 1.2x `node -e 0` (0.16-0.18 s against
-// 0.13-0.15 s), where loading everything up front made it 3.6-4.1x (0.47-0.62 s).
+// worker client, are loaded once a command is about to run: loading everything up front made
+// `wa-sync --help` about four times as slow as `node -e 0` (figures in BENCHMARKS.md).
 const commands = () => require('./commands') as typeof import('./commands');
 
 /** Where the CLI reads and writes; the process's own streams in `bin.ts`, fakes in tests. */

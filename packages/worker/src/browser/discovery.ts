@@ -29,7 +29,7 @@ export interface BrowserChoice {
 const HEADLESS_SHELLS = ['chromium-headless-shell', 'chrome-headless-shell'];
 const FULL_BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 
-/** The npm package whose headless shell is the last resort (an optional dependency: 67 MB, nothing downloaded at install). */
+/** The npm package whose headless shell is the last resort (a dependency of the worker: 67 MB, nothing downloaded at install). */
 export const BUNDLED_PACKAGE = '@sparticuz/chromium';
 
 export function isExecutable(file: string): boolean {
