@@ -59,6 +59,7 @@ export async function runWorker(
     launchConcurrency: config.launchConcurrency,
     capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb },
     qrTimeoutMs: config.qrTimeoutSec * 1000,
+    readyTimeoutMs: config.readyTimeoutSec * 1000,
   });
   // The saved sessions are registered before the API answers: a start for one of them (a sync
   // run at once after a restart) answers with it instead of launching it a second time.

@@ -45,6 +45,8 @@ export interface ManagerOptions {
   capacity?: CapacityLimits;
   /** How long a QR may wait for a scan (`WHATSAPP_QR_TIMEOUT_SECONDS`). Default 300 s. */
   qrTimeoutMs?: number;
+  /** How long a session may stay authenticated before it must be ready (`WHATSAPP_READY_TIMEOUT_SECONDS`). Default 120 s. */
+  readyTimeoutMs?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -116,6 +118,7 @@ export class SessionManager extends EventEmitter {
       destroyTimeoutMs: this.destroyTimeoutMs,
       profileReleaseTimeoutMs: options.profileReleaseTimeoutMs ?? 3000,
       qrTimeoutMs: options.qrTimeoutMs ?? 300_000,
+      readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
       closing: () => this.closing,
     });
   }
