@@ -57,7 +57,7 @@ export async function runWorker(
     probeTimeoutMs: config.probeTimeoutMs,
     initTimeoutMs: config.initTimeoutMs,
     launchConcurrency: config.launchConcurrency,
-    capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb },
+    capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb, sessionMemoryMb: config.sessionMemoryMb },
     qrTimeoutMs: config.qrTimeoutSec * 1000,
     readyTimeoutMs: config.readyTimeoutSec * 1000,
   });

@@ -1,6 +1,8 @@
 import { REASONS } from '@wa-session-sync/shared';
+import { CapacityExhaustedError } from '../errors';
 import type { Logger } from '../log';
 import { errorMessage, KeyedSerial, withTimeout } from '../util';
+import type { Capacity } from './capacity';
 import type { ClientEvents, SessionClient, SessionDriver } from './driver';
 import type { LaunchGate } from './launch-gate';
 import type { ManifestStore } from './manifest-store';
@@ -17,6 +19,8 @@ export interface LifecycleOptions {
   reconnects: ReconnectScheduler;
   /** Every launch takes its turn here. */
   gate: LaunchGate;
+  /** Checks the memory floor again as a launch leaves the gate, and counts it until it has finished. */
+  capacity: Capacity;
   logger: Logger;
   now: () => Date;
   /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
@@ -61,6 +65,7 @@ export class SessionLifecycle {
     record.client = null;
     record.clientInitialized = false;
     this.options.reconnects.cancel(record);
+    this.release(record);
     this.qrDeadlines.clear(record);
     this.readyDeadlines.clear(record);
   }
@@ -70,6 +75,20 @@ export class SessionLifecycle {
    * when the launch takes its place in the launch gate's line (not at all if it ends before).
    */
   async launch(record: SessionRecord, inLine: () => void = () => undefined): Promise<void> {
+    try {
+      await this.launchOnce(record, inLine);
+    } finally {
+      this.release(record);
+    }
+  }
+
+  /** The launch no longer counts against the memory (finished, failed, given up or never run). */
+  release(record: SessionRecord): void {
+    if (record.reservation) this.options.capacity.finish(record.reservation);
+    record.reservation = null;
+  }
+
+  private async launchOnce(record: SessionRecord, inLine: () => void): Promise<void> {
     const { registry, logger } = this.options;
     if (this.options.closing() || !registry.holds(record)) return;
     const profiles = this.options.driver.profiles;
@@ -91,6 +110,7 @@ export class SessionLifecycle {
       const turn = this.options.gate.run(async () => {
         // Stopped, replaced or shutting down while it waited for its turn.
         if (this.options.closing() || !registry.isCurrent(record, generation)) return null;
+        record.reservation = this.options.capacity.start(record.reservation);
         const created = this.options.driver.create(
           { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
           this.handlers(record, generation),
@@ -116,7 +136,7 @@ export class SessionLifecycle {
         return;
       }
       logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(cause) });
-      this.lost(record, generation, REASONS.LAUNCH_FAILED);
+      this.lost(record, generation, cause instanceof CapacityExhaustedError ? REASONS.LOW_MEMORY : REASONS.LAUNCH_FAILED);
     }
   }
 
