@@ -138,7 +138,7 @@ async function measureFloor(env: Record<string, string>, sessionsDir: string, ro
     browser,
     sessionsDir,
     browserArgs: JSON.parse(env.WHATSAPP_WEBJS_BROWSER_ARGS ?? '[]') as string[],
-    webVersionCache: 'none',
+    webVersionCache: { type: 'none' },
   });
   const times: number[] = [];
   // Round 0 loads whatsapp-web.js and puppeteer into this process: not counted.

@@ -92,7 +92,10 @@ export const HealthResponseSchema = Type.Object({
   version: Type.String(),
   capacity: Type.Object(
     {
-      max: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'WHATSAPP_MAX_SESSIONS; null: no cap' }),
+      max: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+        description:
+          'WHATSAPP_MAX_SESSIONS, else the default cap: the machine memory above WHATSAPP_MIN_FREE_MEMORY_MB over WHATSAPP_SESSION_MEMORY_MB; null: no cap',
+      }),
       used: Type.Integer({ minimum: 0, description: 'Sessions holding (or about to hold) a browser' }),
     },
     { description: 'How many sessions this worker takes, so a caller can place sessions' },

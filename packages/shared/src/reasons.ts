@@ -25,6 +25,11 @@ export const REASONS = {
   LAUNCH_FAILED: 'LAUNCH_FAILED',
   /** The session was `authenticated` but not `connected` within WHATSAPP_READY_TIMEOUT_SECONDS: closed, handled as a failed launch. */
   READY_TIMEOUT: 'READY_TIMEOUT',
+  /**
+   * Available memory was under WHATSAPP_MIN_FREE_MEMORY_MB (with the launches under way counted)
+   * when the launch's turn came: no browser was started; handled as a failed launch.
+   */
+  LOW_MEMORY: 'LOW_MEMORY',
   /** WhatsApp refused the saved pairing. */
   AUTH_FAILURE: 'AUTH_FAILURE',
   /** WhatsApp Web was opened elsewhere (whatsapp-web.js `disconnected('CONFLICT')`). */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultLaunchConcurrency, loadConfig, parseBrowserArgs } from './config';
+import { DEFAULT_SESSION_MEMORY_MB, defaultLaunchConcurrency, loadConfig, parseBrowserArgs } from './config';
 import { ConfigError } from './errors';
 
 describe('config', () => {
@@ -18,7 +18,7 @@ describe('config', () => {
       restoreConcurrency: 2,
       restoreOnStart: true,
       browserArgs: [],
-      webVersionCache: undefined,
+      webVersionCache: { type: 'local', path: path.resolve('./sessions/.wwebjs_cache') },
       webhookUrl: undefined,
       logDir: path.resolve('./logs'),
       logLevel: 'info',
@@ -26,7 +26,32 @@ describe('config', () => {
       maxSessions: undefined,
       minFreeMemoryMb: 300,
       qrTimeoutSec: 300,
+      readyTimeoutSec: 120,
+      sessionMemoryMb: DEFAULT_SESSION_MEMORY_MB,
     });
+  });
+
+  it("keeps whatsapp-web.js's local web-version cache in the sessions folder, never the working directory", () => {
+    for (const cache of [undefined, 'local']) {
+      expect(loadConfig({ ...base, WHATSAPP_SESSIONS_DIR: '/var/lib/wa', WHATSAPP_WEBJS_WEB_VERSION_CACHE: cache }).webVersionCache).toEqual({
+        type: 'local',
+        path: '/var/lib/wa/.wwebjs_cache',
+      });
+    }
+    const template = 'https://cache.example/wa/{version}.html';
+    expect(loadConfig({ ...base, WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'remote', WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: template }).webVersionCache).toEqual({
+      type: 'remote',
+      remotePath: template,
+    });
+  });
+
+  it('refuses a remote web-version cache without its URL template, naming the variable', () => {
+    expect(() => loadConfig({ ...base, WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'remote' })).toThrow(
+      new ConfigError('WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: is required when WHATSAPP_WEBJS_WEB_VERSION_CACHE=remote (a URL template with {version})'),
+    );
+    expect(() => loadConfig({ ...base, WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'remote', WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: 'cache/{version}.html' })).toThrow(
+      new ConfigError('WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: must be an http(s) URL'),
+    );
   });
 
   it('launches one Chromium at a time per two cores, at least one', () => {
@@ -37,6 +62,7 @@ describe('config', () => {
     expect(
       loadConfig({ ...base, WHATSAPP_LAUNCH_CONCURRENCY: '3', WHATSAPP_MAX_SESSIONS: '6', WHATSAPP_MIN_FREE_MEMORY_MB: '0', WHATSAPP_QR_TIMEOUT_SECONDS: '1.5' }),
     ).toMatchObject({ launchConcurrency: 3, maxSessions: 6, minFreeMemoryMb: 0, qrTimeoutSec: 1.5 });
+    expect(loadConfig({ ...base, WHATSAPP_READY_TIMEOUT_SECONDS: '30', WHATSAPP_SESSION_MEMORY_MB: '350' })).toMatchObject({ readyTimeoutSec: 30, sessionMemoryMb: 350 });
   });
 
   it.each([
@@ -73,7 +99,7 @@ describe('config', () => {
       healthCheckIntervalSec: 0.5,
       restoreConcurrency: 4,
       restoreOnStart: false,
-      webVersionCache: 'none',
+      webVersionCache: { type: 'none' },
       webhookUrl: 'http://127.0.0.1:9/hook',
       logLevel: 'debug',
     });

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
-import { DEFAULT_SESSIONS_DIR } from './paths';
+import { DEFAULT_SESSIONS_DIR, webVersionCacheFolder } from './paths';
 
 /** The worker's whole configuration, parsed once from the environment at boot. */
 export interface WorkerConfig {
@@ -22,7 +22,8 @@ export interface WorkerConfig {
   restoreOnStart: boolean;
   executablePath: string | undefined;
   browserArgs: string[];
-  webVersionCache: 'none' | 'local' | 'remote' | undefined;
+  /** whatsapp-web.js `webVersionCache` (WHATSAPP_WEBJS_WEB_VERSION_CACHE, WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH). */
+  webVersionCache: WebVersionCache;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
   logDir: string;
@@ -47,7 +48,27 @@ export interface WorkerConfig {
   minFreeMemoryMb: number;
   /** An unscanned QR is given up after this long (WHATSAPP_QR_TIMEOUT_SECONDS). */
   qrTimeoutSec: number;
+  /** A session authenticated but not connected after this long is a failed launch (WHATSAPP_READY_TIMEOUT_SECONDS). */
+  readyTimeoutSec: number;
+  /** The memory one session is expected to take: admission and the default cap use it (WHATSAPP_SESSION_MEMORY_MB). */
+  sessionMemoryMb: number;
 }
+
+/**
+ * Where whatsapp-web.js keeps the WhatsApp Web page of each version (its `webVersionCache`, typed
+ * as the library's `WebCacheOptions`). `local` always names a folder: the library's own default,
+ * `./.wwebjs_cache` in the working directory, cannot be written under the systemd unit, and its
+ * failed write (just before `ready`) left every paired session `authenticated` for good.
+ */
+export type WebVersionCache = { type: 'none' } | { type: 'local'; path: string } | { type: 'remote'; remotePath: string };
+
+/**
+ * `WHATSAPP_SESSION_MEMORY_MB` when unset. The bench measured ~46 MiB private per session on the
+ * simulator's page (BENCHMARKS.md); real WhatsApp Web loads a far larger app and store, which
+ * whatsapp-web.js users report at 150-300 MiB a session. 200 sits in that range: an estimate that
+ * errs high only refuses a start early, one that errs low lets the machine swap.
+ */
+export const DEFAULT_SESSION_MEMORY_MB = 200;
 
 /**
  * Chromium launches at once by default: one per two cores. A launch (Chromium start, page load,
@@ -193,7 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const restoreOnStart = e.get('WHATSAPP_RESTORE_ON_START', bool, true);
   const executablePath = e.optional('PUPPETEER_EXECUTABLE_PATH', text);
   const browserArgs = parseBrowserArgs(e.optional('WHATSAPP_WEBJS_BROWSER_ARGS', raw));
-  const webVersionCache = e.optional('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'));
+  const webVersionCacheType = e.get('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'), 'local');
+  const webVersionRemotePath = e.optional('WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH', httpUrl);
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
   const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', secret);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
@@ -208,6 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const maxSessions = e.optional('WHATSAPP_MAX_SESSIONS', int(1, 100_000));
   const minFreeMemoryMb = e.get('WHATSAPP_MIN_FREE_MEMORY_MB', int(0, 10_000_000), 300);
   const qrTimeoutSec = e.get('WHATSAPP_QR_TIMEOUT_SECONDS', positiveNumber, 300);
+  const readyTimeoutSec = e.get('WHATSAPP_READY_TIMEOUT_SECONDS', positiveNumber, 120);
+  const sessionMemoryMb = e.get('WHATSAPP_SESSION_MEMORY_MB', int(1, 1_000_000), DEFAULT_SESSION_MEMORY_MB);
+  const webVersionCache = resolveWebVersionCache(webVersionCacheType, sessionsDir, webVersionRemotePath);
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
   }
@@ -238,5 +263,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     maxSessions,
     minFreeMemoryMb,
     qrTimeoutSec,
+    readyTimeoutSec,
+    sessionMemoryMb,
   };
+}
+
+function resolveWebVersionCache(type: WebVersionCache['type'], sessionsDir: string, remotePath: string | undefined): WebVersionCache {
+  switch (type) {
+    case 'none':
+      return { type };
+    case 'local':
+      return { type, path: webVersionCacheFolder(sessionsDir) };
+    case 'remote':
+      // whatsapp-web.js would throw on every launch instead.
+      if (!remotePath) {
+        throw new ConfigError(
+          'WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: is required when WHATSAPP_WEBJS_WEB_VERSION_CACHE=remote (a URL template with {version})',
+        );
+      }
+      return { type, remotePath };
+  }
 }

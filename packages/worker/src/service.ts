@@ -57,8 +57,9 @@ export async function runWorker(
     probeTimeoutMs: config.probeTimeoutMs,
     initTimeoutMs: config.initTimeoutMs,
     launchConcurrency: config.launchConcurrency,
-    capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb },
+    capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb, sessionMemoryMb: config.sessionMemoryMb },
     qrTimeoutMs: config.qrTimeoutSec * 1000,
+    readyTimeoutMs: config.readyTimeoutSec * 1000,
   });
   // The saved sessions are registered before the API answers: a start for one of them (a sync
   // run at once after a restart) answers with it instead of launching it a second time.

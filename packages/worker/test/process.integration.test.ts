@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -36,6 +36,17 @@ describe('wa-worker configuration errors', () => {
       expect(stderr.trim().split('\n')).toHaveLength(1);
       expect(stderr).toMatch(/^wa-worker: (WHATSAPP_NODE_API_KEY|WHATSAPP_RESTORE_CONCURRENCY): /);
     }
+  });
+
+  it('exits 2 naming WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH when the remote web-version cache has none', () => {
+    const run = spawnSync(process.execPath, [WORKER_BIN], {
+      env: { PATH: process.env.PATH, WHATSAPP_NODE_API_KEY: API_KEY, WHATSAPP_WEBJS_WEB_VERSION_CACHE: 'remote' },
+      encoding: 'utf8',
+    });
+    expect([run.status, run.stderr]).toEqual([
+      2,
+      'wa-worker: WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: is required when WHATSAPP_WEBJS_WEB_VERSION_CACHE=remote (a URL template with {version})\n',
+    ]);
   });
 });
 

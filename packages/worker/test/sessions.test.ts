@@ -174,3 +174,70 @@ describe('QR timeout', () => {
     expect(client.destroyed).toBe(false);
   });
 });
+
+describe('ready timeout', () => {
+  afterEach(() => jest.useRealTimers());
+
+  /** A session launched and shown a QR; from here on, time is the test's (timers armed by the QR and later are fake). */
+  async function pairing(options: Parameters<typeof sessionHarness>[0]) {
+    h = await sessionHarness({ readyTimeoutMs: 10_000, qrTimeoutMs: 60_000, ...options });
+    h.manager.start('w1', 's1');
+    const client = await h.client('s1');
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    client.emit.qr('qr-1');
+    return client;
+  }
+
+  it('closes a session authenticated but never ready and relaunches it as a failed launch (READY_TIMEOUT)', async () => {
+    const client = await pairing({ maxReconnectAttempts: 2 });
+    client.emit.authenticated();
+    jest.advanceTimersByTime(9_999);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'authenticated', reconnect_attempts: 0 });
+    expect(client.destroyed).toBe(false);
+    jest.advanceTimersByTime(1);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'reconnecting', reason: REASONS.READY_TIMEOUT, reconnect_attempts: 1 });
+    jest.advanceTimersByTime(10); // the reconnect delay (at most 2 ms here)
+    jest.useRealTimers();
+    await waitFor(() => client.destroyed, 'the stuck client closed');
+    const second = await h.client('s1', 2);
+    second.emit.authenticated();
+    second.emit.ready('628');
+    expect(h.manager.get('s1')).toMatchObject({ status: 'connected', reason: null, reconnect_attempts: 0 });
+    expect(h.events.filter((e) => e.event === 'session.status').map((e) => e.payload)).toContainEqual({
+      status: 'reconnecting',
+      previous: 'authenticated',
+      reason: REASONS.READY_TIMEOUT,
+    });
+  });
+
+  it('gives the session up as failed when no reconnect attempt is left', async () => {
+    const client = await pairing({ maxReconnectAttempts: 0 });
+    client.emit.authenticated();
+    jest.advanceTimersByTime(10_000);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'failed', reason: REASONS.READY_TIMEOUT });
+    jest.useRealTimers();
+    await waitFor(() => client.destroyed, 'the stuck client closed');
+    expect(h.driver.clientsOf('s1')).toHaveLength(1);
+  });
+
+  it('leaves alone a session ready in time', async () => {
+    const client = await pairing({});
+    client.emit.authenticated();
+    jest.advanceTimersByTime(9_000);
+    client.emit.ready('628');
+    jest.advanceTimersByTime(60_000);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'connected', reason: null });
+    expect(client.destroyed).toBe(false);
+
+  });
+
+  it('hands a session shown a new QR after its authentication back to the QR timeout', async () => {
+    const client = await pairing({});
+    client.emit.authenticated();
+    client.emit.qr('qr-2');
+    jest.advanceTimersByTime(59_999);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'qr_scanning', qr: 'qr-2' });
+    jest.advanceTimersByTime(1);
+    expect(h.manager.get('s1')).toMatchObject({ status: 'disconnected', reason: REASONS.QR_TIMEOUT });
+  });
+});

@@ -1,6 +1,8 @@
 import { REASONS } from '@wa-session-sync/shared';
+import { CapacityExhaustedError } from '../errors';
 import type { Logger } from '../log';
 import { errorMessage, KeyedSerial, withTimeout } from '../util';
+import type { Capacity } from './capacity';
 import type { ClientEvents, SessionClient, SessionDriver } from './driver';
 import type { LaunchGate } from './launch-gate';
 import type { ManifestStore } from './manifest-store';
@@ -17,6 +19,8 @@ export interface LifecycleOptions {
   reconnects: ReconnectScheduler;
   /** Every launch takes its turn here. */
   gate: LaunchGate;
+  /** Checks the memory floor again as a launch leaves the gate, and counts it until it has finished. */
+  capacity: Capacity;
   logger: Logger;
   now: () => Date;
   /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
@@ -29,6 +33,8 @@ export interface LifecycleOptions {
   profileReleaseTimeoutMs: number;
   /** How long a session may show a QR nobody scans before it is stopped (`QR_TIMEOUT`). */
   qrTimeoutMs: number;
+  /** How long a session may stay authenticated without getting ready before it is a failed launch (`READY_TIMEOUT`). */
+  readyTimeoutMs: number;
   /** The worker is shutting down: nothing is launched or relaunched any more. */
   closing: () => boolean;
 }
@@ -42,7 +48,9 @@ export class SessionLifecycle {
   private readonly chains = new KeyedSerial();
   private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
   /** The pending QR deadline of each record showing a QR. */
-  private readonly qrDeadlines = new Map<SessionRecord, NodeJS.Timeout>();
+  private readonly qrDeadlines = new Deadlines();
+  /** The pending ready deadline of each record authenticated and not yet ready. */
+  private readonly readyDeadlines = new Deadlines();
 
   constructor(private readonly options: LifecycleOptions) {}
 
@@ -57,7 +65,9 @@ export class SessionLifecycle {
     record.client = null;
     record.clientInitialized = false;
     this.options.reconnects.cancel(record);
-    this.clearQrDeadline(record);
+    this.release(record);
+    this.qrDeadlines.clear(record);
+    this.readyDeadlines.clear(record);
   }
 
   /**
@@ -65,6 +75,20 @@ export class SessionLifecycle {
    * when the launch takes its place in the launch gate's line (not at all if it ends before).
    */
   async launch(record: SessionRecord, inLine: () => void = () => undefined): Promise<void> {
+    try {
+      await this.launchOnce(record, inLine);
+    } finally {
+      this.release(record);
+    }
+  }
+
+  /** The launch no longer counts against the memory (finished, failed, given up or never run). */
+  release(record: SessionRecord): void {
+    if (record.reservation) this.options.capacity.finish(record.reservation);
+    record.reservation = null;
+  }
+
+  private async launchOnce(record: SessionRecord, inLine: () => void): Promise<void> {
     const { registry, logger } = this.options;
     if (this.options.closing() || !registry.holds(record)) return;
     const profiles = this.options.driver.profiles;
@@ -86,6 +110,7 @@ export class SessionLifecycle {
       const turn = this.options.gate.run(async () => {
         // Stopped, replaced or shutting down while it waited for its turn.
         if (this.options.closing() || !registry.isCurrent(record, generation)) return null;
+        record.reservation = this.options.capacity.start(record.reservation);
         const created = this.options.driver.create(
           { workspaceId: record.workspaceId, sessionId: record.sessionId, folder: record.folder },
           this.handlers(record, generation),
@@ -111,7 +136,7 @@ export class SessionLifecycle {
         return;
       }
       logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(cause) });
-      this.lost(record, generation, REASONS.LAUNCH_FAILED);
+      this.lost(record, generation, cause instanceof CapacityExhaustedError ? REASONS.LOW_MEMORY : REASONS.LAUNCH_FAILED);
     }
   }
 
@@ -134,10 +159,16 @@ export class SessionLifecycle {
     });
   }
 
-  private clearQrDeadline(record: SessionRecord): void {
-    const timer = this.qrDeadlines.get(record);
-    if (timer) clearTimeout(timer);
-    this.qrDeadlines.delete(record);
+  /**
+   * Authenticated, yet never ready: whatsapp-web.js can stall between the two without a word (a
+   * failed write of its web-version cache did so for good). The client is closed and the launch
+   * counts as failed, so the reconnect policy retries it and, in the end, gives up.
+   */
+  private readyExpired(record: SessionRecord, generation: number): void {
+    const { registry, logger } = this.options;
+    if (!registry.isCurrent(record, generation) || record.status === 'connected' || this.options.closing()) return;
+    logger.warn('Session authenticated but not ready in time', { sessionId: record.sessionId, timeoutMs: this.options.readyTimeoutMs });
+    this.lost(record, generation, REASONS.READY_TIMEOUT);
   }
 
   /**
@@ -202,28 +233,23 @@ export class SessionLifecycle {
     return {
       qr: (qr) => {
         if (!live()) return;
+        this.readyDeadlines.clear(record);
         record.qr = qr;
         events.apply(record, 'qr');
         events.qr(record, qr);
         // From the first QR of a wait: a refreshed QR does not extend it.
-        if (!this.qrDeadlines.has(record)) {
-          this.qrDeadlines.set(
-            record,
-            setTimeout(() => {
-              this.qrDeadlines.delete(record);
-              this.qrExpired(record, generation);
-            }, this.options.qrTimeoutMs),
-          );
-        }
+        this.qrDeadlines.setOnce(record, this.options.qrTimeoutMs, () => this.qrExpired(record, generation));
       },
       authenticated: () => {
         if (!live()) return;
-        this.clearQrDeadline(record);
+        this.qrDeadlines.clear(record);
         events.apply(record, 'authenticated');
+        this.readyDeadlines.setOnce(record, this.options.readyTimeoutMs, () => this.readyExpired(record, generation));
       },
       ready: (phone) => {
         if (!live()) return;
-        this.clearQrDeadline(record);
+        this.qrDeadlines.clear(record);
+        this.readyDeadlines.clear(record);
         record.phone = phone ?? record.phone;
         record.qr = null;
         record.reconnectAttempts = 0;
@@ -240,6 +266,7 @@ export class SessionLifecycle {
           record.phone = null;
           record.qr = null;
           record.reconnectAttempts = 0;
+          this.readyDeadlines.clear(record);
           events.apply(record, 'logout', REASONS.LOGOUT);
           void manifests.saveRecord(record, 'running');
           return;
@@ -260,6 +287,28 @@ export class SessionLifecycle {
         this.lost(record, generation, reason);
       },
     };
+  }
+}
+
+/** One pending timer per record (a QR or ready deadline of the current client). */
+class Deadlines {
+  private readonly timers = new Map<SessionRecord, NodeJS.Timeout>();
+
+  /** Arms `expired` in `ms` unless this record's deadline is already running: a repeat never extends it. */
+  setOnce(record: SessionRecord, ms: number, expired: () => void): void {
+    if (this.timers.has(record)) return;
+    this.timers.set(
+      record,
+      setTimeout(() => {
+        this.timers.delete(record);
+        expired();
+      }, ms),
+    );
+  }
+
+  clear(record: SessionRecord): void {
+    clearTimeout(this.timers.get(record));
+    this.timers.delete(record);
   }
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { REASONS, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
-import { SessionNotFoundError, SessionStateError } from '../errors';
+import { CapacityExhaustedError, SessionNotFoundError, SessionStateError } from '../errors';
 import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
 import { sessionFolder } from '../browser/profile';
@@ -41,10 +41,12 @@ export interface ManagerOptions {
   profileReleaseTimeoutMs?: number;
   /** Chromium launches at once, for every kind of start (`WHATSAPP_LAUNCH_CONCURRENCY`). Default 1. */
   launchConcurrency?: number;
-  /** Sessions holding a browser at most, and the free-memory floor of a start. Default: neither. */
+  /** Sessions holding a browser at most, the free-memory floor of a start, the estimate per session. Default: none of them. */
   capacity?: CapacityLimits;
   /** How long a QR may wait for a scan (`WHATSAPP_QR_TIMEOUT_SECONDS`). Default 300 s. */
   qrTimeoutMs?: number;
+  /** How long a session may stay authenticated before it must be ready (`WHATSAPP_READY_TIMEOUT_SECONDS`). Default 120 s. */
+  readyTimeoutMs?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -109,6 +111,7 @@ export class SessionManager extends EventEmitter {
       // A launch holds its turn until initialize() settles, 30 s at most: a hung one must not
       // stop every other session from starting for the whole init timeout.
       gate: new LaunchGate(options.launchConcurrency ?? 1, Math.min(options.initTimeoutMs, 30_000)),
+      capacity: this.capacity,
       logger,
       now: this.now,
       autoReconnect: options.autoReconnect,
@@ -116,6 +119,7 @@ export class SessionManager extends EventEmitter {
       destroyTimeoutMs: this.destroyTimeoutMs,
       profileReleaseTimeoutMs: options.profileReleaseTimeoutMs ?? 3000,
       qrTimeoutMs: options.qrTimeoutMs ?? 300_000,
+      readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
       closing: () => this.closing,
     });
   }
@@ -164,9 +168,10 @@ export class SessionManager extends EventEmitter {
       return { created: false, session: viewOf(existing) };
     }
     // A session not holding a browser yet takes a place; a replaced one keeps its own.
-    if (!existing || !holdsBrowser(existing.status)) this.capacity.admit(this.used());
+    const reservation = !existing || !holdsBrowser(existing.status) ? this.capacity.admit(this.used()) : null;
     // Registered synchronously, before any await, so a concurrent start sees it and answers 200.
     const record = newRecord({ workspaceId, sessionId, folder, phone: existing?.phone ?? null, now: this.now() });
+    record.reservation = reservation;
     const previousClient = existing?.client ?? null;
     if (existing) this.lifecycle.retire(existing);
     this.registry.put(record);
@@ -185,17 +190,24 @@ export class SessionManager extends EventEmitter {
    * Registers a saved session for the restore, synchronously: from now on it is listed
    * (`initializing`) and counted, and a `POST` for it answers 200 with it. A session already held
    * is left running and replaced when its turn comes (the seed's duplicate fix). Returns null when
-   * the cap is reached (the session stays on disk, not started).
+   * the worker cannot take it (the cap, or the memory floor with every session registered before
+   * it counted): the session stays on disk, not started.
    */
   reserveForRestore(workspaceId: string, sessionId: string): RestoreTicket | null {
     const folder = sessionFolder(this.options.sessionsDir, workspaceId, sessionId);
     const existing = this.registry.find(sessionId);
     if (existing) return { workspaceId, sessionId, folder, record: existing, replaces: true };
     if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
-    const max = this.capacity.max;
-    if (max !== null && this.used() >= max) return null;
+    let reservation;
+    try {
+      reservation = this.capacity.admit(this.used());
+    } catch (error) {
+      if (error instanceof CapacityExhaustedError) return null;
+      throw error;
+    }
     const record = newRecord({ workspaceId, sessionId, folder, phone: null, now: this.now() });
     record.queued = true;
+    record.reservation = reservation;
     this.registry.put(record);
     this.events.status(record, null);
     return { workspaceId, sessionId, folder, record, replaces: false };
@@ -363,9 +375,13 @@ export class SessionManager extends EventEmitter {
     let inLine!: () => void;
     record.inLine = new Promise((resolve) => (inLine = resolve));
     record.launched = this.lifecycle.serial(record.sessionId, async () => {
-      await before();
-      await this.manifests.saveRecord(record, 'running');
-      await this.lifecycle.launch(record, inLine);
+      try {
+        await before();
+        await this.manifests.saveRecord(record, 'running');
+        await this.lifecycle.launch(record, inLine);
+      } finally {
+        this.lifecycle.release(record);
+      }
     });
     void record.launched.finally(inLine).catch(() => undefined);
   }

@@ -1,4 +1,5 @@
 import type { SessionStatus, WorkerSession } from '@wa-session-sync/shared';
+import type { LaunchReservation } from './capacity';
 import type { SessionClient } from './driver';
 
 /** What the worker keeps of one session while it holds it. */
@@ -24,6 +25,8 @@ export interface SessionRecord {
    * whichever comes first, the restore or an API start (never both).
    */
   queued: boolean;
+  /** Its launch as counted against the memory until it has finished (`capacity.ts`); null when none is. */
+  reservation: LaunchReservation | null;
   /** Settles when the launch that created this record has returned (restore waits on it). */
   launched: Promise<void>;
   /**
@@ -50,6 +53,7 @@ export function newRecord(fields: { workspaceId: string; sessionId: string; fold
     clientInitialized: false,
     generation: 0,
     queued: false,
+    reservation: null,
     launched: Promise.resolve(),
     inLine: Promise.resolve(),
   };

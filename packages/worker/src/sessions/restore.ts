@@ -13,7 +13,7 @@ export interface RestoreReport {
   broken: Array<{ folder: string; error: string }>;
   /** Saved as stopped (DELETE without logout, an unscanned QR). */
   skipped: string[];
-  /** Saved as running but over `WHATSAPP_MAX_SESSIONS`: left on disk, not started. */
+  /** Saved as running but beyond the worker's capacity (its cap, or the memory floor): left on disk, not started. */
   overCapacity: string[];
 }
 
@@ -58,7 +58,9 @@ export async function prepareRestore(options: { manager: SessionManager; session
     else report.overCapacity.push(entry.sessionId);
   }
   if (report.overCapacity.length > 0) {
-    logger.warn('Saved sessions over WHATSAPP_MAX_SESSIONS are not restored', { sessions: report.overCapacity });
+    logger.warn("Saved sessions beyond this worker's capacity (WHATSAPP_MAX_SESSIONS, WHATSAPP_MIN_FREE_MEMORY_MB) are not restored", {
+      sessions: report.overCapacity,
+    });
   }
   logger.info('Restoring saved sessions', { found: saved.length, registered: tickets.length });
   return { tickets, report };

@@ -1,6 +1,7 @@
 import type * as Wwebjs from 'whatsapp-web.js';
 import { REASONS, silenceLateBrowserPipeErrors } from '@wa-session-sync/shared';
 import type { BrowserChoice } from '../browser/discovery';
+import type { WebVersionCache } from '../config';
 import { puppeteerOptions } from '../browser/launch';
 import { lowerProcessTreePriority } from '../browser/priority';
 import { LocalProfileHost } from '../browser/profile-host';
@@ -21,8 +22,8 @@ export interface WwebjsDriverOptions {
   /** Absolute; also the orphan marker carried by every Chromium. */
   sessionsDir: string;
   browserArgs: readonly string[];
-  /** whatsapp-web.js `webVersionCache.type`; undefined keeps the library default. */
-  webVersionCache: 'none' | 'local' | 'remote' | undefined;
+  /** whatsapp-web.js `webVersionCache`, given whole: a `local` one always with its folder (never the working directory). */
+  webVersionCache: WebVersionCache;
   /** Niceness given to each Chromium process group after launch; 0 leaves Chromium's own. */
   browserNice?: number;
 }
@@ -45,7 +46,7 @@ export class WwebjsDriver implements SessionDriver {
         sessionsDir: this.options.sessionsDir,
         extraArgs: this.options.browserArgs,
       }),
-      ...(this.options.webVersionCache ? { webVersionCache: { type: this.options.webVersionCache } as never } : {}),
+      webVersionCache: this.options.webVersionCache,
     });
     return new WwebjsClient(client, authStrategy, events, this.options.browserNice ?? 0);
   }
