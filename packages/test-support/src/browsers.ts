@@ -25,7 +25,11 @@ let noBrowserPath: string | undefined;
  * other command), made once per process: a worker started on it uses the bundled headless shell.
  */
 export function pathWithoutBrowsers(): string {
-  noBrowserPath ??= execFileSync('bash', [SCRIPT, fs.mkdtempSync(path.join(os.tmpdir(), 'wa-no-browser-'))], { encoding: 'utf8' }).trim();
+  if (noBrowserPath === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-no-browser-'));
+    fs.chmodSync(dir, 0o755); // a worker run as another user (unprivilegedUser) uses it too
+    noBrowserPath = execFileSync('bash', [SCRIPT, dir], { encoding: 'utf8' }).trim();
+  }
   return noBrowserPath;
 }
 
