@@ -71,6 +71,10 @@ export async function runWorker(
       logger.error('Restore failed', { error: errorMessage(error) });
       return null;
     });
+  } else {
+    // Without a restore, the saved sessions are still read once before the API answers: an id the
+    // worker does not hold is then looked up in memory, never by walking the folder.
+    await manager.savedSessions();
   }
   const app = await buildApp({ apiKey: config.apiKey, manager, logger });
   await app.listen({ port: config.port, host: config.host });

@@ -91,4 +91,21 @@ describe('the sessions folder of a worker process', () => {
     expect(after.token).not.toBe(token);
     foreign.child.kill('SIGKILL');
   });
+
+  it('never deletes through a link out of the sessions folder: a logout of a session whose workspace folder is a symlink leaves its target intact', async () => {
+    const outside = path.join(dir, 'elsewhere');
+    const manifest = JSON.stringify({ workspace_id: 'w1', session_id: 's1', desired: 'stopped', phone_number: null, updated_at: '' });
+    await fs.mkdir(path.join(outside, 's1', 'session'), { recursive: true });
+    await fs.writeFile(path.join(outside, 's1', 'session.json'), manifest);
+    await fs.writeFile(path.join(outside, 's1', 'session', 'Cookies'), 'saved login');
+    await fs.mkdir(sessionsDir, { recursive: true });
+    await fs.symlink(outside, path.join(sessionsDir, 'w1'));
+
+    const worker = await start();
+    const answer = await worker.api('DELETE', '/api/sessions/s1?logout=true');
+    expect(answer.status).toBe(500);
+    expect(answer.json.error.message).toContain('leads out of the sessions folder through a symbolic link');
+    expect(await fs.readFile(path.join(outside, 's1', 'session', 'Cookies'), 'utf8')).toBe('saved login');
+    expect(await fs.readFile(path.join(outside, 's1', 'session.json'), 'utf8')).toBe(manifest);
+  });
 });
