@@ -65,6 +65,26 @@ describe('the sessions folder of a worker process', () => {
     expect(await fs.readFile(target, 'utf8')).toBe('keep me\n');
   });
 
+  it("refuses a lock file that is a hard link, or another user's, changing neither", async () => {
+    await fs.mkdir(sessionsDir, { recursive: true });
+    const lockFile = path.join(sessionsDir, LOCK_FILE);
+    const target = path.join(dir, 'precious.txt');
+    await fs.writeFile(target, 'keep me\n');
+    await fs.link(target, lockFile);
+    const linked = await run(cleanEnv());
+    expect(linked.code).toBe(1);
+    expect(linked.stderr).toContain(`wa-worker: ${lockFile} has 2 hard links; the lock file`);
+    expect(await fs.readFile(target, 'utf8')).toBe('keep me\n');
+
+    await fs.rm(lockFile);
+    await fs.writeFile(lockFile, '{"pid":1}\n');
+    await fs.chown(lockFile, 65534, 65534); // the tests run as root (as the image's build does)
+    const foreign = await run(cleanEnv());
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain(`wa-worker: ${lockFile} is owned by uid 65534; the lock file`);
+    expect(await fs.readFile(lockFile, 'utf8')).toBe('{"pid":1}\n');
+  });
+
   it("reaps only the earlier worker's own Chromium: a process of anyone else naming the folder survives", async () => {
     const earlier = await start();
     await earlier.kill('SIGKILL');
