@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { findBrowserOnThisMachine } from '@wa-session-sync/worker/dist/browser/discovery';
+import { markerArg } from '@wa-session-sync/worker/dist/browser/launch';
 import { WwebjsDriver } from '@wa-session-sync/worker/dist/sessions/wwebjs-driver';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 import {
@@ -136,7 +137,8 @@ async function measureFloor(env: Record<string, string>, sessionsDir: string, ro
   const browser = await findBrowserOnThisMachine(env.PUPPETEER_EXECUTABLE_PATH);
   const driver = new WwebjsDriver({
     browser,
-    sessionsDir,
+    marker: markerArg(sessionsDir, 'bench'),
+    previousMarker: null,
     browserArgs: JSON.parse(env.WHATSAPP_WEBJS_BROWSER_ARGS ?? '[]') as string[],
     webVersionCache: { type: 'none' },
   });

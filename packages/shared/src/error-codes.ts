@@ -1,6 +1,6 @@
 /**
  * Every `code` of the worker's errors, lower snake case: the `code` of its HTTP answers'
- * `{"error":{"code","message"}}`, then the two of boot, which never reach HTTP.
+ * `{"error":{"code","message"}}`, then those of boot, which never reach HTTP.
  */
 export const ERROR_CODES = [
   // 400: a body, path or query that fails its schema, or a body that is not valid JSON.
@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'chromium_not_found',
   // Boot: another worker holds the sessions folder.
   'sessions_dir_locked',
+  // Boot: the sessions folder cannot be locked (no flock(1), or a lock file that is not a regular file of the worker's user).
+  'sessions_dir_unlockable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -80,3 +80,18 @@ export class CapacityExhaustedError extends WorkerError {
     super('capacity_exhausted', message, 503);
   }
 }
+
+/**
+ * Thrown by a logout (`DELETE ?logout=true`) whose session folder is reached through a symbolic
+ * link out of the sessions folder: the session is stopped, its folder is not deleted (a recursive
+ * delete would empty the link's target).
+ */
+export class SessionFolderOutsideError extends WorkerError {
+  constructor(folder: string) {
+    super(
+      'internal_error',
+      `The session is stopped, but its folder ${folder} leads out of the sessions folder through a symbolic link, so its saved login was not deleted: remove the link by hand`,
+      500,
+    );
+  }
+}

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import nodeModule from 'node:module';
 import path from 'node:path';
 
-import { lockSessionsDir, SessionsDirLockedError } from './browser/dir-lock';
+import { lockSessionsDir, SessionsDirLockedError, SessionsDirUnlockableError, type SessionsDirLock } from './browser/dir-lock';
 import { defaultCacheDir, findBrowserOnThisMachine, type BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
 import { findProcesses, reapOrphans } from './browser/orphans';
@@ -50,11 +50,13 @@ async function main(): Promise<void> {
   }
 
   // Before anything touches the folder or its browsers: one worker per sessions folder. A second
-  // one (a second container, a manual run beside the service) stops here, exit 1, changing nothing.
+  // one (a second container, a manual run beside the service) stops here, exit 1, changing nothing;
+  // so does a worker that cannot lock the folder (no flock, a planted lock file).
+  let lock: SessionsDirLock;
   try {
-    await lockSessionsDir(config.sessionsDir);
+    lock = await lockSessionsDir(config.sessionsDir);
   } catch (error) {
-    if (error instanceof SessionsDirLockedError) {
+    if (error instanceof SessionsDirLockedError || error instanceof SessionsDirUnlockableError) {
       process.stderr.write(`wa-worker: ${error.message}\n`);
       process.exit(1);
     }
@@ -65,14 +67,15 @@ async function main(): Promise<void> {
 
   // The earlier worker's browsers (this one holds the folder, so their worker is gone) yield at
   // once, and each is killed once its stores are closed (its profile saved), not before: see
-  // reapOrphans. A launch on a profile still held waits for it.
-  const orphans = findProcesses([markerArg(config.sessionsDir)]);
+  // reapOrphans. A launch on a profile still held waits for it. Only those carrying the token
+  // that worker wrote in the lock file: never a process of anyone else naming the folder.
+  const orphans = lock.previousToken ? findProcesses([markerArg(config.sessionsDir, lock.previousToken)]) : [];
   await Promise.all(orphans.map((orphan) => lowerSessionPriority(orphan.pid, ORPHAN_NICE)));
   const reaped = reapOrphans(orphans, { graceMs: ORPHAN_GRACE_MS });
 
   // Required here, not imported at the top: a top-level import would load it first.
   const { runWorker } = require('./service') as typeof import('./service');
-  await runWorker(config, browser, { pids: orphans.map((o) => o.pid), reaped });
+  await runWorker(config, browser, { pids: orphans.map((o) => o.pid), reaped }, lock);
 }
 
 main().catch((error: unknown) => {

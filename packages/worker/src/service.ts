@@ -1,4 +1,5 @@
 import { buildApp } from './app';
+import type { SessionsDirLock } from './browser/dir-lock';
 import type { BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
 import { findProcesses, killProcesses, type ReapResult } from './browser/orphans';
@@ -24,10 +25,11 @@ export async function runWorker(
   config: WorkerConfig,
   browser: BrowserChoice,
   orphans: { pids: readonly number[]; reaped: Promise<ReapResult> },
+  lock: SessionsDirLock,
 ): Promise<void> {
   const logger = createLogger({ logDir: config.logDir, level: config.logLevel, console: true });
   installCrashPolicy(logger);
-  const marker = markerArg(config.sessionsDir);
+  const marker = markerArg(config.sessionsDir, lock.token);
   logger.info('Browser', { executablePath: browser.executablePath, source: browser.source, headless: browser.headless, why: browser.reason });
 
   // Chromium of an earlier worker: main.ts lowered them and kills each once its profile is saved.
@@ -43,7 +45,8 @@ export async function runWorker(
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
       browser,
-      sessionsDir: config.sessionsDir,
+      marker,
+      previousMarker: lock.previousToken ? markerArg(config.sessionsDir, lock.previousToken) : null,
       browserArgs: config.browserArgs,
       webVersionCache: config.webVersionCache,
       browserNice: BROWSER_NICE,
@@ -69,6 +72,10 @@ export async function runWorker(
       logger.error('Restore failed', { error: errorMessage(error) });
       return null;
     });
+  } else {
+    // Without a restore, the saved sessions are still read once before the API answers: an id the
+    // worker does not hold is then looked up in memory, never by walking the folder.
+    await manager.savedSessions();
   }
   const app = await buildApp({ apiKey: config.apiKey, manager, logger });
   await app.listen({ port: config.port, host: config.host });

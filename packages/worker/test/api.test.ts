@@ -438,11 +438,14 @@ describe('session manager', () => {
     expect(events.indexOf('launch a2')).toBeLessThan(events.indexOf('ready a1'));
   });
 
+  /** The marker of an earlier worker's Chromium (`markerArg`), which this worker may kill. */
+  const EARLIER_WORKER = '--wa-worker-sessions=/earlier#0123';
+
   /** A process standing for an earlier worker's Chromium: on `folder`'s profile, holding its SingletonLock. */
   async function closingBrowser(folder: string): Promise<{ child: ChildProcess; exited: Promise<NodeJS.Signals | null> }> {
     const profile = path.join(folder, 'session');
     await fs.mkdir(profile, { recursive: true });
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--user-data-dir=${profile}`], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', `--user-data-dir=${profile}`, EARLIER_WORKER], { stdio: 'ignore' });
     await fs.symlink(`${os.hostname()}-${child.pid}`, path.join(profile, 'SingletonLock'));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     return { child, exited };
@@ -450,7 +453,7 @@ describe('session manager', () => {
 
   it('waits for a Chromium still closing the profile before launching, and kills it only after the bound', async () => {
     h = await harness({ profileReleaseTimeoutMs: 60_000 });
-    h.driver.profiles = new LocalProfileHost(); // a real process holds the profile
+    h.driver.profiles = new LocalProfileHost([EARLIER_WORKER]); // a real process holds the profile
     const folder = path.join(h.sessionsDir, 'w1', 's1');
     const closing = await closingBrowser(folder);
     h.manager.start('w1', 's1');
@@ -462,7 +465,7 @@ describe('session manager', () => {
     await h.close();
 
     h = await harness({ profileReleaseTimeoutMs: 200 });
-    h.driver.profiles = new LocalProfileHost();
+    h.driver.profiles = new LocalProfileHost([EARLIER_WORKER]);
     const hung = await closingBrowser(path.join(h.sessionsDir, 'w1', 's2'));
     h.manager.start('w1', 's2');
     expect(await hung.exited).toBe('SIGKILL'); // never closed: killed after the bound
@@ -471,7 +474,7 @@ describe('session manager', () => {
 
   it('restores the sessions whose profile is free first', async () => {
     h = await harness({ profileReleaseTimeoutMs: 60_000 });
-    h.driver.profiles = new LocalProfileHost();
+    h.driver.profiles = new LocalProfileHost([EARLIER_WORKER]);
     for (const id of ['a1', 'a2', 'a3']) {
       await writeManifest(path.join(h.sessionsDir, 'w1', id), { workspace_id: 'w1', session_id: id, desired: 'running', phone_number: null, updated_at: '' });
     }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileLockOwners, findProcesses, groupMembers as processGroups, reapOrphans } from '../src/browser/orphans';
+import { fileLockOwners, findProcesses, groupMembers as processGroups, killProcesses, reapOrphans } from '../src/browser/orphans';
 import { lowerProcessTreePriority } from '../src/browser/priority';
 import { tempDir, waitFor } from './helpers';
 
@@ -21,6 +21,30 @@ describe('browser priority', () => {
       if (autogroup !== null) expect(autogroup).toMatch(/ nice 7$/m);
     } finally {
       process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+});
+
+describe('killing a process found earlier', () => {
+  it('leaves alone a pid whose start time is no longer the one found (the pid was reused), and kills the one found', async () => {
+    const dir = await tempDir('reuse');
+    const marker = `--wa-worker-test-reuse=${dir}`;
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', marker], { detached: true, stdio: 'ignore' });
+    const gone = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    try {
+      const [found] = await waitFor(() => {
+        const matched = findProcesses([marker]);
+        return matched.length === 1 ? matched : undefined;
+      }, 'the process to be found');
+      // What a list read before the pid was reused holds: the same pid, another process's start time.
+      expect(killProcesses([{ ...found!, startTicks: found!.startTicks - 1 }])).toEqual([]);
+      expect(child.exitCode).toBeNull();
+      expect(child.signalCode).toBeNull();
+      expect(killProcesses([found!])).toEqual([child.pid]);
+      expect(await gone).toBe('SIGKILL');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -15,6 +15,8 @@ import {
   type Receiver,
   type WorkerProcess,
 } from './helpers';
+import { LOCK_FILE } from '../src/browser/dir-lock';
+import { markerArg } from '../src/browser/launch';
 import { readStat } from '../src/browser/proc';
 import { sign } from '../src/events/webhook';
 
@@ -193,10 +195,12 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     await worker!.exited;
     const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
 
-    // Two orphans of an earlier worker, recognised by the marker argument on their command line:
+    // Two orphans of an earlier worker, recognised by the marker argument on their command line
+    // (with the token the killed worker wrote in the folder's lock file):
     // one has closed its stores (no file lock: its profile is saved), the other hangs with a store
     // open (flock holds a lock for it). The real ones close their stores ~50-80 ms after the crash.
-    const marker = `--wa-worker-sessions=${sessionsDir}`;
+    const { token } = JSON.parse(readFileSync(path.join(sessionsDir, LOCK_FILE), 'utf8')) as { token: string };
+    const marker = markerArg(sessionsDir, token);
     const spawnOrphan = (command: string, args: string[]) => {
       const child = spawn(command, args, { detached: true, stdio: 'ignore' });
       return { child, gone: new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal))) };

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { REASONS } from '@wa-session-sync/shared';
-import { CapacityExhaustedError } from '../src/errors';
+import { CapacityExhaustedError, SessionNotFoundError } from '../src/errors';
 import { readManifest, writeManifest } from '../src/sessions/manifest';
 import { prepareRestore, runRestore } from '../src/sessions/restore';
 import { waitFor } from './helpers';
@@ -239,5 +241,57 @@ describe('ready timeout', () => {
     expect(h.manager.get('s1')).toMatchObject({ status: 'qr_scanning', qr: 'qr-2' });
     jest.advanceTimersByTime(1);
     expect(h.manager.get('s1')).toMatchObject({ status: 'disconnected', reason: REASONS.QR_TIMEOUT });
+  });
+});
+
+describe('growth', () => {
+  it('forgets a session stopped by itself once it has been so for a day; its folder stays and a start brings it back', async () => {
+    let clock = new Date('2026-03-01T00:00:00Z');
+    const later = (ms: number) => (clock = new Date(clock.getTime() + ms));
+    h = await sessionHarness({ now: () => clock, autoReconnect: false });
+    for (const id of ['s1', 's2']) {
+      h.manager.start('w1', id);
+      (await h.client(id)).emit.ready('628');
+    }
+    (await h.client('s1')).emit.disconnected('NAVIGATION');
+    expect(h.manager.get('s1').status).toBe('disconnected');
+
+    later(24 * 3600_000 - 1000);
+    expect(h.manager.list().map((s) => s.session_id)).toEqual(['s1', 's2']);
+    later(1001);
+    expect(h.manager.list().map((s) => [s.session_id, s.status])).toEqual([['s2', 'connected']]); // connected all day: kept
+    expect(() => h.manager.get('s1')).toThrow(SessionNotFoundError);
+    expect((await readManifest(path.join(h.sessionsDir, 'w1', 's1'))).session_id).toBe('s1');
+
+    expect(h.manager.start('w1', 's1').created).toBe(true);
+    (await h.client('s1', 2)).emit.ready('628');
+    expect(h.manager.get('s1').status).toBe('connected');
+  });
+
+  it('answers an id it does not hold from memory, never walking the sessions folder, and keeps that memory up to date', async () => {
+    h = await sessionHarness();
+    await writeManifest(path.join(h.sessionsDir, 'w2', 'a1'), { workspace_id: 'w2', session_id: 'a1', desired: 'stopped', phone_number: null, updated_at: '' });
+    await runRestore(await prepareRestore({ manager: h.manager, sessionsDir: h.sessionsDir, logger: h.logger }), { manager: h.manager, concurrency: 1, logger: h.logger });
+    const readdir = jest.spyOn(fsp, 'readdir');
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(h.manager.stop('ghost')).rejects.toThrow(SessionNotFoundError);
+        await expect(h.manager.reconnect('ghost')).rejects.toThrow(SessionNotFoundError);
+      }
+      // Saved on disk, stopped: found in memory, in its own workspace.
+      expect((await h.manager.reconnect('a1')).workspace_id).toBe('w2');
+      await h.client('a1');
+      // A session started since is known once stopped; one logged out is not.
+      h.manager.start('w1', 'b1');
+      await h.client('b1');
+      await h.manager.stop('b1');
+      expect((await h.manager.reconnect('b1')).workspace_id).toBe('w1');
+      await h.manager.stop('a1', { logout: true });
+      expect(existsSync(path.join(h.sessionsDir, 'w2', 'a1'))).toBe(false);
+      await expect(h.manager.stop('a1')).rejects.toThrow(SessionNotFoundError);
+      expect(readdir).not.toHaveBeenCalled();
+    } finally {
+      readdir.mockRestore();
+    }
   });
 });

@@ -1,6 +1,10 @@
-/** Argument carried by every Chromium this worker launches, so orphans of an earlier run can be found. */
-export function markerArg(sessionsDir: string): string {
-  return `--wa-worker-sessions=${sessionsDir}`;
+/**
+ * Argument carried by every Chromium this worker launches, so its orphans can be found by the
+ * next worker on the folder. The token (random per worker, kept in the folder's lock file) makes
+ * it this worker's alone: a process of anyone else that names the folder is never matched.
+ */
+export function markerArg(sessionsDir: string, token: string): string {
+  return `--wa-worker-sessions=${sessionsDir}#${token}`;
 }
 
 /**
@@ -8,7 +12,8 @@ export function markerArg(sessionsDir: string): string {
  * background networking or optional features a headless WhatsApp page never needs.
  */
 export function browserArgs(options: {
-  sessionsDir: string;
+  /** {@link markerArg} of this worker. */
+  marker: string;
   extraArgs: readonly string[];
   isRoot?: boolean;
 }): string[] {
@@ -39,7 +44,7 @@ export function browserArgs(options: {
     // omnibox popups in a second renderer; that renderer alone cost about half of each launch's CPU
     // (0.95 -> 0.43 CPU-s for a small page, 8 -> 7 processes).
     '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,InterestFeedContentSuggestions,CalculateNativeWinOcclusion,BackForwardCache,WebUIOmniboxPopup,WebUIOmniboxAimPopup',
-    markerArg(options.sessionsDir),
+    options.marker,
     ...options.extraArgs,
   ];
 }
@@ -79,7 +84,8 @@ export function puppeteerOptions(options: {
   headless: boolean | 'shell';
   /** What the browser needs beyond the scrubbed environment (the bundled one's libraries). */
   env?: Record<string, string>;
-  sessionsDir: string;
+  /** {@link markerArg} of this worker. */
+  marker: string;
   extraArgs: readonly string[];
 }): PuppeteerLaunchOptions {
   return {

@@ -12,13 +12,21 @@ export interface MatchedProcess {
   startTicks: number;
 }
 
-/** Processes (other than this one) whose argument list contains every string in `requiredArgs`. */
-export function findProcesses(requiredArgs: readonly string[]): MatchedProcess[] {
+/** `args` holds every string of `requiredArgs` and, when `oneOf` is given, at least one of `oneOf`. */
+function matches(args: readonly string[], requiredArgs: readonly string[], oneOf?: readonly string[]): boolean {
+  return requiredArgs.every((arg) => args.includes(arg)) && (oneOf === undefined || oneOf.some((arg) => args.includes(arg)));
+}
+
+/**
+ * Processes (other than this one) whose argument list contains every string in `requiredArgs` and,
+ * when `oneOf` is given, one of `oneOf`.
+ */
+export function findProcesses(requiredArgs: readonly string[], oneOf?: readonly string[]): MatchedProcess[] {
   const found: MatchedProcess[] = [];
   for (const pid of processIds()) {
     if (pid === process.pid) continue;
     const info = readProcess(pid);
-    if (info && requiredArgs.every((arg) => info.args.includes(arg))) {
+    if (info && matches(info.args, requiredArgs, oneOf)) {
       found.push({ pid, pgid: info.pgid, startTicks: info.startTicks });
     }
   }
@@ -27,11 +35,17 @@ export function findProcesses(requiredArgs: readonly string[]): MatchedProcess[]
 
 /**
  * SIGKILLs the matched processes and, when one leads its own process group (puppeteer launches
- * Chromium detached), the whole group, so renderers and helpers go too. Returns the pids killed.
+ * Chromium detached), the whole group, so renderers and helpers go too. A pid whose start time is
+ * no longer the one read when it was found belongs to another process now (the pid was reused):
+ * it is left alone. Returns the pids killed.
  */
 export function killProcesses(matched: readonly MatchedProcess[]): number[] {
   const killed: number[] = [];
-  for (const { pid, pgid } of matched) {
+  for (const found of matched) {
+    // Node has no pidfd to signal a process by identity: the window between this read and the
+    // kill is a few microseconds, against the seconds to hours a pid list is otherwise kept.
+    if (!sameProcess(found)) continue;
+    const { pid, pgid } = found;
     try {
       if (pgid === pid && pgid !== process.pid && pgid > 1) process.kill(-pgid, 'SIGKILL');
       else process.kill(pid, 'SIGKILL');
@@ -47,7 +61,7 @@ export function killProcesses(matched: readonly MatchedProcess[]): number[] {
  * Like {@link findProcesses}, without blocking the event loop (the worker scans `/proc` around
  * every launch while the HTTP API must keep answering).
  */
-export async function findProcessesAsync(requiredArgs: readonly string[]): Promise<MatchedProcess[]> {
+export async function findProcessesAsync(requiredArgs: readonly string[], oneOf?: readonly string[]): Promise<MatchedProcess[]> {
   let entries: string[];
   try {
     entries = await fsp.readdir('/proc');
@@ -62,7 +76,7 @@ export async function findProcessesAsync(requiredArgs: readonly string[]): Promi
       if (pid === process.pid) return;
       try {
         const args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-        if (!requiredArgs.every((arg) => args.includes(arg))) return;
+        if (!matches(args, requiredArgs, oneOf)) return;
         found.push({ pid, ...parseStat(await fsp.readFile(`/proc/${pid}/stat`, 'utf8')) });
       } catch {
         // gone

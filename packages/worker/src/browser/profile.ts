@@ -16,6 +16,24 @@ export function sessionFolder(sessionsDir: string, workspaceId: string, sessionI
   return folder;
 }
 
+/**
+ * `target`, a path under `root`, is where its path says: no part of it below `root` is a symbolic
+ * link (`root` itself may be one: a sessions folder on another disk). A path that does not exist
+ * counts as inside: nothing there to follow. Checked before any recursive delete.
+ */
+export async function resolvesInside(root: string, target: string): Promise<boolean> {
+  const relative = path.relative(root, target);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return false;
+  let real: string;
+  try {
+    real = await fs.realpath(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
+  return real === path.join(await fs.realpath(root), relative);
+}
+
 /** LocalAuth keeps the Chromium profile in `<folder>/session` (dataPath = folder, no clientId). */
 export function profileDir(folder: string): string {
   return path.join(folder, 'session');

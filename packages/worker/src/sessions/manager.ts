@@ -9,7 +9,7 @@ import { Capacity, type CapacityLimits } from './capacity';
 import type { SessionClient, SessionDriver } from './driver';
 import { LaunchGate } from './launch-gate';
 import { SessionLifecycle } from './lifecycle';
-import { findSavedSession } from './manifest';
+import type { SavedSession } from './manifest';
 import { ManifestStore } from './manifest-store';
 import { probeSession } from './probe';
 import { browserDied, newRecord, viewOf, type SessionRecord } from './record';
@@ -17,6 +17,9 @@ import { ReconnectScheduler } from './reconnect-scheduler';
 import { SessionRegistry } from './registry';
 import { SessionEvents } from './session-events';
 import { holdsBrowser } from './state';
+
+/** How long a session that holds no browser (`disconnected`, `failed`) stays listed. */
+export const STOPPED_SESSION_MEMORY_MS = 24 * 60 * 60 * 1000;
 
 export interface ManagerOptions {
   sessionsDir: string;
@@ -95,7 +98,7 @@ export class SessionManager extends EventEmitter {
     this.now = options.now ?? (() => new Date());
     const { logger } = options;
     this.events = new SessionEvents({ sink: options.events, logger, now: this.now, onStatus: (view) => this.emit('status', view) });
-    this.manifests = new ManifestStore(logger, this.now);
+    this.manifests = new ManifestStore(logger, this.now, options.sessionsDir);
     this.capacity = new Capacity(options.capacity ?? { minFreeMemoryMb: 0 });
     const reconnects = new ReconnectScheduler({
       policy: { maxAttempts: options.maxReconnectAttempts, baseDelayMs: options.reconnectBaseDelayMs, maxDelayMs: options.reconnectMaxDelayMs },
@@ -126,13 +129,21 @@ export class SessionManager extends EventEmitter {
 
   // ------------------------------------------------------------------ queries
 
+  /** The sessions in memory: those holding a browser, and those stopped by themselves less than a day ago. */
   list(workspaceId?: string): WorkerSession[] {
+    this.forgetStopped();
     return this.registry.views(workspaceId);
   }
 
   /** One session; `SessionNotFoundError` when the worker does not hold it. */
   get(sessionId: string): WorkerSession {
+    this.forgetStopped();
     return viewOf(this.registry.get(sessionId));
+  }
+
+  /** Every session saved on disk (read once, then kept up to date by the worker's own writes). */
+  savedSessions(): Promise<SavedSession[]> {
+    return this.manifests.saved();
   }
 
   /** Sessions counted against the cap (those holding or about to hold a browser), and the cap. */
@@ -248,7 +259,7 @@ export class SessionManager extends EventEmitter {
   /** `POST /:id/reconnect`: force cleanup, then start again from saved auth. */
   async reconnect(sessionId: string): Promise<WorkerSession> {
     const record = this.registry.find(sessionId);
-    const workspaceId = record?.workspaceId ?? (await findSavedSession(this.options.sessionsDir, sessionId))?.workspaceId;
+    const workspaceId = record?.workspaceId ?? (await this.manifests.findSaved(sessionId))?.workspaceId;
     if (!workspaceId) throw new SessionNotFoundError(sessionId);
     return this.start(workspaceId, sessionId, { replace: true, origin: 'reconnect' }).session;
   }
@@ -256,7 +267,7 @@ export class SessionManager extends EventEmitter {
   /** `DELETE /:id`: stops the session and frees it; keeps its saved auth unless `logout`. */
   async stop(sessionId: string, options: { logout?: boolean } = {}): Promise<void> {
     const record = this.registry.find(sessionId);
-    const saved = record ?? (await findSavedSession(this.options.sessionsDir, sessionId));
+    const saved = record ?? (await this.manifests.findSaved(sessionId));
     if (!saved) throw new SessionNotFoundError(sessionId);
     const current = this.registry.find(sessionId);
     let client: SessionClient | null = null;
@@ -337,6 +348,7 @@ export class SessionManager extends EventEmitter {
    * (reconnected), never left reported `connected`.
    */
   async probeAll(): Promise<void> {
+    this.forgetStopped();
     await Promise.all(this.registry.all().map((record) => this.probe(record)));
   }
 
@@ -356,6 +368,21 @@ export class SessionManager extends EventEmitter {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Forgets the sessions that have held no browser (`disconnected`, `failed`) for
+   * {@link STOPPED_SESSION_MEMORY_MS}: a worker that runs for months must not keep a record of every
+   * session it ever gave up. Their folders stay: a `POST` starts one again from its saved login.
+   */
+  private forgetStopped(): void {
+    const before = this.now().getTime() - STOPPED_SESSION_MEMORY_MS;
+    for (const record of this.registry.all()) {
+      if (holdsBrowser(record.status) || record.updatedAt.getTime() > before) continue;
+      this.lifecycle.retire(record);
+      this.registry.remove(record);
+      this.options.logger.info('Session forgotten after a day stopped; its folder stays', { sessionId: record.sessionId, status: record.status });
+    }
+  }
 
   /** Sessions holding (or about to hold) a browser. */
   private used(): number {

@@ -94,8 +94,3 @@ export async function listSavedSessions(sessionsDir: string): Promise<SavedSessi
   );
   return perWorkspace.flat();
 }
-
-/** The saved folder of `sessionId` in any workspace, if there is one. */
-export async function findSavedSession(sessionsDir: string, sessionId: string): Promise<SavedSession | null> {
-  return (await listSavedSessions(sessionsDir)).find((s) => s.sessionId === sessionId) ?? null;
-}

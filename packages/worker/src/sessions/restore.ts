@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Logger } from '../log';
 import { errorMessage } from '../util';
 import type { RestoreTicket, SessionManager } from './manager';
-import { listSavedSessions, readManifest } from './manifest';
+import { readManifest } from './manifest';
 
 export interface RestoreReport {
   /** Connected again. */
@@ -32,7 +32,7 @@ export interface PreparedRestore {
 export async function prepareRestore(options: { manager: SessionManager; sessionsDir: string; logger: Logger }): Promise<PreparedRestore> {
   const { manager, logger } = options;
   const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [], overCapacity: [] };
-  const saved = await listSavedSessions(options.sessionsDir);
+  const saved = await manager.savedSessions();
   const manifests = await Promise.allSettled(saved.map((entry) => readManifest(entry.folder)));
   const running = saved.filter((entry, i) => {
     const manifest = manifests[i]!;

@@ -19,8 +19,10 @@ type Message = Wwebjs.Message;
 export interface WwebjsDriverOptions {
   /** The browser to launch and how (`browser/discovery.ts`). */
   browser: BrowserChoice;
-  /** Absolute; also the orphan marker carried by every Chromium. */
-  sessionsDir: string;
+  /** `markerArg` of this worker, carried by every Chromium it launches. */
+  marker: string;
+  /** `markerArg` of the previous worker on the folder, if known: its orphans may still hold a profile. */
+  previousMarker: string | null;
   browserArgs: readonly string[];
   /** whatsapp-web.js `webVersionCache`, given whole: a `local` one always with its folder (never the working directory). */
   webVersionCache: WebVersionCache;
@@ -30,9 +32,11 @@ export interface WwebjsDriverOptions {
 
 /** Real clients: whatsapp-web.js `Client` + `LocalAuth` in headless Chromium over a pipe. */
 export class WwebjsDriver implements SessionDriver {
-  readonly profiles: ProfileHost = new LocalProfileHost();
+  readonly profiles: ProfileHost;
 
-  constructor(private readonly options: WwebjsDriverOptions) {}
+  constructor(private readonly options: WwebjsDriverOptions) {
+    this.profiles = new LocalProfileHost([options.marker, ...(options.previousMarker ? [options.previousMarker] : [])]);
+  }
 
   create(spec: ClientSpec, events: ClientEvents): SessionClient {
     // No clientId: the profile is `<folder>/session`, one folder per session.
@@ -43,7 +47,7 @@ export class WwebjsDriver implements SessionDriver {
         executablePath: this.options.browser.executablePath,
         headless: this.options.browser.headless,
         env: this.options.browser.env,
-        sessionsDir: this.options.sessionsDir,
+        marker: this.options.marker,
         extraArgs: this.options.browserArgs,
       }),
       webVersionCache: this.options.webVersionCache,
