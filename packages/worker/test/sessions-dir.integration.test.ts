@@ -11,7 +11,9 @@ import { processesMentioning, tempDir, waitFor, WORKER_BIN } from './helpers';
 // and with the processes that name the folder, before any Chromium of its own.
 jest.setTimeout(60_000);
 
-const BROWSER = { PUPPETEER_EXECUTABLE_PATH: '/usr/bin/chromium' };
+// No session is started here, so no browser is launched: any executable passes the worker's
+// browser discovery, on a machine with or without Chromium.
+const BROWSER = { PUPPETEER_EXECUTABLE_PATH: process.execPath };
 
 describe('the sessions folder of a worker process', () => {
   let dir: string;
