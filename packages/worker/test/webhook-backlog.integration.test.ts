@@ -11,25 +11,36 @@ import { API_KEY, processesMentioning, spawnWorker, tempDir, waitFor, WORKER_BIN
 jest.setTimeout(120_000);
 
 describe('wa-worker webhook URL over plain http', () => {
-  const run = (url: string, extra: Record<string, string> = {}) => {
+  it('exits 2 at start, naming only the host, when it goes to a host other than loopback, having made nothing', async () => {
+    const dir = await tempDir('refuse-http');
+    let outcome: { status: number | null; stderr: string };
     try {
       execFileSync(process.execPath, [WORKER_BIN], {
-        env: { PATH: process.env.PATH, WHATSAPP_NODE_API_KEY: API_KEY, WHATSAPP_WEBHOOK_URL: url, WHATSAPP_WEBHOOK_SECRET: 'http-refusal-secret-01', ...extra },
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          PORT: '0',
+          WHATSAPP_NODE_API_KEY: API_KEY,
+          WHATSAPP_WEBHOOK_URL: 'http://hooks.example.com/wa?token=tok-0123456789',
+          WHATSAPP_WEBHOOK_SECRET: 'http-refusal-secret-01',
+        },
         stdio: 'pipe',
         timeout: 15_000,
       });
-      return { status: 0, stderr: '' };
+      outcome = { status: 0, stderr: '' };
     } catch (error) {
-      return { status: (error as { status: number }).status, stderr: String((error as { stderr: Buffer }).stderr) };
+      outcome = { status: (error as { status: number | null }).status, stderr: String((error as { stderr: Buffer }).stderr) };
     }
-  };
-
-  it('exits 2 at start, naming only the host, when it goes to a host other than loopback', () => {
-    expect(run('http://hooks.example.com/wa?token=tok-0123456789')).toEqual({
-      status: 2,
-      stderr:
-        'wa-worker: WHATSAPP_WEBHOOK_URL: plain http:// to hooks.example.com is refused (session.qr events carry the pairing secret): use https://, or set WHATSAPP_WEBHOOK_ALLOW_HTTP=true on a network you trust\n',
-    });
+    try {
+      expect(outcome).toEqual({
+        status: 2,
+        stderr:
+          'wa-worker: WHATSAPP_WEBHOOK_URL: plain http:// to hooks.example.com is refused (session.qr events carry the pairing secret): use https://, or set WHATSAPP_WEBHOOK_ALLOW_HTTP=true on a network you trust\n',
+      });
+      expect(await fs.readdir(dir)).toEqual([]); // no sessions or logs folder
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('starts with it when WHATSAPP_WEBHOOK_ALLOW_HTTP=true', async () => {
