@@ -29,7 +29,12 @@ if (!secret) {
 }
 const server = http.createServer((request, response) => {
   const chunks = [];
-  request.on('data', (chunk) => chunks.push(chunk));
+  let size = 0;
+  request.on('data', (chunk) => {
+    size += chunk.length;
+    if (size > 1024 * 1024) request.destroy(); // the worker's bodies stay under 64 KB
+    else chunks.push(chunk);
+  });
   request.on('end', () => {
     const raw = Buffer.concat(chunks).toString('utf8');
     const now = Math.floor(Date.now() / 1000);
