@@ -17,14 +17,18 @@ export type SessionStatusPayload = Static<typeof SessionStatusPayloadSchema>;
 export const SessionQrPayloadSchema = Type.Object({ qr: Type.String() });
 export type SessionQrPayload = Static<typeof SessionQrPayloadSchema>;
 
+/** A `message` body longer than this many UTF-8 bytes is cut (on a character boundary) and marked `truncated`. */
+export const MESSAGE_BODY_MAX_BYTES = 4096;
+
 /** `message` payload: a message the session received. */
 export const MessagePayloadSchema = Type.Object({
   id: Type.String(),
   from: Type.String(),
   to: Type.String(),
-  body: Type.String(),
+  body: Type.String({ description: `At most ${MESSAGE_BODY_MAX_BYTES} bytes in UTF-8` }),
   type: Type.String(),
   timestamp: Type.Number({ description: 'Unix seconds, as WhatsApp gives it' }),
+  truncated: Type.Optional(Type.Literal(true, { description: `Present when the body was longer than ${MESSAGE_BODY_MAX_BYTES} bytes and was cut` })),
 });
 export type MessagePayload = Static<typeof MessagePayloadSchema>;
 
@@ -49,8 +53,17 @@ export type WebhookEvent = Static<typeof WebhookEventSchema>;
 
 export type WebhookEventName = WebhookEvent['event'];
 
-/** Header carrying `sha256=<hex HMAC-SHA256 of the raw body>`. */
+/** Header carrying `sha256=<hex HMAC-SHA256 of the raw body>` (no time: kept for existing receivers). */
 export const SIGNATURE_HEADER = 'x-signature';
+
+/** Header carrying the attempt's send time in Unix seconds (each retry is signed anew). */
+export const TIMESTAMP_HEADER = 'x-webhook-timestamp';
+
+/**
+ * Header carrying `t=<the same seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`: the time is
+ * signed, so a receiver can refuse a captured delivery replayed later.
+ */
+export const TIMESTAMPED_SIGNATURE_HEADER = 'x-webhook-signature';
 
 /** Header carrying the event's `id`: a receiver that saw it already is looking at a retry. */
 export const WEBHOOK_ID_HEADER = 'x-webhook-id';

@@ -15,6 +15,7 @@ export {
 export { CLI_BIN, runCli, startCli, type CliOptions, type CliResult } from './cli-process';
 export {
   expectedSignature,
+  expectedTimestampedSignature,
   startWebhookReceiver,
   type ReceivedWebhook,
   type WebhookReceiver,

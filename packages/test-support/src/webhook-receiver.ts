@@ -13,6 +13,15 @@ export interface ReceivedWebhook {
   signatureValid: boolean;
   /** The `X-Webhook-Id` header. */
   webhookId: string | undefined;
+  /** The `X-Webhook-Timestamp` header (Unix seconds), as a number. */
+  timestamp: number | undefined;
+  /**
+   * `X-Webhook-Signature` is `t=<X-Webhook-Timestamp>,v1=<HMAC-SHA256 of "<t>.<raw>" under the
+   * receiver's secret>`.
+   */
+  timestampedSignatureValid: boolean;
+  /** Every request header as received (to replay a captured delivery). */
+  headers: Record<string, string>;
 }
 
 /** One delivery attempt, accepted or not. */
@@ -28,8 +37,11 @@ export interface WebhookAttempt {
 export interface WebhookReceiverOptions {
   /** The secret the worker signs with (random by default; see {@link WebhookReceiver.workerEnv}). */
   secret?: string;
-  /** The status of each answer (200); a delivery answered 300 or more is not recorded in `received`. */
-  answer?: (event: WebhookEvent) => number;
+  /**
+   * The status of each answer (200); a delivery answered 300 or more is not recorded in `received`.
+   * A promise holds the answer back (a slow receiver); the attempt is recorded once it settles.
+   */
+  answer?: (event: WebhookEvent) => number | Promise<number>;
   /** Called with each delivery it records. */
   onEvent?: (received: ReceivedWebhook) => void;
 }
@@ -52,6 +64,10 @@ export function expectedSignature(secret: string, raw: string): string {
   return 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
 }
 
+export function expectedTimestampedSignature(secret: string, seconds: number, raw: string): string {
+  return `t=${seconds},v1=` + createHmac('sha256', secret).update(`${seconds}.${raw}`).digest('hex');
+}
+
 export async function startWebhookReceiver(options: WebhookReceiverOptions = {}): Promise<WebhookReceiver> {
   const secret = options.secret ?? randomBytes(16).toString('hex');
   const answer = options.answer ?? (() => 200);
@@ -65,12 +81,23 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     } catch {
       return void response.writeHead(400).end();
     }
-    const status = answer(event);
-    const webhookId = request.headers['x-webhook-id'] as string | undefined;
+    const status = await answer(event);
+    const headers = request.headers as Record<string, string>;
+    const webhookId = headers['x-webhook-id'];
     attempts.push({ id: event.id, webhookId, status });
     if (status < 300) {
-      const signature = request.headers['x-signature'] as string | undefined;
-      const delivery = { raw, event, signature, signatureValid: signature === expectedSignature(secret, raw), webhookId };
+      const signature = headers['x-signature'];
+      const timestamp = /^\d+$/.test(headers['x-webhook-timestamp'] ?? '') ? Number(headers['x-webhook-timestamp']) : undefined;
+      const delivery: ReceivedWebhook = {
+        raw,
+        event,
+        signature,
+        signatureValid: signature === expectedSignature(secret, raw),
+        webhookId,
+        timestamp,
+        timestampedSignatureValid: timestamp !== undefined && headers['x-webhook-signature'] === expectedTimestampedSignature(secret, timestamp, raw),
+        headers: { ...headers },
+      };
       received.push(delivery);
       options.onEvent?.(delivery);
     }

@@ -28,6 +28,7 @@ describe('config', () => {
       qrTimeoutSec: 300,
       readyTimeoutSec: 120,
       sessionMemoryMb: DEFAULT_SESSION_MEMORY_MB,
+      webhookMaxQueueBytes: 32 * 1024 * 1024,
     });
   });
 
@@ -125,6 +126,9 @@ describe('config', () => {
     ['WHATSAPP_LAUNCH_CONCURRENCY', '0', 'WHATSAPP_LAUNCH_CONCURRENCY: must be at least 1'],
     ['WHATSAPP_MAX_SESSIONS', 'lots', 'WHATSAPP_MAX_SESSIONS: must be a whole number'],
     ['WHATSAPP_QR_TIMEOUT_SECONDS', '0', 'WHATSAPP_QR_TIMEOUT_SECONDS: must be greater than 0'],
+    ['WHATSAPP_WEBHOOK_MAX_QUEUE_MB', '0', 'WHATSAPP_WEBHOOK_MAX_QUEUE_MB: must be greater than 0'],
+    ['WHATSAPP_WEBHOOK_MAX_QUEUE_MB', '32MB', 'WHATSAPP_WEBHOOK_MAX_QUEUE_MB: must be a number'],
+    ['WHATSAPP_WEBHOOK_ALLOW_HTTP', 'yes', 'WHATSAPP_WEBHOOK_ALLOW_HTTP: must be true or false (or 1, 0)'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL: must be one of error, warn, info, http, verbose, debug, silly'],
   ])('rejects %s=%s', (name, value, message) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(new ConfigError(message));
@@ -137,6 +141,48 @@ describe('config', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('k-123');
     }
+  });
+
+  it('bounds the webhook backlog in bytes from WHATSAPP_WEBHOOK_MAX_QUEUE_MB, fractions included', () => {
+    expect(loadConfig({ ...base, WHATSAPP_WEBHOOK_MAX_QUEUE_MB: '64' }).webhookMaxQueueBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ ...base, WHATSAPP_WEBHOOK_MAX_QUEUE_MB: '0.5' }).webhookMaxQueueBytes).toBe(512 * 1024);
+  });
+
+  describe('a webhook over plain http', () => {
+    const webhook = (url: string, extra: Record<string, string> = {}) =>
+      loadConfig({ ...base, WHATSAPP_WEBHOOK_URL: url, WHATSAPP_WEBHOOK_SECRET: 'webhook-secret-0123', ...extra });
+
+    it.each(['http://127.0.0.1:9/hook', 'http://127.8.9.10/hook', 'http://localhost:3000/hook', 'http://LOCALHOST/hook', 'http://[::1]:8080/hook', 'https://hooks.example.com/wa'])(
+      'is taken to loopback, and https to anywhere: %s',
+      (url) => {
+        expect(webhook(url).webhookUrl).toBe(url);
+      },
+    );
+
+    it.each(['http://hooks.example.com/wa', 'http://10.0.0.5:8080/hook', 'http://128.0.0.1/hook', 'http://[::2]/hook', 'http://localhost.example.com/hook'])(
+      'is refused to another host, naming only the host: %s',
+      (url) => {
+        const host = new URL(url).hostname;
+        expect(() => webhook(url)).toThrow(
+          new ConfigError(
+            `WHATSAPP_WEBHOOK_URL: plain http:// to ${host} is refused (session.qr events carry the pairing secret): use https://, or set WHATSAPP_WEBHOOK_ALLOW_HTTP=true on a network you trust`,
+          ),
+        );
+      },
+    );
+
+    it('never echoes the rest of the URL (it may hold a token)', () => {
+      expect(() => webhook('http://user:pass@hooks.example.com/hook?token=tok-secret')).toThrow(/^WHATSAPP_WEBHOOK_URL: plain http:\/\/ to hooks\.example\.com is refused/);
+      try {
+        webhook('http://user:pass@hooks.example.com/hook?token=tok-secret');
+      } catch (error) {
+        expect((error as Error).message).not.toMatch(/pass|tok-secret|\/hook/);
+      }
+    });
+
+    it('is taken to another host when WHATSAPP_WEBHOOK_ALLOW_HTTP=true', () => {
+      expect(webhook('http://hooks.example.com/wa', { WHATSAPP_WEBHOOK_ALLOW_HTTP: 'true' }).webhookUrl).toBe('http://hooks.example.com/wa');
+    });
   });
 
   it('parses browser arguments as a JSON array or as words', () => {

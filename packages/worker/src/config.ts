@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
@@ -26,6 +27,8 @@ export interface WorkerConfig {
   webVersionCache: WebVersionCache;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
+  /** The undelivered webhook backlog's bound in bytes (WHATSAPP_WEBHOOK_MAX_QUEUE_MB, default 32). */
+  webhookMaxQueueBytes: number;
   logDir: string;
   logLevel: string;
   /** First reconnect delay; doubles per attempt, with jitter (WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS). */
@@ -138,6 +141,15 @@ const oneOf =
     return value as T;
   };
 
+/**
+ * Hosts a webhook may be sent to over plain HTTP: this machine. Elsewhere the body (a `session.qr`
+ * holds the pairing secret) would cross a network in clear text.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
 const httpUrl: Parse<string> = (value) => {
   let url: URL;
   try {
@@ -218,6 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const webVersionRemotePath = e.optional('WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH', httpUrl);
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
   const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', secret);
+  const webhookAllowHttp = e.get('WHATSAPP_WEBHOOK_ALLOW_HTTP', bool, false);
+  const webhookMaxQueueBytes = Math.floor(e.get('WHATSAPP_WEBHOOK_MAX_QUEUE_MB', positiveNumber, 32) * 1024 * 1024);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
   const logLevel = e.get('LOG_LEVEL', oneOf('error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'), 'info');
   const reconnectBaseDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS', int(0, 3_600_000), 2000);
@@ -236,6 +250,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
   }
+  if (webhookUrl && !webhookAllowHttp) {
+    const url = new URL(webhookUrl);
+    // Only the host is named: a URL may hold credentials or a token.
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      throw new ConfigError(
+        `WHATSAPP_WEBHOOK_URL: plain http:// to ${url.hostname} is refused (session.qr events carry the pairing secret): use https://, or set WHATSAPP_WEBHOOK_ALLOW_HTTP=true on a network you trust`,
+      );
+    }
+  }
   return {
     port,
     host,
@@ -251,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     webVersionCache,
     webhookUrl,
     webhookSecret,
+    webhookMaxQueueBytes,
     logDir,
     logLevel,
     reconnectBaseDelayMs,

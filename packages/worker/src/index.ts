@@ -8,4 +8,4 @@ export { LocalProfileHost } from './browser/profile-host';
 export { WwebjsDriver } from './sessions/wwebjs-driver';
 export { restoreSessions } from './sessions/restore';
 export { HealthMonitor } from './sessions/health-monitor';
-export { WebhookDispatcher, sign, nullSink, type EventSink } from './events/webhook';
+export { WebhookDispatcher, sign, signTimestamped, nullSink, type EventSink } from './events/webhook';

@@ -39,7 +39,13 @@ export async function runWorker(
   }
 
   const events = config.webhookUrl
-    ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', logger, retryBaseMs: config.webhookRetryBaseMs })
+    ? new WebhookDispatcher({
+        url: config.webhookUrl,
+        secret: config.webhookSecret ?? '',
+        logger,
+        retryBaseMs: config.webhookRetryBaseMs,
+        maxQueueBytes: config.webhookMaxQueueBytes,
+      })
     : nullSink;
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,

@@ -20,7 +20,7 @@ export function tempDir(prefix: string): Promise<string> {
 export type Receiver = WebhookReceiver;
 
 /** A webhook receiver answering `answer()` (200); it records what it accepted (raw body, signature, event). */
-export function startReceiver(answer?: (event: WebhookEvent) => number): Promise<Receiver> {
+export function startReceiver(answer?: (event: WebhookEvent) => number | Promise<number>): Promise<Receiver> {
   return startWebhookReceiver({ answer });
 }
 

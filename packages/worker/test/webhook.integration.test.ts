@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import type { WebhookEvent } from '@wa-session-sync/shared';
-import { sign, WebhookDispatcher } from '../src/events/webhook';
+import { expectedTimestampedSignature } from '@wa-session-sync/test-support';
+import { sign, signTimestamped, WebhookDispatcher } from '../src/events/webhook';
 import { silentLogger } from '../src/log';
 import { startReceiver, waitFor } from './helpers';
 
@@ -144,8 +145,8 @@ describe('webhook delivery', () => {
       for (let i = 200; i < 400; i++) dispatcher.publish(event(i, `s${i % 20}`));
       expect(dispatcher.pending).toBeLessThanOrEqual(10);
       expect(dispatcher.stats.dropped).toBe(390);
-      expect(warnings.filter((w) => w.message === 'Webhook queue full, dropping the oldest events')).toEqual([
-        { message: 'Webhook queue full, dropping the oldest events', meta: { dropped: 1, maxQueue: 10 } },
+      expect(warnings.filter((w) => w.message === 'Webhook backlog full, dropping events')).toEqual([
+        { message: 'Webhook backlog full, dropping events', meta: { dropped: 1, byEvent: { message: 1 }, maxQueue: 10, maxQueueBytes: 32 * 1024 * 1024 } },
       ]);
     } finally {
       await dispatcher.close(100);
@@ -172,6 +173,109 @@ describe('webhook delivery', () => {
       await dispatcher.close();
       trickling.closeAllConnections();
       await new Promise((r) => trickling.close(r));
+    }
+  });
+
+  describe('bounded in bytes', () => {
+    const status = (n: number, sessionId = 's1'): WebhookEvent => ({
+      id: `status-${sessionId}-${n}`,
+      event: 'session.status',
+      session_id: sessionId,
+      workspace_id: 'w1',
+      timestamp: new Date(0).toISOString(),
+      payload: { status: 'connected', previous: 'authenticated', reason: null },
+    });
+    const qr = (n: number, sessionId = 's1'): WebhookEvent => ({ ...status(n, sessionId), id: `qr-${sessionId}-${n}`, event: 'session.qr', payload: { qr: `2@ref-${n}` } });
+    const long = (n: number, sessionId = 's1'): WebhookEvent => {
+      const e = event(n, sessionId);
+      return { ...e, payload: { ...(e.payload as object), body: 'x'.repeat(1000) } } as WebhookEvent;
+    };
+    const size = (e: WebhookEvent) => Buffer.byteLength(JSON.stringify(e));
+
+    it('holds no more bytes than its bound, dropping the QR first, then the oldest messages, and keeping every status', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const receiver = await startReceiver(async () => (await released, 200));
+      const bound = 3 * size(long(1)) + 2 * size(status(1));
+      const dispatcher = new WebhookDispatcher({ url: receiver.url, secret: 's', logger: silentLogger(), maxQueueBytes: bound, concurrency: 1 });
+      try {
+        dispatcher.publish(long(0)); // in flight, held by the receiver: never dropped
+        await waitFor(() => dispatcher.stats.delivered === 0 && dispatcher.pendingBytes > 0, 'the first delivery in flight');
+        dispatcher.publish(qr(1));
+        for (let i = 1; i <= 5; i++) dispatcher.publish(long(i));
+        dispatcher.publish(status(1));
+        dispatcher.publish(status(2));
+        expect(dispatcher.pendingBytes).toBeLessThanOrEqual(bound);
+        release();
+        await dispatcher.idle();
+        expect(receiver.received.map((r) => r.event.id)).toEqual(['event-s1-0', 'event-s1-4', 'event-s1-5', 'status-s1-1', 'status-s1-2']);
+        expect(dispatcher.stats).toMatchObject({ delivered: 5, dropped: 4 });
+      } finally {
+        release();
+        await dispatcher.close();
+        await receiver.close();
+      }
+    });
+
+    it('drops a new message rather than a status already held', async () => {
+      const dispatcher = new WebhookDispatcher({ url: 'http://127.0.0.1:9/none', secret: 's', logger: silentLogger(), maxQueueBytes: 3 * size(status(1)) + 10, concurrency: 1, maxAttempts: 1 });
+      try {
+        for (let i = 1; i <= 3; i++) dispatcher.publish(status(i, `s${i}`));
+        dispatcher.publish(long(1, 's4'));
+        expect(dispatcher.stats.dropped).toBe(1);
+        expect(dispatcher.pending).toBe(3);
+      } finally {
+        await dispatcher.close(100);
+      }
+    });
+
+    it('reports its drops by event once per interval, not once per drop', async () => {
+      const warnings: Array<{ message: string; meta: Record<string, unknown> }> = [];
+      const logger = silentLogger();
+      logger.warn = ((message: string, meta: Record<string, unknown>) => warnings.push({ message, meta })) as never;
+      const dispatcher = new WebhookDispatcher({ url: 'http://127.0.0.1:9/none', secret: 's', logger, maxQueueBytes: 2 * size(long(1)), concurrency: 1, maxAttempts: 1, dropReportMs: 300 });
+      try {
+        dispatcher.publish(long(0, 's0')); // in flight: not a candidate
+        dispatcher.publish(qr(0, 'q'));
+        for (let i = 1; i <= 20; i++) dispatcher.publish(long(i, `s${i}`));
+        const reports = () => warnings.filter((w) => w.message === 'Webhook backlog full, dropping events');
+        await waitFor(() => reports().length === 2, 'the second report, one interval after the first');
+        const [first, second] = reports();
+        expect(first!.meta).toMatchObject({ dropped: 1, byEvent: { 'session.qr': 1 } });
+        expect(second!.meta).toMatchObject({ byEvent: { message: dispatcher.stats.dropped - 1 } });
+        expect(dispatcher.stats.dropped).toBeGreaterThan(10);
+      } finally {
+        await dispatcher.close(100);
+      }
+    });
+  });
+
+  it('signs every attempt with its own send time in X-Webhook-Timestamp and X-Webhook-Signature', async () => {
+    let clock = 1_700_000_000_000;
+    let calls = 0;
+    const receiver = await startReceiver(() => (++calls === 1 ? 503 : 200));
+    const dispatcher = new WebhookDispatcher({
+      url: receiver.url,
+      secret: receiver.secret,
+      logger: silentLogger(),
+      retryBaseMs: 5,
+      retryMaxMs: 10,
+      now: () => {
+        const at = clock;
+        clock += 61_000; // each attempt a minute after the one before
+        return at;
+      },
+    });
+    try {
+      dispatcher.publish(event(1));
+      await dispatcher.idle();
+      const [got] = receiver.received;
+      expect(got).toMatchObject({ timestamp: 1_700_000_061, signatureValid: true, timestampedSignatureValid: true });
+      expect(got!.headers['x-webhook-signature']).toBe(expectedTimestampedSignature(receiver.secret, 1_700_000_061, got!.raw));
+      expect(signTimestamped('sec', 12, '{"a":1}')).toBe(`t=12,v1=${createHmac('sha256', 'sec').update('12.{"a":1}').digest('hex')}`);
+    } finally {
+      await dispatcher.close();
+      await receiver.close();
     }
   });
 });

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { WebhookEvent } from '@wa-session-sync/shared';
-import { SIGNATURE_HEADER, WEBHOOK_ID_HEADER } from '@wa-session-sync/shared';
+import type { WebhookEvent, WebhookEventName } from '@wa-session-sync/shared';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER, WEBHOOK_ID_HEADER } from '@wa-session-sync/shared';
 import type { Logger } from '../log';
 import { backoffDelay } from '../util';
 
@@ -13,19 +13,41 @@ export interface EventSink {
 
 export const nullSink: EventSink = { publish() {} };
 
+/** `X-Signature`: the body alone, no time (kept for existing receivers). */
 export function sign(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
+
+/** `X-Webhook-Signature`: the send time (Unix seconds) and the body, so that a replay is seen as old. */
+export function signTimestamped(secret: string, seconds: number, body: string): string {
+  return `t=${seconds},v1=${createHmac('sha256', secret).update(`${seconds}.${body}`).digest('hex')}`;
+}
+
+/** The backlog's default bound in bytes (WHATSAPP_WEBHOOK_MAX_QUEUE_MB). */
+export const DEFAULT_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Which events a full backlog gives up first, lowest first; an event not named here is kept the
+ * longest. `session.qr` goes first: WhatsApp replaces a QR about every 20 s, so one that waited in
+ * a backlog long enough to fill it is stale, `GET /api/sessions/:id/qr` always has the live one,
+ * and it holds the pairing secret. A `message` exists nowhere else once dropped, but a status is
+ * what the application's view of the session rests on (and it is small), so messages go next.
+ */
+const DROP_RANK: Partial<Record<WebhookEventName, number>> = { 'session.qr': 0, message: 1 };
+const KEPT_LONGEST = 2;
 
 export interface WebhookOptions {
   url: string;
   secret: string;
   logger: Logger;
   /**
-   * Events held at most: waiting, in flight and waiting for a retry alike. Beyond it the oldest
-   * event not in flight is dropped.
+   * Events held at most: waiting, in flight and waiting for a retry alike (10,000). Beyond it, or
+   * beyond `maxQueueBytes`, events not in flight are dropped: `session.qr` first, then `message`,
+   * then the rest, oldest first within each.
    */
   maxQueue?: number;
+  /** Bytes of held bodies at most, counted in UTF-8 (never less than their size in memory): 32 MiB. */
+  maxQueueBytes?: number;
   /** Deliveries in flight at once (each to a different session: one session's events go in order). */
   concurrency?: number;
   /** Attempts per event, first one included. */
@@ -36,6 +58,8 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** How often dropped events are reported (one log line per interval, not one per event). */
   dropReportMs?: number;
+  /** The clock the signatures' timestamps are read from (ms since the epoch). */
+  now?: () => number;
 }
 
 /**
@@ -62,7 +86,9 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
 interface Item {
   id: string;
   body: string;
-  event: WebhookEvent['event'];
+  /** The body's UTF-8 size: what the byte bound counts. */
+  bytes: number;
+  event: WebhookEventName;
   sessionId: string;
   attempts: number;
   sending: boolean;
@@ -85,14 +111,18 @@ interface Lane {
  */
 export class WebhookDispatcher implements EventSink {
   private readonly lanes = new Map<string, Lane>();
-  /** Every event held, oldest first (what the bound counts). */
+  /** Every event held, oldest first (what the bounds count). */
   private readonly held = new Set<Item>();
+  /** The same events by drop rank ({@link DROP_RANK}), oldest first in each. */
+  private readonly heldByRank: Array<Set<Item>> = Array.from({ length: KEPT_LONGEST + 1 }, () => new Set());
+  private heldBytes = 0;
   private inFlight = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
-  private droppedSinceReport = 0;
+  private droppedSinceReport: Partial<Record<WebhookEventName, number>> = {};
   private dropReport: NodeJS.Timeout | null = null;
   private readonly maxQueue: number;
+  private readonly maxQueueBytes: number;
   private readonly concurrency: number;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
@@ -104,6 +134,7 @@ export class WebhookDispatcher implements EventSink {
 
   constructor(private readonly options: WebhookOptions) {
     this.maxQueue = options.maxQueue ?? 10_000;
+    this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.concurrency = options.concurrency ?? 4;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryBaseMs = options.retryBaseMs ?? 1000;
@@ -114,15 +145,19 @@ export class WebhookDispatcher implements EventSink {
 
   publish(event: WebhookEvent): void {
     if (this.closed) return;
-    if (this.held.size >= this.maxQueue) this.dropOldest();
-    const item: Item = { id: event.id, body: JSON.stringify(event), event: event.event, sessionId: event.session_id, attempts: 0, sending: false };
+    const body = JSON.stringify(event);
+    const item: Item = { id: event.id, body, bytes: Buffer.byteLength(body), event: event.event, sessionId: event.session_id, attempts: 0, sending: false };
     this.held.add(item);
+    this.heldByRank[rankOf(item)]!.add(item);
+    this.heldBytes += item.bytes;
     let lane = this.lanes.get(item.sessionId);
     if (!lane) {
       lane = { items: [], busy: false, retry: null };
       this.lanes.set(item.sessionId, lane);
     }
     lane.items.push(item);
+    // The new event is a candidate too: a message arriving at a backlog of statuses is the one dropped.
+    while (this.held.size > this.maxQueue || this.heldBytes > this.maxQueueBytes) if (!this.dropOne()) break;
     this.pump();
   }
 
@@ -131,39 +166,58 @@ export class WebhookDispatcher implements EventSink {
     return this.held.size;
   }
 
-  private dropOldest(): void {
-    for (const item of this.held) {
-      if (item.sending) continue;
-      const lane = this.lanes.get(item.sessionId)!;
-      const index = lane.items.indexOf(item);
-      lane.items.splice(index, 1);
-      // The head waiting for its retry: the next one goes in its place.
-      if (index === 0 && lane.retry) {
-        clearTimeout(lane.retry);
-        lane.retry = null;
-        lane.busy = false;
-      }
-      this.forget(item);
-      this.stats.dropped++;
-      this.droppedSinceReport++;
-      this.scheduleDropReport();
-      return;
-    }
+  /** Bytes of the events held. */
+  get pendingBytes(): number {
+    return this.heldBytes;
   }
 
+  /** Drops the lowest-ranked, oldest event not in flight; false when every event held is in flight. */
+  private dropOne(): boolean {
+    for (const rank of this.heldByRank) {
+      for (const item of rank) {
+        if (item.sending) continue;
+        const lane = this.lanes.get(item.sessionId)!;
+        const index = lane.items.indexOf(item);
+        lane.items.splice(index, 1);
+        // The head waiting for its retry: the next one goes in its place.
+        if (index === 0 && lane.retry) {
+          clearTimeout(lane.retry);
+          lane.retry = null;
+          lane.busy = false;
+        }
+        this.forget(item);
+        this.stats.dropped++;
+        this.droppedSinceReport[item.event] = (this.droppedSinceReport[item.event] ?? 0) + 1;
+        this.scheduleDropReport();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** One log line at the first drop, then at most one per interval with what was dropped meanwhile. */
   private scheduleDropReport(): void {
     if (this.dropReport) return;
-    this.options.logger.warn('Webhook queue full, dropping the oldest events', { dropped: this.droppedSinceReport, maxQueue: this.maxQueue });
-    this.droppedSinceReport = 0;
+    const byEvent = this.droppedSinceReport;
+    const dropped = Object.values(byEvent).reduce((sum, n) => sum + n, 0);
+    this.options.logger.warn('Webhook backlog full, dropping events', {
+      dropped,
+      byEvent,
+      maxQueue: this.maxQueue,
+      maxQueueBytes: this.maxQueueBytes,
+    });
+    this.droppedSinceReport = {};
     this.dropReport = setTimeout(() => {
       this.dropReport = null;
-      if (this.droppedSinceReport > 0) this.scheduleDropReport();
+      if (Object.keys(this.droppedSinceReport).length > 0) this.scheduleDropReport();
     }, this.options.dropReportMs ?? 10_000);
     this.dropReport.unref();
   }
 
   private forget(item: Item): void {
-    this.held.delete(item);
+    if (!this.held.delete(item)) return;
+    this.heldByRank[rankOf(item)]!.delete(item);
+    this.heldBytes -= item.bytes;
     const lane = this.lanes.get(item.sessionId);
     if (lane && lane.items.length === 0 && !lane.busy) this.lanes.delete(item.sessionId);
     this.notifyIdle();
@@ -187,8 +241,7 @@ export class WebhookDispatcher implements EventSink {
           this.forget(item);
         } else if (this.closed) {
           lane.busy = false;
-          this.held.delete(item);
-          this.notifyIdle();
+          this.forget(item);
         } else {
           lane.retry = setTimeout(() => {
             lane.retry = null;
@@ -206,11 +259,19 @@ export class WebhookDispatcher implements EventSink {
   private async deliver(item: Item): Promise<number | null> {
     item.attempts++;
     let failure: string;
+    // Each attempt carries its own send time: a retry is signed anew, so a receiver's window holds.
+    const seconds = Math.floor((this.options.now?.() ?? Date.now()) / 1000);
     try {
       const status = await post(
         this.url,
         item.body,
-        { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(this.options.secret, item.body), [WEBHOOK_ID_HEADER]: item.id },
+        {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: sign(this.options.secret, item.body),
+          [TIMESTAMP_HEADER]: String(seconds),
+          [TIMESTAMPED_SIGNATURE_HEADER]: signTimestamped(this.options.secret, seconds, item.body),
+          [WEBHOOK_ID_HEADER]: item.id,
+        },
         this.timeoutMs,
       );
       if (status >= 200 && status < 300) {
@@ -244,10 +305,14 @@ export class WebhookDispatcher implements EventSink {
     this.closed = true;
     if (this.dropReport) clearTimeout(this.dropReport);
     for (const lane of this.lanes.values()) if (lane.retry) clearTimeout(lane.retry);
-    for (const item of [...this.held]) if (!item.sending) this.held.delete(item);
+    for (const item of [...this.held]) if (!item.sending) this.forget(item);
     this.lanes.clear();
     // Only deliveries in flight are held now; each is let go when its attempt ends.
     this.notifyIdle();
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
+}
+
+function rankOf(item: Item): number {
+  return DROP_RANK[item.event] ?? KEPT_LONGEST;
 }

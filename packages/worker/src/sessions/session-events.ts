@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MessagePayload, SessionStatus, WorkerSession } from '@wa-session-sync/shared';
+import { boundedMessage } from '../events/message-body';
 import type { EventSink } from '../events/webhook';
 import type { Logger } from '../log';
 import { viewOf, type SessionRecord } from './record';
@@ -50,8 +51,9 @@ export class SessionEvents {
     this.options.sink.publish({ ...this.envelope(record, 'session.qr'), payload: { qr } });
   }
 
+  /** A body over 4 KiB is cut here, for every driver: a backlog of long messages cost 126 KB each. */
   message(record: SessionRecord, message: MessagePayload): void {
-    this.options.sink.publish({ ...this.envelope(record, 'message'), payload: message });
+    this.options.sink.publish({ ...this.envelope(record, 'message'), payload: boundedMessage(message) });
   }
 
   private envelope<E extends 'session.status' | 'session.qr' | 'message'>(record: SessionRecord, event: E) {
