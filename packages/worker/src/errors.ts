@@ -32,7 +32,7 @@ export class ChromiumNotFoundError extends WorkerError {
       'chromium_not_found',
       configured
         ? `PUPPETEER_EXECUTABLE_PATH=${configured} is not an executable file: point it at Chromium, or unset it to let the worker find one`
-        : 'No Chromium found: install chromium-headless-shell (apt-get install chromium-headless-shell), or reinstall the worker's dependencies (npm ci) so that the bundled @sparticuz/chromium is there, or set PUPPETEER_EXECUTABLE_PATH',
+        : "No Chromium found: install chromium-headless-shell (apt-get install chromium-headless-shell), or reinstall the worker's dependencies (npm ci) so that the bundled @sparticuz/chromium is there, or set PUPPETEER_EXECUTABLE_PATH",
       500,
     );
   }
