@@ -163,6 +163,30 @@ describe('whatsapp-web.js against the simulator', () => {
     expectedDoubleLogins = simulator.doubleLogins();
   });
 
+  it('a hung page still open holds its connection: a client of the same phone connecting is a double login', async () => {
+    const phone = '6281200000010';
+    const profile = newProfile();
+    await destroyClient(await pairedClient(profile, phone));
+    const copy = newProfile();
+    await cp(profile, copy, { recursive: true });
+
+    const hung = track(simulatedClient(simulator, profile, browser));
+    const hungReady = nextEvent(hung, 'ready');
+    await hung.initialize();
+    await hungReady;
+    simulator.hang(phone);
+    const hungPage = await simulator.waitForPage({ phone, hung: true });
+
+    const fresh = track(simulatedClient(simulator, copy, browser));
+    const freshReady = nextEvent(fresh, 'ready');
+    await fresh.initialize();
+    await freshReady;
+    const freshPage = await simulator.waitForPage({ phone, state: 'CONNECTED', hung: false });
+    const recorded = simulator.doubleLogins().filter((entry) => entry.phone === phone);
+    expect(recorded).toEqual([{ phone, at: expect.any(String), newPage: freshPage.id, oldPages: [hungPage.id] }]);
+    expectedDoubleLogins = simulator.doubleLogins();
+  });
+
   it('delivers an incoming message to client.on(message) and records client.sendMessage in outbound', async () => {
     const phone = '6281200000002';
     const client = await pairedClient(newProfile(), phone);
