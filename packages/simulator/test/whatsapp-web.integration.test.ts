@@ -137,6 +137,25 @@ describe('whatsapp-web.js against the simulator', () => {
     expect(restored.info.wid.user).toBe(phone);
   });
 
+  it('cancelPairingCode: the code no longer links, a new qr is shown and a scan of it pairs', async () => {
+    const phone = '6281200000011';
+    const client = track(simulatedClient(simulator, newProfile(), browser));
+    const firstQr = nextEvent<string>(client, 'qr');
+    const ready = nextEvent(client, 'ready');
+    await client.initialize();
+    await firstQr;
+    const code = await client.requestPairingCode(phone);
+
+    const newQr = nextEvent<string>(client, 'qr');
+    await client.cancelPairingCode();
+    expect(() => simulator.enterCode(code, phone)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+    const qr = await newQr;
+    expect(await simulator.waitForPage({ qr })).toMatchObject({ pairingCode: null, pairingPhone: null, state: 'UNPAIRED' });
+    simulator.scan(qr, phone);
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+  });
+
   it('two clients on copies of one saved profile: one double login recorded, the older page gets CONFLICT', async () => {
     const phone = '6281200000009';
     const profile = newProfile();
