@@ -4,6 +4,7 @@
  * `window.Debug.VERSION`, then reads the app's state through `window.require(<module>)`.
  *
  * Page -> simulator: POST /sim/report and POST /sim/outbound (same origin).
+ * Page -> simulator, answered: POST /sim/pairing-code (a new pairing code for a phone number).
  * Simulator -> page: the EventSource /sim/events (events: hello, paired, message, state, logout, hang).
  *
  * The pairing is kept in IndexedDB (it survives a Chromium SIGKILL; localStorage written just
@@ -148,6 +149,27 @@
         return [Promise.resolve(model), delivered];
     }
 
+    // Pairing by code (client.requestPairingCode): the library selects the flow, initializes it and
+    // starts it, and calls startAltLinkingFlow again to refresh the code. The simulator issues the
+    // code, so it knows it before the library emits `code`; the phone enters it (enterCode).
+    let pairingType = 'QR';
+    const AltDeviceLinking = {
+        setPairingType(type) { pairingType = type; },
+        initializeAltDeviceLinking: async () => {},
+        async startAltLinkingFlow(phoneNumber /* , showNotification: no phone to notify */) {
+            if (pairingType !== 'ALT_DEVICE_LINKING') throw new Error('startAltLinkingFlow before setPairingType(ALT_DEVICE_LINKING)');
+            if (me) throw new Error('the page is already paired');
+            const response = await post('/sim/pairing-code', { phone: phoneNumber });
+            const answer = await response.json();
+            if (!response.ok) throw new Error(answer.error.message);
+            return answer.code;
+        },
+        initializeQRLinking: async () => {
+            pairingType = 'QR';
+            await report({ pairingCode: null });
+        },
+    };
+
     Socket.logout = () => logOut();
     Socket.takeover = () => setState('CONNECTED');
     Cmd.refreshQR = () => showNewRef();
@@ -162,7 +184,8 @@
         WAWebUserPrefsInfoStore: { waNoiseInfo: { get: async () => ({ staticKeyPair: { pubKey: staticPublicKey } }) } },
         WAWebSignalStoreApi: { waSignalStore: { getRegistrationInfo: async () => ({ identityKeyPair: { pubKey: identityPublicKey } }) } },
         WAWebAdvSignatureApi: {},
-        WAWebAltDeviceLinkingApi: {},
+        WAWebAltDeviceLinkingApi: AltDeviceLinking,
+        WAWebLaunchSocketUtils: { refreshQR: () => showNewRef() },
         WAWebUserPrefsMultiDevice: { getADVSecretKey: () => advSecret },
         WAWebUserPrefsMeUser: { getMaybeMePnUser: () => me, getMaybeMeLidUser: () => null, getMeUser: () => me },
         WAWebCollections: { Msg, Chat },

@@ -9,9 +9,14 @@ type Handler = (simulator: WhatsAppSimulator, body: Record<string, unknown>) => 
 const ROUTES: Record<string, { method: 'GET' | 'POST'; handle: Handler }> = {
   '/control/pages': { method: 'GET', handle: (sim) => ({ pages: sim.pages() }) },
   '/control/outbound': { method: 'GET', handle: (sim) => ({ outbound: sim.outbound }) },
+  '/control/double-logins': { method: 'GET', handle: (sim) => ({ doubleLogins: sim.doubleLogins() }) },
   '/control/scan': {
     method: 'POST',
     handle: (sim, { qr, phone }) => (sim.scan(qr as string, phone as string), { ok: true }),
+  },
+  '/control/pairing-code': {
+    method: 'POST',
+    handle: (sim, { code, phone }) => (sim.enterCode(code as string, phone as string), { ok: true }),
   },
   '/control/message': {
     method: 'POST',

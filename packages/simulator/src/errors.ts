@@ -4,6 +4,10 @@ export type SimulatorErrorCode =
   | 'INVALID_ARGUMENT'
   /** `scan()`: no open page shows that QR ref (HTTP 404) */
   | 'NO_PAGE_FOR_QR'
+  /** `enterCode()`: no open page shows that pairing code (never issued, replaced by a newer one, or its page is gone) (HTTP 404) */
+  | 'NO_PAGE_FOR_CODE'
+  /** `enterCode()`: the code was requested for another phone number, whose phone alone shows it (HTTP 403) */
+  | 'WRONG_PHONE'
   /** no open page is paired as that phone, and (for `logout`) no device was ever linked to it (HTTP 404) */
   | 'UNKNOWN_PHONE'
   /** `waitForPage()` gave up (in-process only) */

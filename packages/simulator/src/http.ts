@@ -39,6 +39,8 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 const STATUS_BY_CODE: Record<string, number> = {
   INVALID_ARGUMENT: 400,
   NO_PAGE_FOR_QR: 404,
+  NO_PAGE_FOR_CODE: 404,
+  WRONG_PHONE: 403,
   UNKNOWN_PHONE: 404,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

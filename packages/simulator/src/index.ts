@@ -6,5 +6,6 @@ export {
   type SimulatedPage,
   type PageMatch,
   type OutboundMessage,
+  type DoubleLogin,
   type SimulatorEvent,
 } from './simulator';

@@ -1,5 +1,5 @@
 import { SimulatorError } from './errors';
-import { parsePhone, parseWid, refOfQr } from './phone';
+import { newPairingCode, parsePairingCode, parsePhone, parseWid, refOfQr } from './phone';
 
 describe('parsePhone', () => {
   it('accepts digits', () => {
@@ -37,4 +37,25 @@ describe('refOfQr', () => {
     expect(() => refOfQr('  ')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => refOfQr(null)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
+});
+
+describe('pairing codes', () => {
+  it('encodes 40 random bits as 8 symbols of WhatsApp\'s alphabet', () => {
+    expect(newPairingCode(new Uint8Array([0, 0, 0, 0, 0]))).toBe('11111111');
+    expect(newPairingCode(new Uint8Array([255, 255, 255, 255, 255]))).toBe('ZZZZZZZZ');
+    // 0x0842108421 = 00001 00001 00001 ... : the second symbol of the alphabet eight times
+    expect(newPairingCode(new Uint8Array([0x08, 0x42, 0x10, 0x84, 0x21]))).toBe('22222222');
+  });
+
+  it('reads a code as the phone shows it or typed loosely', () => {
+    expect(parsePairingCode('ABCD-EFGH')).toBe('ABCDEFGH');
+    expect(parsePairingCode('abcd efgh')).toBe('ABCDEFGH');
+  });
+
+  it.each(['', 'ABCDEFG', 'ABCDEFGHJ', 'ABCD0FGH', 'ABCDIFGH', 'ABCDOFGH', 'ABCDUFGH', 12345678, null])(
+    'refuses %p with INVALID_ARGUMENT',
+    (value) => {
+      expect(() => parsePairingCode(value)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    },
+  );
 });

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createCertificate } from './certificate';
 import { handleControl } from './control';
-import { readJson, sendError } from './http';
+import { readJson, sendError, sendJson } from './http';
 import { WhatsAppSimulator, type PageChannel, type PageReport } from './simulator';
 
 /** Options of {@link startSimulator}. */
@@ -93,6 +93,10 @@ async function route(simulator: Simulator, pageScript: Buffer, request: Incoming
     const { page, ...report } = await readJson(request);
     simulator.applyReport(String(page), report as PageReport);
     return noContent(response);
+  }
+  if (request.method === 'POST' && pathname === '/sim/pairing-code') {
+    const { page, phone } = await readJson(request);
+    return sendJson(response, 200, { code: simulator.requestPairingCode(String(page), phone) });
   }
   if (request.method === 'POST' && pathname === '/sim/outbound') {
     const { page, to, body, id } = await readJson(request);

@@ -152,4 +152,123 @@ describe('WhatsAppSimulator', () => {
     expect(late.closed).toBe(true);
     expect(simulator.pages()).toEqual([]);
   });
+
+  describe('pairing by code', () => {
+    /** A new page that asked for a code for `requested`; returns the code. */
+    function pageWithCode(requested = '6281234567890') {
+      const simulator = new WhatsAppSimulator();
+      const channel = recordingChannel();
+      simulator.attachPage('page-1', null, channel);
+      simulator.applyReport('page-1', { ref: '2@ref1', qr: QR, state: 'UNPAIRED' });
+      const code = simulator.requestPairingCode('page-1', requested);
+      return { simulator, channel, code, requested };
+    }
+
+    it('issues a code the page shows, and links the page when that phone enters it', () => {
+      const { simulator, channel, code, requested } = pageWithCode();
+      expect(code).toMatch(/^[1-9A-HJ-NP-TV-Z]{8}$/);
+      expect(simulator.pages()[0]).toMatchObject({ pairingCode: code, pairingPhone: requested });
+      simulator.enterCode(code.toLowerCase(), requested);
+      expect(channel.sent.at(-1)).toEqual({ event: 'paired', data: expect.objectContaining({ phone: requested, device: expect.any(String) }) });
+      expect(simulator.pages()[0]).toMatchObject({ phone: requested, pairingCode: null, pairingPhone: null, ref: null, qr: null });
+      expect(() => simulator.enterCode(code, requested)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+    });
+
+    it('replaces the code on each request: the old one no longer links', () => {
+      const { simulator, code } = pageWithCode();
+      const next = simulator.requestPairingCode('page-1', '6281234567890');
+      expect(next).not.toBe(code);
+      expect(() => simulator.enterCode(code, '6281234567890')).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+      expect(simulator.pages()[0]!.pairingCode).toBe(next);
+    });
+
+    it('refuses the code from another phone, a malformed code, a bad phone, and changes nothing', () => {
+      const { simulator, channel, code } = pageWithCode();
+      expect(() => simulator.enterCode(code, '628999')).toThrow(expect.objectContaining({ code: 'WRONG_PHONE' }));
+      expect(() => simulator.enterCode('ABCD-EFG0', '6281234567890')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => simulator.enterCode(code, '+62 812')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => simulator.requestPairingCode('page-1', '+62 812')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => simulator.requestPairingCode('gone', '628111')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      expect(channel.sent.map((s) => s.event)).toEqual(['hello']);
+      expect(simulator.pages()[0]).toMatchObject({ pairingCode: code, phone: null });
+    });
+
+    it('forgets the code when the page cancels it or is gone', () => {
+      const { simulator, code, requested } = pageWithCode();
+      simulator.applyReport('page-1', { pairingCode: null });
+      expect(simulator.pages()[0]).toMatchObject({ pairingCode: null, pairingPhone: null });
+      expect(() => simulator.enterCode(code, requested)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+      const again = simulator.requestPairingCode('page-1', requested);
+      simulator.detachPage('page-1');
+      expect(() => simulator.enterCode(again, requested)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+    });
+  });
+
+  describe('double logins', () => {
+    const phone = '6281234567890';
+    /** `count` restored pages of one phone, opened in order; none has reported CONNECTED yet. */
+    function restoredPages(count: number) {
+      const simulator = new WhatsAppSimulator();
+      const channels = Array.from({ length: count }, (_, i) => {
+        const channel = recordingChannel();
+        simulator.attachPage(`page-${i + 1}`, { device: 'dev-1', phone }, channel);
+        return channel;
+      });
+      return { simulator, channels };
+    }
+
+    it('records a page that connects while another of its phone is connected, and sends CONFLICT to the older one', () => {
+      const { simulator, channels } = restoredPages(2);
+      const seen: unknown[] = [];
+      simulator.on('double-login', (entry) => seen.push(entry));
+      simulator.applyReport('page-1', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toEqual([]);
+      simulator.applyReport('page-2', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toEqual([{ phone, at: expect.any(String), newPage: 'page-2', oldPages: ['page-1'] }]);
+      expect(seen).toEqual(simulator.doubleLogins());
+      expect(channels[0]!.sent.at(-1)).toEqual({ event: 'state', data: { state: 'CONFLICT' } });
+      expect(channels[1]!.sent.map((s) => s.event)).toEqual(['hello']);
+      // the same pair is one double login, however often the newer page repeats itself
+      simulator.applyReport('page-2', { state: 'CONNECTED', phone });
+      simulator.applyReport('page-2', { state: 'TIMEOUT' });
+      simulator.applyReport('page-2', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toHaveLength(1);
+    });
+
+    it('counts a hung page that is still open, not a page that is gone', () => {
+      const { simulator, channels } = restoredPages(3);
+      simulator.applyReport('page-1', { state: 'CONNECTED' });
+      simulator.detachPage('page-1'); // replaced: its connection closed
+      simulator.applyReport('page-2', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toEqual([]);
+      simulator.applyReport('page-2', { hung: true });
+      simulator.applyReport('page-3', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toEqual([expect.objectContaining({ newPage: 'page-3', oldPages: ['page-2'] })]);
+      expect(channels[1]!.sent.at(-1)).toEqual({ event: 'state', data: { state: 'CONFLICT' } });
+    });
+
+    it('does not count pages of other phones, or pages not connected', () => {
+      const simulator = new WhatsAppSimulator();
+      simulator.attachPage('a', { device: 'dev-a', phone: '628111' }, recordingChannel());
+      simulator.attachPage('b', { device: 'dev-b', phone: '628222' }, recordingChannel());
+      simulator.attachPage('c', { device: 'dev-c', phone: '628111' }, recordingChannel());
+      simulator.applyReport('a', { state: 'CONFLICT' });
+      simulator.applyReport('b', { state: 'CONNECTED' });
+      simulator.applyReport('c', { state: 'CONNECTED' });
+      expect(simulator.doubleLogins()).toEqual([]);
+    });
+
+    it('records a takeover as a new double login the other way round', () => {
+      const { simulator, channels } = restoredPages(2);
+      simulator.applyReport('page-1', { state: 'CONNECTED' });
+      simulator.applyReport('page-2', { state: 'CONNECTED' });
+      simulator.applyReport('page-1', { state: 'CONFLICT' });
+      simulator.applyReport('page-1', { state: 'CONNECTED' }); // Socket.takeover()
+      expect(simulator.doubleLogins().map((d) => [d.newPage, d.oldPages])).toEqual([
+        ['page-2', ['page-1']],
+        ['page-1', ['page-2']],
+      ]);
+      expect(channels[1]!.sent.at(-1)).toEqual({ event: 'state', data: { state: 'CONFLICT' } });
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SimulatorError } from './errors';
-import { parsePhone, parseWid, refOfQr } from './phone';
+import { newPairingCode, parsePairingCode, parsePhone, parseWid, refOfQr } from './phone';
 
 /** One page load of the simulated web.whatsapp.com (one per navigation of a client's tab). */
 export interface SimulatedPage {
@@ -19,6 +19,25 @@ export interface SimulatedPage {
   hung: boolean;
   /** ISO time the page connected to the simulator */
   connectedAt: string;
+  /** the pairing code the page shows (`client.requestPairingCode`), null when none */
+  pairingCode: string | null;
+  /** the phone number the pairing code was requested for: only that phone can enter it */
+  pairingPhone: string | null;
+}
+
+/**
+ * A page reported itself connected while other pages of the same phone still were: the simulator
+ * sent CONFLICT to those older pages, as WhatsApp does when a second session of one number connects.
+ */
+export interface DoubleLogin {
+  /** the phone both sessions are paired as (digits) */
+  phone: string;
+  /** ISO time the newer page reported itself connected */
+  at: string;
+  /** the page that connected last; it keeps the connection */
+  newPage: string;
+  /** the pages that were still connected; each was sent CONFLICT */
+  oldPages: string[];
 }
 
 /** A message a client sent (`client.sendMessage`). `from` is the sender's phone digits, `to` the chat wid. */
@@ -42,7 +61,7 @@ export interface PageMatch {
 export const SETTABLE_STATES = ['CONFLICT', 'TIMEOUT', 'UNLAUNCHED', 'DEPRECATED_VERSION', 'CONNECTED'] as const;
 export type SettableState = (typeof SETTABLE_STATES)[number];
 
-export type SimulatorEvent = 'page' | 'page-gone' | 'report' | 'outbound' | 'control';
+export type SimulatorEvent = 'page' | 'page-gone' | 'report' | 'outbound' | 'control' | 'double-login';
 
 /** What a page reports about itself (POST /sim/report). */
 export interface PageReport {
@@ -51,6 +70,8 @@ export interface PageReport {
   qr?: string | null;
   phone?: string | null;
   hung?: boolean;
+  /** null: the page stopped showing its pairing code (`cancelPairingCode`) */
+  pairingCode?: null;
 }
 
 /** The simulator's way to push an event to one open page (the server backs it by an EventSource). */
@@ -65,6 +86,8 @@ export type RestoreVerdict = 'connect' | 'revoked' | 'none';
 interface OpenPage {
   page: SimulatedPage;
   channel: PageChannel;
+  /** sent CONFLICT for a double login since it last reported CONNECTED: not counted again */
+  conflicted: boolean;
 }
 
 /**
@@ -76,6 +99,7 @@ export class WhatsAppSimulator extends EventEmitter {
   private readonly openPages = new Map<string, OpenPage>();
   /** device id -> the phone it is linked to, and whether the phone has unlinked it since */
   private readonly devices = new Map<string, { phone: string; revoked: boolean }>();
+  private readonly doubleLoginLog: DoubleLogin[] = [];
   private stopped = false;
 
   constructor(private readonly log: (entry: object) => void = () => {}) {
@@ -117,17 +141,52 @@ export class WhatsAppSimulator extends EventEmitter {
     });
   }
 
+  /** The double logins seen so far, oldest first. */
+  doubleLogins(): DoubleLogin[] {
+    return this.doubleLoginLog.map((entry) => ({ ...entry, oldPages: [...entry.oldPages] }));
+  }
+
   /** The phone scans the QR (the full string or its ref): the page showing it pairs as `phone`. */
   scan(qr: string, phone: string): void {
     const ref = refOfQr(qr);
     parsePhone(phone);
     const open = [...this.openPages.values()].find(({ page }) => page.ref === ref);
     if (!open) throw new SimulatorError('NO_PAGE_FOR_QR', `no open page shows the QR ref ${ref}`);
-    const device = randomUUID();
-    this.devices.set(device, { phone, revoked: false });
-    Object.assign(open.page, { phone, ref: null, qr: null });
-    open.channel.send('paired', { phone, device, pushname: `Simulated ${phone}`, platform: 'android' });
+    this.link(open, phone);
     this.control('scan', { phone, page: open.page.id });
+  }
+
+  /**
+   * The phone enters the pairing code a page shows (`ABCD-EFGH` or `ABCDEFGH`): the page links as
+   * `phone`, exactly as after a scan. Only the phone the code was requested for can enter it.
+   */
+  enterCode(code: string, phone: string): void {
+    const wanted = parsePairingCode(code);
+    parsePhone(phone);
+    const open = [...this.openPages.values()].find(({ page }) => page.pairingCode === wanted);
+    if (!open) throw new SimulatorError('NO_PAGE_FOR_CODE', `no open page shows the pairing code ${wanted} (unknown, or replaced by a newer one)`);
+    if (open.page.pairingPhone !== phone) {
+      throw new SimulatorError('WRONG_PHONE', `the pairing code ${wanted} was requested for another phone number than ${phone}`);
+    }
+    this.link(open, phone);
+    this.control('enter-code', { phone, page: open.page.id });
+  }
+
+  /**
+   * A page asks for a pairing code for `phone` (its `startAltLinkingFlow`): a new code replaces the
+   * one it showed before, which no longer links. Returns the code.
+   */
+  requestPairingCode(id: string, phone: unknown): string {
+    const open = this.openPages.get(id);
+    if (!open) throw new SimulatorError('NOT_FOUND', `no open page ${id}`);
+    const pairingPhone = parsePhone(phone, 'phoneNumber');
+    let code: string;
+    do code = newPairingCode(randomBytes(5));
+    while (this.pages().some((page) => page.pairingCode === code));
+    Object.assign(open.page, { pairingCode: code, pairingPhone });
+    this.log({ event: 'pairing-code', page: id, phone: pairingPhone });
+    this.emit('report', { ...open.page }, { pairingCode: code, pairingPhone });
+    return code;
   }
 
   /** An incoming message to the page paired as `phone`, from digits or a wid; returns the message id. */
@@ -198,8 +257,10 @@ export class WhatsAppSimulator extends EventEmitter {
       state: 'OPENING',
       hung: false,
       connectedAt: new Date().toISOString(),
+      pairingCode: null,
+      pairingPhone: null,
     };
-    this.openPages.set(id, { page, channel });
+    this.openPages.set(id, { page, channel, conflicted: false });
     channel.send('hello', { restore });
     this.log({ event: 'page', page: id, restore });
     this.emit('page', { ...page });
@@ -218,12 +279,15 @@ export class WhatsAppSimulator extends EventEmitter {
     const open = this.openPages.get(id);
     if (!open) return;
     const page = open.page;
+    const wasConnected = page.state === 'CONNECTED' ? page.phone : null;
     if (typeof report.state === 'string') page.state = report.state;
     if (report.ref !== undefined) page.ref = report.ref;
     if (report.qr !== undefined) page.qr = report.qr;
+    if (report.pairingCode === null) Object.assign(page, { pairingCode: null, pairingPhone: null });
     if (typeof report.phone === 'string') page.phone = report.phone;
     if (report.hung === true) page.hung = true;
     if (report.state) this.log({ event: 'state', page: id, phone: page.phone, state: page.state });
+    if (page.state === 'CONNECTED' && page.phone !== null && page.phone !== wasConnected) this.connected(open);
     this.emit('report', { ...page }, report);
   }
 
@@ -241,6 +305,37 @@ export class WhatsAppSimulator extends EventEmitter {
     this.stopped = true;
     for (const { channel } of this.openPages.values()) channel.close();
     this.openPages.clear();
+  }
+
+  /** Links the page to `phone` (a scan or an entered code): a new device, and the page pairs. */
+  private link(open: OpenPage, phone: string): void {
+    const device = randomUUID();
+    this.devices.set(device, { phone, revoked: false });
+    Object.assign(open.page, { phone, ref: null, qr: null, pairingCode: null, pairingPhone: null });
+    open.channel.send('paired', { phone, device, pushname: `Simulated ${phone}`, platform: 'android' });
+  }
+
+  /**
+   * The page `open` just reported itself connected: any other open page of its phone that is still
+   * connected is a double login. A page that is gone (its connection closed: replaced, destroyed,
+   * killed) is no longer here, so a replacement is not one; a hung page that is still open is,
+   * since it still holds its connection (it receives the CONFLICT but cannot act on it).
+   */
+  private connected(open: OpenPage): void {
+    open.conflicted = false;
+    const { id, phone } = open.page;
+    const older = [...this.openPages.values()].filter(
+      (other) => other !== open && !other.conflicted && other.page.phone === phone && other.page.state === 'CONNECTED',
+    );
+    if (older.length === 0) return;
+    const entry: DoubleLogin = { phone: phone!, at: new Date().toISOString(), newPage: id, oldPages: older.map(({ page }) => page.id) };
+    this.doubleLoginLog.push(entry);
+    for (const other of older) {
+      other.conflicted = true;
+      other.channel.send('state', { state: 'CONFLICT' });
+    }
+    this.log({ event: 'double-login', ...entry });
+    this.emit('double-login', { ...entry, oldPages: [...entry.oldPages] });
   }
 
   /** The newest open page paired as `phone`, preferring one that is not hung. */

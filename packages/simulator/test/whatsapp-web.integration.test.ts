@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, Message } from 'whatsapp-web.js';
 import { browserForTests, processesMentioning, tempDir, waitFor, type BrowserChoice } from '@wa-session-sync/test-support';
-import { SimulatorError, startSimulator, type Simulator } from '../src';
+import { SimulatorError, startSimulator, type DoubleLogin, type Simulator } from '../src';
 import { cancelPendingEvents, control, destroyClient, nextEvent, simulatedClient, within } from './support';
 
 // Real whatsapp-web.js 1.34.7 in real Chromium against the simulator, one browser at a time: the
@@ -14,6 +14,8 @@ let browser: BrowserChoice;
 let tmpRoot: string;
 const clients: Client[] = [];
 let profileCount = 0;
+/** The double logins a test made on purpose; every other flow must record none. */
+let expectedDoubleLogins: DoubleLogin[] = [];
 
 beforeAll(async () => {
   tmpRoot = await tempDir('wa-simulator-test-');
@@ -24,6 +26,7 @@ beforeAll(async () => {
 afterEach(async () => {
   cancelPendingEvents();
   for (const client of clients.splice(0)) await destroyClient(client);
+  expect(simulator.doubleLogins()).toEqual(expectedDoubleLogins);
 });
 
 afterAll(async () => {
@@ -91,6 +94,121 @@ describe('whatsapp-web.js against the simulator', () => {
     expect(client.info.wid._serialized).toBe(`${phone}@c.us`);
     expect(await client.getState()).toBe('CONNECTED');
     expect(await simulator.waitForPage({ phone, state: 'CONNECTED' })).toMatchObject({ ref: null, qr: null, hung: false });
+  });
+
+  it('pairs by code: requestPairingCode, the phone enters it, then authenticated and ready; the profile restores without qr or code', async () => {
+    const phone = '6281200000008';
+    const profile = newProfile();
+    const client = track(simulatedClient(simulator, profile, browser));
+    const qr = nextEvent<string>(client, 'qr');
+    const authenticated = nextEvent(client, 'authenticated');
+    const ready = nextEvent(client, 'ready');
+    await client.initialize();
+    await qr; // the page is unpaired: the library can ask for a code instead
+
+    const first = await client.requestPairingCode(phone);
+    expect(first).toMatch(/^[1-9A-HJ-NP-TV-Z]{8}$/);
+    expect(simulator.pages().find((page) => page.pairingCode === first)).toMatchObject({ pairingPhone: phone, state: 'UNPAIRED', phone: null });
+    // asking again refreshes the code (the library's interval does the same); the old one no longer links
+    const emitted = nextEvent<string>(client, 'code');
+    const code = await client.requestPairingCode(phone);
+    expect(await emitted).toBe(code);
+    expect(code).not.toBe(first);
+    expect(() => simulator.enterCode(first, phone)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+    // WhatsApp shows the code only on the phone it was requested for
+    expect(() => simulator.enterCode(code, '6281299999999')).toThrow(expect.objectContaining({ code: 'WRONG_PHONE' }));
+    expect(simulator.pages().find((page) => page.pairingCode === code)).toMatchObject({ pairingPhone: phone, phone: null });
+
+    simulator.enterCode(`${code.slice(0, 4)}-${code.slice(4)}`, phone); // as the phone shows it
+    await authenticated;
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+    expect(await simulator.waitForPage({ phone, state: 'CONNECTED' })).toMatchObject({ pairingCode: null, pairingPhone: null, qr: null });
+    await destroyClient(client);
+
+    const restored = track(simulatedClient(simulator, profile, browser));
+    const prompts: string[] = [];
+    restored.on('qr', (shown: string) => prompts.push(`qr ${shown}`));
+    restored.on('code', (shown: string) => prompts.push(`code ${shown}`));
+    const restoredReady = nextEvent(restored, 'ready');
+    await restored.initialize();
+    await restoredReady;
+    expect(prompts).toEqual([]);
+    expect(restored.info.wid.user).toBe(phone);
+  });
+
+  it('cancelPairingCode: the code no longer links, a new qr is shown and a scan of it pairs', async () => {
+    const phone = '6281200000011';
+    const client = track(simulatedClient(simulator, newProfile(), browser));
+    const firstQr = nextEvent<string>(client, 'qr');
+    const ready = nextEvent(client, 'ready');
+    await client.initialize();
+    await firstQr;
+    const code = await client.requestPairingCode(phone);
+
+    const newQr = nextEvent<string>(client, 'qr');
+    await client.cancelPairingCode();
+    expect(() => simulator.enterCode(code, phone)).toThrow(expect.objectContaining({ code: 'NO_PAGE_FOR_CODE' }));
+    const qr = await newQr;
+    expect(await simulator.waitForPage({ qr })).toMatchObject({ pairingCode: null, pairingPhone: null, state: 'UNPAIRED' });
+    simulator.scan(qr, phone);
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+  });
+
+  it('two clients on copies of one saved profile: one double login recorded, the older page gets CONFLICT', async () => {
+    const phone = '6281200000009';
+    const profile = newProfile();
+    await destroyClient(await pairedClient(profile, phone));
+    const copy = newProfile();
+    await cp(profile, copy, { recursive: true });
+
+    const older = track(simulatedClient(simulator, profile, browser));
+    const olderReady = nextEvent(older, 'ready');
+    await older.initialize();
+    await olderReady;
+    const olderPage = await simulator.waitForPage({ phone, state: 'CONNECTED' });
+    expect(simulator.doubleLogins()).toEqual(expectedDoubleLogins);
+
+    const conflict = nextEvent<string>(older, 'disconnected');
+    const newer = track(simulatedClient(simulator, copy, browser));
+    const newerReady = nextEvent(newer, 'ready');
+    await newer.initialize();
+    await newerReady;
+    expect(await conflict).toBe('CONFLICT');
+    const newerPage = simulator.pages().find((page) => page.phone === phone && page.id !== olderPage.id)!;
+    expect(simulator.doubleLogins()).toEqual([
+      ...expectedDoubleLogins,
+      { phone, at: expect.any(String), newPage: newerPage.id, oldPages: [olderPage.id] },
+    ]);
+    expect(await newer.getState()).toBe('CONNECTED');
+    expectedDoubleLogins = simulator.doubleLogins();
+  });
+
+  it('a hung page still open holds its connection: a client of the same phone connecting is a double login', async () => {
+    const phone = '6281200000010';
+    const profile = newProfile();
+    await destroyClient(await pairedClient(profile, phone));
+    const copy = newProfile();
+    await cp(profile, copy, { recursive: true });
+
+    const hung = track(simulatedClient(simulator, profile, browser));
+    const hungReady = nextEvent(hung, 'ready');
+    await hung.initialize();
+    await hungReady;
+    simulator.hang(phone);
+    const hungPage = await simulator.waitForPage({ phone, hung: true });
+
+    const fresh = track(simulatedClient(simulator, copy, browser));
+    const freshReady = nextEvent(fresh, 'ready');
+    await fresh.initialize();
+    await freshReady;
+    const freshPage = await simulator.waitForPage({ phone, state: 'CONNECTED', hung: false });
+    expect(simulator.doubleLogins()).toEqual([
+      ...expectedDoubleLogins,
+      { phone, at: expect.any(String), newPage: freshPage.id, oldPages: [hungPage.id] },
+    ]);
+    expectedDoubleLogins = simulator.doubleLogins();
   });
 
   it('delivers an incoming message to client.on(message) and records client.sendMessage in outbound', async () => {
