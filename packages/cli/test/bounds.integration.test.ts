@@ -29,7 +29,7 @@ beforeEach(async () => {
   await fs.rm(world.auditLog, { recursive: true, force: true });
 });
 
-describe('the worker cannot hold a run', () => {
+describe('nothing holds a run past its bounds', () => {
   it('cuts a worker that trickles its answer at WA_SYNC_REQUEST_TIMEOUT_MS for the whole exchange', async () => {
     const before = await accountsBySession(db.client);
     worker.health = 'trickle';
@@ -51,6 +51,25 @@ describe('the worker cannot hold a run', () => {
       code: 1,
       stderr: `wa-sync: cannot read the worker sessions: ${worker.url}/api/sessions timed out [WORKER_BAD_RESPONSE]\n`,
     });
+    expect((await accountsBySession(db.client)).gone.status).toBe('connected');
+  });
+
+  it('ends a statement that waits on a row someone else locked at the run deadline', async () => {
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN; SELECT 1 FROM whatsapp_accounts WHERE session_id = 'gone' FOR UPDATE");
+      const started = Date.now();
+      const result = await runCli(['sync-sessions'], { ...env, WA_SYNC_RUN_TIMEOUT_SECONDS: '1' });
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(result).toMatchObject({
+        code: 1,
+        stderr: `wa-sync: the database at 127.0.0.1:5432/${db.name} failed: canceling statement due to statement timeout [DATABASE_UNAVAILABLE]\n`,
+      });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
     expect((await accountsBySession(db.client)).gone.status).toBe('connected');
   });
 

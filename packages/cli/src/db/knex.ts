@@ -25,8 +25,16 @@ export interface Database {
  * The embedded database is locked for this process first and migrated to the latest schema
  * (it is ours alone); a Postgres server is migrated only by `wa-sync migrate`.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  return config.kind === 'postgres' ? openPostgres(config) : openEmbedded(config);
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<Database> {
+  return config.kind === 'postgres' ? openPostgres(config, options) : openEmbedded(config);
+}
+
+export interface OpenOptions {
+  /**
+   * Postgres's `statement_timeout` for every statement of the connection: the sync's run deadline,
+   * so that a statement waiting on a row someone else has locked cannot outlive the run.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** knex prints pool errors with stacks on its own; ours are reported once, as one line. */
@@ -47,10 +55,15 @@ function withDriverMessages(knex: Knex): Knex {
   return knex;
 }
 
-async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>): Promise<Database> {
+async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>, options: OpenOptions): Promise<Database> {
   const knex = withDriverMessages(knexFactory({
     client: 'pg',
-    connection: { connectionString: config.url, connectionTimeoutMillis: 5_000, application_name: 'wa-sync' },
+    connection: {
+      connectionString: config.url,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'wa-sync',
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    },
     // One connection pinned for the advisory lock, one for reads and the write transaction.
     pool: { min: 0, max: 2 },
     acquireConnectionTimeout: 10_000,

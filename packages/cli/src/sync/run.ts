@@ -220,7 +220,7 @@ async function openAuditLog(file: string): Promise<AuditLog> {
 async function openAndLock(config: SyncConfig, now: Date): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
   let db: Database;
   try {
-    db = await openDatabase(config.database);
+    db = await openDatabase(config.database, { statementTimeoutMs: config.runTimeoutMs });
   } catch (error) {
     if (!(error instanceof EmbeddedDatabaseLockedError)) throw error;
     refuseStuck(error.holder, config, now);
