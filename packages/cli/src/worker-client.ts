@@ -118,11 +118,15 @@ class RunDeadlineError extends Error {
 }
 
 /**
- * The worker's HTTP API as the sync uses it: node:http with a keep-alive agent, bounded concurrency.
+ * The worker's HTTP API as the sync uses it: node:http with a keep-alive agent, bounded concurrency,
+ * each exchange bounded as a whole in time (`timeoutMs`, the run's `deadline`) and in bytes
+ * (`MAX_ANSWER_BYTES`, `MAX_SESSION_LIST_BYTES`).
  *
- * Not undici or fetch: loading the undici package cost ~120 ms of every start of the CLI and
- * node's own fetch ~150 ms on its first call (measured on Node 20, whole processes, medians),
- * where node:http is already part of node's start; four requests of a run do not need more.
+ * Not undici or fetch: undici's `maxResponseSize` and an `AbortSignal` would give both bounds, but
+ * loading it costs every start of the CLI ~60 ms even bundled and minified (733 KB; `require` of
+ * it 181 ms against 120 ms for node:http, medians of 21 whole Node 20 processes; ~275 ms from
+ * node_modules), half again what the CLI's whole start costs above `node -e 0`; node's own fetch
+ * cost ~150 ms on its first call. The two bounds here are a timer and a byte count.
  */
 export class WorkerClient {
   private readonly agent: http.Agent;
