@@ -35,8 +35,9 @@ export interface SyncConfig {
   /** The longest one exchange with the worker may take, from connecting to the answer's last byte (`WA_SYNC_REQUEST_TIMEOUT_MS`). */
   requestTimeoutMs: number;
   /**
-   * The whole run's deadline towards the worker (`WA_SYNC_RUN_TIMEOUT_SECONDS`): no request is
-   * sent after it and one in flight is cut at it; what was learned until then is still written.
+   * The whole run's deadline (`WA_SYNC_RUN_TIMEOUT_SECONDS`): no request to the worker is sent
+   * after it and one in flight is cut at it (a start/reconnect cut so is a failed request, and the
+   * rows are still written); no Postgres statement of the run may take longer than this either.
    */
   runTimeoutMs: number;
   /** A lock held longer than this is a stuck sync, reported with exit 1 (`WA_SYNC_STUCK_MINUTES`). */

@@ -43,7 +43,6 @@ export async function acquireSyncLock(db: Database): Promise<SyncLock | null> {
   };
 }
 
-
 /** Who holds the sync lock, when it can be seen. */
 export interface LockHolder {
   /** When the holder's connection (its run) began. */
