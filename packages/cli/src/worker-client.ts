@@ -28,6 +28,8 @@ export interface WorkerClientOptions {
    * is cut at it. Unset: only `timeoutMs` bounds a request.
    */
   deadline?: number;
+  /** The largest `GET /api/sessions` answer read; `MAX_SESSION_LIST_BYTES` unless set (tests set less). */
+  maxSessionListBytes?: number;
   /** `start`/`reconnect` requests in flight at once. */
   concurrency: number;
 }
@@ -271,7 +273,7 @@ export class WorkerClient {
       const request = transport.request(target, { method: call.method, headers, agent }, (response) => {
         const statusCode = response.statusCode ?? 0;
         const reader = stream && statusCode >= 200 && statusCode < 300 ? stream() : null;
-        const limit = reader ? MAX_SESSION_LIST_BYTES : MAX_ANSWER_BYTES;
+        const limit = reader ? (this.options.maxSessionListBytes ?? MAX_SESSION_LIST_BYTES) : MAX_ANSWER_BYTES;
         if (Number(response.headers['content-length']) > limit) return abandon(new AnswerTooLargeError(limit));
         const chunks: Buffer[] = [];
         let received = 0;
