@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
-import { waitFor } from '@wa-session-sync/test-support';
+import { unprivilegedUser, waitFor } from '@wa-session-sync/test-support';
 import { accountsBySession, readAuditLines, runCli, seedAccounts, startSyncWorld, type SyncWorld, type TestDatabase, WorkerStandIn } from './support';
 import { SYNC_LOCK_KEY } from '../src/db/lock';
 
@@ -97,6 +97,28 @@ describe('the audit log', () => {
       stdout: '',
       stderr: `wa-sync: the audit log ${folder} cannot be written (EISDIR); set WA_SYNC_AUDIT_LOG to a writable file [AUDIT_LOG_UNWRITABLE]\n`,
     });
+    expect(worker.requests).toEqual([]);
+    expect(await accountsBySession(db.client)).toEqual(before);
+  });
+
+  it('exits 2 before anything is sent when its user may not write it (an existing file, a folder)', async () => {
+    const before = await accountsBySession(db.client);
+    // A read-only folder and file; root ignores modes, so a root test runs the CLI as nobody.
+    const folder = path.join(dir, 'read-only');
+    await fs.mkdir(folder, { recursive: true });
+    const existing = path.join(folder, 'existing.log');
+    await fs.writeFile(existing, '');
+    await fs.chmod(existing, 0o444);
+    await fs.chmod(folder, 0o555);
+    await fs.chmod(dir, 0o711);
+    for (const file of [existing, path.join(folder, 'missing.log')]) {
+      const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_AUDIT_LOG: file }, { user: unprivilegedUser() });
+      expect(result).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: `wa-sync: the audit log ${file} cannot be written (EACCES); set WA_SYNC_AUDIT_LOG to a writable file [AUDIT_LOG_UNWRITABLE]\n`,
+      });
+    }
     expect(worker.requests).toEqual([]);
     expect(await accountsBySession(db.client)).toEqual(before);
   });
