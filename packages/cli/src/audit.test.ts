@@ -61,4 +61,15 @@ describe('AuditLog', () => {
     await log.write('run-1', []);
     expect(await fs.readdir(path.join(dir, 'logs'))).toEqual([]);
   });
+
+  it('refuses at open a path that is a folder, before any line is due', async () => {
+    const file = path.join(dir, 'audit.log');
+    await fs.mkdir(file);
+    await expect(AuditLog.open(file)).rejects.toThrow(/EISDIR/);
+  });
+
+  it('refuses at open a path under a file', async () => {
+    await fs.writeFile(path.join(dir, 'plain'), 'x');
+    await expect(AuditLog.open(path.join(dir, 'plain', 'audit.log'))).rejects.toThrow(/EEXIST|ENOTDIR/);
+  });
 });

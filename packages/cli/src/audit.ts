@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -26,9 +27,21 @@ export interface AuditEntry {
 export class AuditLog {
   private constructor(readonly file: string) {}
 
-  /** Makes the folder, so that a bad path fails before the run acts. */
+  /**
+   * Makes the folder and proves the file can be appended to (opened for appending when it exists,
+   * its folder writable when not), so that a run whose audit log cannot be written stops before it
+   * sends or writes anything. The file itself is still made only by the first line written.
+   */
   static async open(file: string): Promise<AuditLog> {
     await fs.mkdir(path.dirname(file), { recursive: true });
+    try {
+      // Without O_CREAT: an existing file is opened (the kernel checks the right to append), a
+      // missing one is ENOENT and left for the first line to make.
+      await (await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_APPEND)).close();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await fs.access(path.dirname(file), fsConstants.W_OK);
+    }
     return new AuditLog(file);
   }
 

@@ -19,6 +19,7 @@ export async function syncSessions(config: SyncConfig, io: CliIo): Promise<void>
     else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
     return;
   }
+  for (const warning of outcome.report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(outcome.report))}\n`);
   else io.stdout.write(renderReport(outcome.report, { color: config.color }));
 }

@@ -16,7 +16,14 @@ describe('resolveSyncConfig', () => {
       json: false,
       color: false,
       backoff: { baseMinutes: 5, maxAttempts: 5 },
+      requestTimeoutMs: 10_000,
+      runTimeoutMs: 240_000,
+      stuckMs: 15 * 60_000,
     });
+  });
+
+  it('takes fractional stuck minutes (so a test need not wait 15 minutes)', () => {
+    expect(resolveSyncConfig({}, { WA_SYNC_STUCK_MINUTES: '0.5' }, false).stuckMs).toBe(30_000);
   });
 
   it('takes flags and environment', () => {
@@ -58,8 +65,16 @@ describe('resolveSyncConfig', () => {
     [{ WHATSAPP_NODE_SERVICE_URL: 'not a url' }, /WHATSAPP_NODE_SERVICE_URL is not a valid URL/],
     [{ WHATSAPP_NODE_SERVICE_URL: 'ftp://x' }, /must be an http\(s\) URL/],
     [{ WHATSAPP_NODE_SERVICE_URL: 'http://h/?api_key=k' }, /must not carry credentials or a query/],
-    [{ WA_SYNC_RECONNECT_MAX_ATTEMPTS: '0' }, /WA_SYNC_RECONNECT_MAX_ATTEMPTS must be a positive integer/],
-    [{ WA_SYNC_REQUEST_TIMEOUT_MS: '1.5' }, /WA_SYNC_REQUEST_TIMEOUT_MS must be a positive integer/],
+    [{ WA_SYNC_RECONNECT_MAX_ATTEMPTS: '0' }, /WA_SYNC_RECONNECT_MAX_ATTEMPTS must be an integer from 1 to 100, got "0"/],
+    [{ WA_SYNC_RECONNECT_MAX_ATTEMPTS: '101' }, /WA_SYNC_RECONNECT_MAX_ATTEMPTS must be an integer from 1 to 100/],
+    [{ WA_SYNC_REQUEST_TIMEOUT_MS: '1.5' }, /WA_SYNC_REQUEST_TIMEOUT_MS must be an integer from 100 to 300000/],
+    [{ WA_SYNC_REQUEST_TIMEOUT_MS: '99999999999999999999' }, /WA_SYNC_REQUEST_TIMEOUT_MS must be an integer from 100 to 300000/],
+    [{ WA_SYNC_RECONNECT_CONCURRENCY: '65' }, /WA_SYNC_RECONNECT_CONCURRENCY must be an integer from 1 to 64/],
+    [{ WA_SYNC_RECONNECT_BACKOFF_MINUTES: '1441' }, /WA_SYNC_RECONNECT_BACKOFF_MINUTES must be an integer from 1 to 1440/],
+    [{ WA_SYNC_RUN_TIMEOUT_SECONDS: '0' }, /WA_SYNC_RUN_TIMEOUT_SECONDS must be an integer from 1 to 3600/],
+    [{ WA_SYNC_STUCK_MINUTES: '0' }, /WA_SYNC_STUCK_MINUTES must be a number of minutes above 0 and at most 1440/],
+    [{ WA_SYNC_STUCK_MINUTES: '-1' }, /WA_SYNC_STUCK_MINUTES must be a number/],
+    [{ WA_SYNC_STUCK_MINUTES: '1e3' }, /WA_SYNC_STUCK_MINUTES must be a number/],
   ])('refuses bad environment %j', (env, message) => {
     expect(() => resolveSyncConfig({}, env, false)).toThrow(message);
   });

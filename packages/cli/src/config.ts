@@ -32,8 +32,16 @@ export interface SyncConfig {
   database: DatabaseConfig;
   /** Winston JSON-lines audit file (`WA_SYNC_AUDIT_LOG`). */
   auditLogPath: string;
-  /** Per-request timeout towards the worker (`WA_SYNC_REQUEST_TIMEOUT_MS`). */
+  /** The longest one exchange with the worker may take, from connecting to the answer's last byte (`WA_SYNC_REQUEST_TIMEOUT_MS`). */
   requestTimeoutMs: number;
+  /**
+   * The whole run's deadline (`WA_SYNC_RUN_TIMEOUT_SECONDS`): no request to the worker is sent
+   * after it and one in flight is cut at it (a start/reconnect cut so is a failed request, and the
+   * rows are still written); no Postgres statement of the run may take longer than this either.
+   */
+  runTimeoutMs: number;
+  /** A lock held longer than this is a stuck sync, reported with exit 1 (`WA_SYNC_STUCK_MINUTES`). */
+  stuckMs: number;
   /** Reconnect requests in flight at once (`WA_SYNC_RECONNECT_CONCURRENCY`). */
   reconnectConcurrency: number;
   backoff: BackoffPolicy;
@@ -71,11 +79,13 @@ export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boole
     apiKey: env.WHATSAPP_NODE_API_KEY || undefined,
     database: resolveDatabaseConfig(env),
     auditLogPath: path.resolve(env.WA_SYNC_AUDIT_LOG || DEFAULT_AUDIT_LOG),
-    requestTimeoutMs: positiveInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000),
-    reconnectConcurrency: positiveInt(env, 'WA_SYNC_RECONNECT_CONCURRENCY', 4),
+    requestTimeoutMs: boundedInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000, 100, 300_000),
+    runTimeoutMs: boundedInt(env, 'WA_SYNC_RUN_TIMEOUT_SECONDS', 240, 1, 3_600) * 1_000,
+    stuckMs: stuckMinutes(env) * 60_000,
+    reconnectConcurrency: boundedInt(env, 'WA_SYNC_RECONNECT_CONCURRENCY', 4, 1, 64),
     backoff: {
-      baseMinutes: positiveInt(env, 'WA_SYNC_RECONNECT_BACKOFF_MINUTES', 5),
-      maxAttempts: positiveInt(env, 'WA_SYNC_RECONNECT_MAX_ATTEMPTS', 5),
+      baseMinutes: boundedInt(env, 'WA_SYNC_RECONNECT_BACKOFF_MINUTES', 5, 1, MAX_BACKOFF_MINUTES),
+      maxAttempts: boundedInt(env, 'WA_SYNC_RECONNECT_MAX_ATTEMPTS', 5, 1, 100),
     },
     autoReconnect: flags.autoReconnect === true,
     workspaceId,
@@ -123,11 +133,29 @@ function resolveWorkerUrl(value: string | undefined): string {
   return parsed.toString().replace(/\/+$/, '');
 }
 
-function positiveInt(env: Env, name: string, fallback: number): number {
+/** The longest wait between two reconnect attempts: the doubling stops there (a daily retry at the slowest). */
+export const MAX_BACKOFF_MINUTES = 1_440;
+
+/**
+ * An integer between `min` and `max`. Every number has bounds so that none can turn a run into
+ * a hang (a timeout of days), a flood (thousands of requests at once) or an overflow (a back-off
+ * doubled past what a date can hold).
+ */
+function boundedInt(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/** `WA_SYNC_STUCK_MINUTES` (default 15): minutes, fractions allowed (`0.5`), more than 0 and at most a day. */
+function stuckMinutes(env: Env): number {
+  const value = env.WA_SYNC_STUCK_MINUTES;
+  if (value === undefined || value === '') return 15;
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > 1_440) {
+    throw new ConfigError(`WA_SYNC_STUCK_MINUTES must be a number of minutes above 0 and at most 1440, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }

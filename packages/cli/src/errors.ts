@@ -33,6 +33,12 @@ export class ConfigError extends WaSyncError {
   readonly exitCode = 2;
 }
 
+/** Thrown before a run sends or writes anything when `WA_SYNC_AUDIT_LOG` cannot be appended to. */
+export class AuditLogError extends WaSyncError {
+  readonly code = 'AUDIT_LOG_UNWRITABLE';
+  readonly exitCode = 2;
+}
+
 /** Thrown when the worker's `/health` is unreachable, times out, answers non-2xx or malformed JSON. */
 export class WorkerUnavailableError extends WaSyncError {
   readonly code = 'WORKER_UNAVAILABLE';
@@ -64,9 +70,23 @@ export class SchemaMissingError extends WaSyncError {
 export class EmbeddedDatabaseLockedError extends WaSyncError {
   readonly code = 'EMBEDDED_DATABASE_LOCKED';
   readonly exitCode = 1;
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    /** When the holding process took the lock and its pid, when it recorded them. */
+    readonly holder: { since: Date; pid: number } | null = null,
+  ) {
     super(
       `the embedded database at ${dataDir} is in use by another wa-sync process; set DATABASE_URL to share a real Postgres`,
     );
   }
+}
+
+/**
+ * Thrown when the sync lock has been held for more than `WA_SYNC_STUCK_MINUTES`: an ordinary
+ * overlap is a skipped run (exit 0), a holder that old is a stuck sync, reported (exit 1) so that
+ * cron's mail says so.
+ */
+export class SyncStuckError extends WaSyncError {
+  readonly code = 'SYNC_STUCK';
+  readonly exitCode = 1;
 }

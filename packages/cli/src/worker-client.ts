@@ -21,8 +21,15 @@ export interface WorkerClientOptions {
   /** Base URL without a trailing slash; never carries the key. */
   baseUrl: string;
   apiKey: string | undefined;
-  /** Per request: the longest the connection may go without progress (connecting, waiting for the answer, reading it). */
+  /** Per request: the longest one exchange may take as a whole, from connecting to the answer's last byte. */
   timeoutMs: number;
+  /**
+   * The run's deadline (`Date.now()` milliseconds): no request is sent after it, and one in flight
+   * is cut at it. Unset: only `timeoutMs` bounds a request.
+   */
+  deadline?: number;
+  /** The largest `GET /api/sessions` answer read; `MAX_SESSION_LIST_BYTES` unless set (tests set less). */
+  maxSessionListBytes?: number;
   /** `start`/`reconnect` requests in flight at once. */
   concurrency: number;
 }
@@ -59,6 +66,24 @@ interface Answer {
   text: string;
 }
 
+/**
+ * The largest answer read from `/health` and from any error or start/reconnect answer: the worker's
+ * own bound on request bodies. A bigger one is refused as it arrives (or at once, by its
+ * `content-length`), never held: a 300 MB error body took the CLI to 968 MB before this bound.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * The largest `GET /api/sessions` answer: what one worker can list, at most `MAX_LISTED_SESSIONS`
+ * sessions of at most `MAX_SESSION_VIEW_BYTES` each (a view is ids of 100 characters, a phone of
+ * 32, times, counters and, while `qr_scanning`, a QR of ~250 characters: under 1 KiB; twice that
+ * leaves room for fields to come). The list is read piece by piece, so this bounds the time and
+ * bytes a worker can make a run take, not memory held at once.
+ */
+export const MAX_LISTED_SESSIONS = 100_000;
+export const MAX_SESSION_VIEW_BYTES = 2_048;
+export const MAX_SESSION_LIST_BYTES = MAX_LISTED_SESSIONS * MAX_SESSION_VIEW_BYTES;
+
 /** Takes an answer's bytes as they arrive. */
 interface BodyReader {
   add(chunk: Buffer): void;
@@ -76,17 +101,34 @@ interface Call {
   idempotent: boolean;
 }
 
-/** The connection went `timeoutMs` without progress (connecting, waiting for the answer or reading it). */
+/** The exchange took longer than `timeoutMs` as a whole, or ran into the run's deadline. */
 class RequestTimeoutError extends Error {
   readonly code = 'WA_SYNC_REQUEST_TIMEOUT';
 }
 
+/** The answer is bigger than the bound for its kind (`MAX_ANSWER_BYTES`, `MAX_SESSION_LIST_BYTES`). */
+class AnswerTooLargeError extends Error {
+  readonly code = 'WA_SYNC_ANSWER_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`answered more than ${formatBytes(limit)}`);
+  }
+}
+
+/** The run's deadline passed before the request was sent: it never was. */
+class RunDeadlineError extends Error {
+  readonly code = 'WA_SYNC_RUN_DEADLINE';
+}
+
 /**
- * The worker's HTTP API as the sync uses it: node:http with a keep-alive agent, bounded concurrency.
+ * The worker's HTTP API as the sync uses it: node:http with a keep-alive agent, bounded concurrency,
+ * each exchange bounded as a whole in time (`timeoutMs`, the run's `deadline`) and in bytes
+ * (`MAX_ANSWER_BYTES`, `MAX_SESSION_LIST_BYTES`).
  *
- * Not undici or fetch: loading the undici package cost ~120 ms of every start of the CLI and
- * node's own fetch ~150 ms on its first call (measured on Node 20, whole processes, medians),
- * where node:http is already part of node's start; four requests of a run do not need more.
+ * Not undici or fetch: undici's `maxResponseSize` and an `AbortSignal` would give both bounds, but
+ * loading it costs every start of the CLI ~60 ms even bundled and minified (733 KB; `require` of
+ * it 181 ms against 120 ms for node:http, medians of 21 whole Node 20 processes; ~275 ms from
+ * node_modules), half again what the CLI's whole start costs above `node -e 0`; node's own fetch
+ * cost ~150 ms on its first call. The two bounds here are a timer and a byte count.
  */
 export class WorkerClient {
   private readonly agent: http.Agent;
@@ -216,17 +258,33 @@ export class WorkerClient {
     const target = new URL(url);
     const transport = target.protocol === 'https:' ? loadHttps() : http;
     const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
+    const { timeoutMs, deadline } = this.options;
+    // One timer for the whole exchange, not node's idle `timeout`: a worker trickling a byte a
+    // second never goes idle, and kept a run alive for as long as it liked.
+    const budget = deadline === undefined ? timeoutMs : Math.min(timeoutMs, deadline - Date.now());
+    if (budget <= 0) return Promise.reject(new RunDeadlineError('the run deadline passed before it was sent'));
     return new Promise<Answer>((resolve, reject) => {
-      const request = transport.request(target, { method: call.method, headers, agent, timeout: this.options.timeoutMs }, (response) => {
+      // Settled with our own error first: once the answer has begun, node reports a destroyed
+      // request as a cut-off answer before it hands on the error it was destroyed with.
+      const abandon = (error: Error) => {
+        reject(error);
+        request.destroy(error);
+      };
+      const request = transport.request(target, { method: call.method, headers, agent }, (response) => {
         const statusCode = response.statusCode ?? 0;
         const reader = stream && statusCode >= 200 && statusCode < 300 ? stream() : null;
+        const limit = reader ? (this.options.maxSessionListBytes ?? MAX_SESSION_LIST_BYTES) : MAX_ANSWER_BYTES;
+        if (Number(response.headers['content-length']) > limit) return abandon(new AnswerTooLargeError(limit));
         const chunks: Buffer[] = [];
+        let received = 0;
         response.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > limit) return abandon(new AnswerTooLargeError(limit));
           if (!reader) return void chunks.push(chunk);
           try {
             reader.add(chunk);
           } catch (error) {
-            request.destroy(error as Error);
+            abandon(error as Error);
           }
         });
         response.on('end', () => resolve({ statusCode, text: Buffer.concat(chunks).toString('utf8') }));
@@ -236,7 +294,8 @@ export class WorkerClient {
           if (!response.complete) reject(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
         });
       });
-      request.on('timeout', () => request.destroy(new RequestTimeoutError('timed out')));
+      const timer = setTimeout(() => abandon(new RequestTimeoutError('timed out')), budget);
+      request.on('close', () => clearTimeout(timer));
       request.on('error', (error: NodeJS.ErrnoException) => {
         if (request.reusedSocket) Object.assign(error, { reusedSocket: true });
         reject(error);
@@ -288,6 +347,10 @@ export class WorkerClient {
     }
     return answer;
   }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
 /** node:https (and with it TLS) is loaded only for an https worker URL. */
@@ -421,6 +484,8 @@ function errorCode(text: string): string {
 
 function describeNetworkError(error: unknown): string {
   const err = error as { code?: string; message?: string };
+  if (error instanceof RunDeadlineError) return 'was not sent: the run deadline (WA_SYNC_RUN_TIMEOUT_SECONDS) had passed';
+  if (error instanceof AnswerTooLargeError) return `${error.message}; refused unread`;
   if (error instanceof RequestTimeoutError || err?.code === 'ETIMEDOUT') return 'timed out';
   if (err?.code === 'ECONNREFUSED') return 'refused the connection (is the worker running?)';
   return `failed: ${err?.code ?? err?.message ?? String(error)}`;

@@ -79,3 +79,59 @@ describe('the embedded database (no DATABASE_URL)', () => {
     ]);
   });
 });
+
+describe('the embedded database folder', () => {
+  it('is its owner\'s alone whatever the umask: folders 0700, files 0600 (umask 000)', async () => {
+    const dataDir = path.join(dir, 'private');
+    const previous = process.umask(0o000); // the CLI inherits it
+    try {
+      const migrated = await runCli(['migrate'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      expect(migrated).toMatchObject({ code: 0, stderr: '' });
+      const synced = await runCli(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      expect(synced).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      process.umask(previous);
+    }
+    let seen = 0;
+    const wrong: string[] = [];
+    const walk = async (where: string): Promise<void> => {
+      const stat = await fs.lstat(where);
+      seen += 1;
+      if ((stat.mode & 0o777) !== (stat.isDirectory() ? 0o700 : 0o600)) wrong.push(`${where} ${(stat.mode & 0o777).toString(8)}`);
+      if (stat.isDirectory()) for (const name of await fs.readdir(where)) await walk(path.join(where, name));
+    };
+    await walk(dataDir);
+    expect(seen).toBeGreaterThan(100);
+    expect(wrong).toEqual([]);
+    // The lock and its holder's record are gone with the run.
+    await expect(fs.stat(`${dataDir}.lock`)).rejects.toThrow(/ENOENT/);
+    await expect(fs.stat(`${dataDir}.lock-holder`)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('a stuck embedded sync', () => {
+  it('exits 1 naming the age of a lock its holder took more than WA_SYNC_STUCK_MINUTES ago; a recent holder is an overlap', async () => {
+    const dataDir = path.join(dir, 'held');
+    // A live holder as proper-lockfile leaves it (a fresh lock folder) and the start it recorded.
+    await fs.mkdir(`${dataDir}.lock`, { recursive: true });
+    const record = (minutesAgo: number) =>
+      fs.writeFile(`${dataDir}.lock-holder`, JSON.stringify({ since: new Date(Date.now() - minutesAgo * 60_000).toISOString(), pid: 4242 }));
+    try {
+      await record(1);
+      const overlap = await runCli(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      expect(overlap).toMatchObject({ code: 0, stderr: '' });
+      expect(overlap.stdout).toMatch(/^⏭️  Sync skipped: the embedded database at .+ is in use by another wa-sync process/);
+
+      await record(20);
+      const stuck = await runCli(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      expect(stuck.code).toBe(1);
+      expect(stuck.stdout).toBe('');
+      expect(stuck.stderr).toMatch(
+        /^wa-sync: another sync-sessions run \(pid 4242\) has held the lock for 20 min \d+ s, since \S+Z: more than WA_SYNC_STUCK_MINUTES \(15\), a stuck sync \[SYNC_STUCK\]\n$/,
+      );
+    } finally {
+      await fs.rm(`${dataDir}.lock`, { recursive: true, force: true });
+      await fs.rm(`${dataDir}.lock-holder`, { force: true });
+    }
+  });
+});

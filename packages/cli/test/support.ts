@@ -82,8 +82,12 @@ export interface RecordedRequest {
  */
 export class WorkerStandIn {
   sessions: unknown[] = [];
-  /** `'hang'`: /health never answers. */
-  health: { status: number; body: string } | 'hang' | null = null;
+  /**
+   * `'hang'`: /health never answers; `'trickle'`: it answers 200 and then one byte every 100 ms,
+   * forever; `{ status, streamBytes }`: that status and a body of that many bytes, written as the
+   * client reads (never held by the stand-in).
+   */
+  health: { status: number; body: string } | { status: number; streamBytes: number } | 'hang' | 'trickle' | null = null;
   /** When set, the raw body `GET /api/sessions` answers (200) instead of the list. */
   sessionsBody: string | null = null;
   /** Per session id: the answer to its start/reconnect request. */
@@ -164,6 +168,8 @@ export class WorkerStandIn {
       };
       if (url === '/health') {
         if (this.health === 'hang') return;
+        if (this.health === 'trickle') return trickle(res);
+        if (this.health && 'streamBytes' in this.health) return stream(res, this.health.status, this.health.streamBytes);
         if (this.health) return send(this.health.status, this.health.body);
         const connected = this.sessions.filter((s) => (s as WorkerSession).status === 'connected').length;
         return send(200, { status: 'ok', uptime: 1390, sessions: { total: this.sessions.length, connected, by_status: {} }, memory: {}, version: 'test' });
@@ -191,6 +197,29 @@ export class WorkerStandIn {
       send(404, { error: { code: 'NOT_FOUND', message: url } });
     });
   }
+}
+
+/** `200`, then one byte of a JSON body every 100 ms until the client goes away. */
+function trickle(res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{');
+  const timer = setInterval(() => res.write(' '), 100);
+  res.on('close', () => clearInterval(timer));
+}
+
+/** `status` with `bytes` of body in chunks of 64 KiB, written as fast as the client reads them (chunked: no length announced). */
+function stream(res: http.ServerResponse, status: number, bytes: number): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let left = bytes;
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      left -= chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    if (!res.destroyed) res.end();
+  };
+  pump();
 }
 
 export async function readAuditLines(file: string): Promise<Record<string, unknown>[]> {

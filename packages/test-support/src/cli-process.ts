@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { cleanEnv, spawnProcess, type ProcessResult, type RunningProcess } from './processes';
+import { cleanEnv, spawnProcess, type ProcessResult, type ProcessUser, type RunningProcess } from './processes';
 
 /**
  * The installed `wa-sync` command: its bin file, which runs the bundles `npm run build` writes
@@ -12,6 +12,8 @@ export interface CliOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** Aborting it sends the CLI SIGTERM. */
   signal?: AbortSignal;
+  /** Run the CLI as this user ({@link unprivilegedUser}): what it may not write is then refused by the kernel. */
+  user?: ProcessUser;
 }
 
 export interface CliResult extends ProcessResult {
@@ -21,7 +23,7 @@ export interface CliResult extends ProcessResult {
 
 /** Starts the built CLI (`node bin/wa-sync.js <args>`). */
 export function startCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): RunningProcess {
-  return spawnProcess(process.execPath, [CLI_BIN, ...args], { env: { ...(options.baseEnv ?? cleanEnv()), ...env }, signal: options.signal });
+  return spawnProcess(process.execPath, [CLI_BIN, ...args], { env: { ...(options.baseEnv ?? cleanEnv()), ...env }, signal: options.signal, user: options.user });
 }
 
 /** Runs the built CLI to its end. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
 import { DatabaseUnavailableError, EmbeddedDatabaseLockedError, WaSyncError } from '../errors';
@@ -24,8 +25,16 @@ export interface Database {
  * The embedded database is locked for this process first and migrated to the latest schema
  * (it is ours alone); a Postgres server is migrated only by `wa-sync migrate`.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  return config.kind === 'postgres' ? openPostgres(config) : openEmbedded(config);
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<Database> {
+  return config.kind === 'postgres' ? openPostgres(config, options) : openEmbedded(config);
+}
+
+export interface OpenOptions {
+  /**
+   * Postgres's `statement_timeout` for every statement of the connection: the sync's run deadline,
+   * so that a statement waiting on a row someone else has locked cannot outlive the run.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** knex prints pool errors with stacks on its own; ours are reported once, as one line. */
@@ -46,10 +55,15 @@ function withDriverMessages(knex: Knex): Knex {
   return knex;
 }
 
-async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>): Promise<Database> {
+async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }>, options: OpenOptions): Promise<Database> {
   const knex = withDriverMessages(knexFactory({
     client: 'pg',
-    connection: { connectionString: config.url, connectionTimeoutMillis: 5_000, application_name: 'wa-sync' },
+    connection: {
+      connectionString: config.url,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'wa-sync',
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    },
     // One connection pinned for the advisory lock, one for reads and the write transaction.
     pool: { min: 0, max: 2 },
     acquireConnectionTimeout: 10_000,
@@ -67,8 +81,42 @@ async function openPostgres(config: Extract<DatabaseConfig, { kind: 'postgres' }
   return { knex, config, embedded: false, migrated: [], close: () => knex.destroy() };
 }
 
+/**
+ * Makes `dir` and everything in it its owner's alone: folders 0700, files 0600. PGlite writes its
+ * files through Emscripten, which sets each file's mode itself (0666, and 0777 folders, from the
+ * initial database it unpacks) whatever the process's umask; `chmod` is the only way to a private
+ * folder. The folder itself is 0700 before PGlite starts, so nothing PGlite makes during a run is
+ * reachable by anyone else even before this walk corrects its mode.
+ */
+async function makePrivate(dir: string): Promise<void> {
+  await fs.chmod(dir, 0o700);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const where = path.join(dir, entry.name);
+    if (entry.isDirectory()) await makePrivate(where);
+    else if (entry.isFile()) await fs.chmod(where, 0o600);
+  }
+}
+
+/** Where the embedded database's lock holder records its start (`{since, pid}`), beside the lock. */
+function holderFile(dataDir: string): string {
+  return `${dataDir}.lock-holder`;
+}
+
+/** The start and pid the embedded database's lock holder recorded; `null` when unreadable. */
+async function readHolder(dataDir: string): Promise<{ since: Date; pid: number } | null> {
+  try {
+    const { since, pid } = JSON.parse(await fs.readFile(holderFile(dataDir), 'utf8')) as { since?: unknown; pid?: unknown };
+    const at = typeof since === 'string' ? new Date(since) : null;
+    return at && !Number.isNaN(at.getTime()) && typeof pid === 'number' ? { since: at, pid } : null;
+  } catch {
+    return null;
+  }
+}
+
 async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }>): Promise<Database> {
-  await fs.mkdir(config.dataDir, { recursive: true });
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask and leaves an existing folder as it is.
+  await fs.chmod(config.dataDir, 0o700);
   // Loaded only here, like PGlite below: a run against a real Postgres never needs them.
   const { lock } = require('proper-lockfile') as typeof import('proper-lockfile');
   let release: () => Promise<void>;
@@ -87,9 +135,15 @@ async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }
         process.emitWarning(`the embedded database lock at ${config.dataDir}.lock was compromised: ${error.message}`),
     });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new EmbeddedDatabaseLockedError(config.dataDir);
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new EmbeddedDatabaseLockedError(config.dataDir, await readHolder(config.dataDir));
+    }
     throw new DatabaseUnavailableError(`cannot lock the embedded database at ${config.dataDir}: ${(error as Error).message}`);
   }
+  // Written after the lock is ours: a killed holder's record is overwritten by the next holder.
+  await fs
+    .writeFile(holderFile(config.dataDir), JSON.stringify({ since: new Date().toISOString(), pid: process.pid }), { mode: 0o600 })
+    .catch(() => undefined);
   const { default: ClientPgLite } = await import('knex-pglite');
   const knex = withDriverMessages(
     knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { filename: config.dataDir }, log: SILENT, compileSqlOnError: false }),
@@ -97,13 +151,16 @@ async function openEmbedded(config: Extract<DatabaseConfig, { kind: 'embedded' }
   const close = async () => {
     try {
       await knex.destroy();
+      await makePrivate(config.dataDir);
     } finally {
+      await fs.rm(holderFile(config.dataDir), { force: true }).catch(() => undefined);
       await release().catch(() => undefined);
     }
   };
   let migrated: string[];
   try {
     migrated = await migrateToLatest(knex);
+    await makePrivate(config.dataDir);
   } catch (error) {
     await close();
     throw new DatabaseUnavailableError(`cannot open the embedded database at ${config.dataDir}: ${(error as Error).message}`);

@@ -43,3 +43,33 @@ export async function acquireSyncLock(db: Database): Promise<SyncLock | null> {
   };
 }
 
+/** Who holds the sync lock, when it can be seen. */
+export interface LockHolder {
+  /** When the holder's connection (its run) began. */
+  since: Date;
+  /** The holder's process: the Postgres backend's pid, or the wa-sync process of the embedded file lock. */
+  pid: number;
+}
+
+/**
+ * The session holding the sync's advisory lock, from `pg_locks` (the key split into its two
+ * 32-bit halves as Postgres stores it) and that session's `backend_start`: a run connects once,
+ * at its start, so the connection's age is the run's. `null` when no one holds it any more, or
+ * the holder is another role's session that this role may not see (`backend_start` is then null:
+ * the run is counted as an ordinary overlap).
+ */
+export async function syncLockHolder(db: Database): Promise<LockHolder | null> {
+  const result = await db.knex.raw(
+    `SELECT a.pid, extract(epoch FROM clock_timestamp() - a.backend_start) * 1000 AS age_ms
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid::bigint = ((?::bigint >> 32) & 4294967295)
+        AND l.objid::bigint = (?::bigint & 4294967295)
+        AND a.backend_start IS NOT NULL`,
+    [SYNC_LOCK_KEY, SYNC_LOCK_KEY],
+  );
+  // The age by the server's clock, placed on ours: the two clocks may differ.
+  const row = (result.rows as { pid: number; age_ms: string | number }[])[0];
+  return row ? { pid: row.pid, since: new Date(Date.now() - Number(row.age_ms)) } : null;
+}

@@ -40,6 +40,13 @@ export interface InvalidWorkerValue {
   reason: string;
 }
 
+/** An active row the sync left alone because it cannot use it (an id off the pattern, a plan that failed). */
+export interface InvalidAccount {
+  session_id: string;
+  workspace_id: string;
+  reason: string;
+}
+
 /** What the worker told us on `/api/sessions`, split into usable and garbage entries. */
 export interface WorkerSnapshot {
   sessions: WorkerSession[];
@@ -93,6 +100,8 @@ export interface SyncPlan {
   invalidWorkerSessions: InvalidWorkerSession[];
   /** Values the worker sent that were treated as unknown; their entries were used. */
   invalidWorkerValues: InvalidWorkerValue[];
+  /** Active rows reported and left alone (never sent, never written). */
+  invalidAccounts: InvalidAccount[];
   accountsChecked: number;
 }
 

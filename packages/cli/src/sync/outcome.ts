@@ -1,7 +1,7 @@
 import type { SessionStatus } from '@wa-session-sync/shared';
 import type { AuditEntry } from '../audit';
 import type { AccountWrite } from '../db/accounts';
-import type { InvalidWorkerSession, InvalidWorkerValue, PlannedChange, RequestOutcome } from './model';
+import type { InvalidAccount, InvalidWorkerSession, InvalidWorkerValue, PlannedChange, RequestOutcome } from './model';
 
 // What a run reports: the shapes behind the text report and `--json`, and how one planned
 // change becomes a line of them (and of the audit log).
@@ -57,6 +57,8 @@ export interface SyncReport {
   invalid_worker_sessions: InvalidWorkerSession[];
   /** Values of usable worker entries treated as unknown (a phone number the column cannot hold...). */
   invalid_worker_values: InvalidWorkerValue[];
+  /** Active rows left alone: ids off the pattern (rows older than the id `CHECK`), or a row whose plan failed. */
+  invalid_accounts: InvalidAccount[];
   summary: {
     mismatches: number;
     reconnected: number;
@@ -68,8 +70,11 @@ export interface SyncReport {
     unknown_worker_sessions: number;
     invalid_worker_sessions: number;
     invalid_worker_values: number;
+    invalid_accounts: number;
   };
   audit_log: string | null;
+  /** What went wrong after the rows were committed (the audit log could not be written): printed on stderr. */
+  warnings: string[];
   /** From the health check to the last line of audit, before closing. */
   duration_ms: number;
   /**

@@ -1,6 +1,6 @@
 import type { WorkerSession } from '@wa-session-sync/shared';
 import type { Account, PlanOptions, WorkerSnapshot } from './model';
-import { NOT_FOUND_REASON, plan, Planner, settle } from './plan';
+import { nextAttemptAt, NOT_FOUND_REASON, plan, Planner, settle } from './plan';
 
 const NOW = new Date('2026-01-10T12:00:00.000Z');
 const EARLIER = '2026-01-10T11:00:00.000Z';
@@ -257,6 +257,21 @@ describe('plan: reconnect back-off across runs', () => {
     expect(again).toMatchObject({ action: 'given_up', write: null });
   });
 
+  it('clamps the wait at a day at every attempt count: 35 attempts of 50 is no invalid date', () => {
+    const patient = { baseMinutes: 5, maxAttempts: 50 };
+    const row = syncWritten('disconnected', { reconnect_attempts: 35, next_reconnect_at: EARLIER });
+    const [change] = plan([row], worker(), { autoReconnect: true, backoff: patient }, NOW).changes;
+    expect(change.action).toBe('start');
+    expect(settle(change, { ok: false, error: 'HTTP 503' }, patient, NOW).patch).toMatchObject({
+      reconnect_attempts: 36,
+      next_reconnect_at: '2026-01-11T12:00:00.000Z',
+    });
+    for (const attempts of [1, 10, 30, 31, 32, 100, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      expect(() => nextAttemptAt(attempts, patient, NOW)).not.toThrow();
+    }
+    expect(nextAttemptAt(9, patient, NOW)).toBe('2026-01-11T09:20:00.000Z');
+  });
+
   it('starts counting afresh when the database shows the session connected again', () => {
     const row = account({ metadata: { reconnect_attempts: 3, reconnect_given_up_at: EARLIER, next_reconnect_at: '2026-02-01T00:00:00.000Z' } });
     const [change] = plan([row], worker(), AUTO, NOW).changes;
@@ -307,6 +322,7 @@ describe('plan: more fixtures per rule', () => {
       changes: [],
       unknownWorkerSessions: [],
       invalidWorkerSessions: [],
+      invalidAccounts: [],
       invalidWorkerValues: [],
       accountsChecked: 0,
     });
@@ -335,6 +351,35 @@ describe('plan: what the worker runs that the database does not know, and garbag
     expect(result.changes).toEqual([
       expect.objectContaining({ action: 'update_status', write: expect.objectContaining({ status: 'connected', phone_number: null }) }),
     ]);
+  });
+});
+
+describe('plan: rows the sync cannot use are reported and skipped, never the run', () => {
+  it('reports a row whose ids are off the contract pattern (older than the CHECK) and sends nothing for it', () => {
+    const rows = [
+      account({ id: '1', session_id: 'evil\u001b]0;owned\u0007' }),
+      account({ id: '2', session_id: 'fine', workspace_id: 'w 1' }),
+      account({ id: '3', session_id: 'gone' }),
+    ];
+    const result = plan(rows, worker(), AUTO, NOW);
+    expect(result.invalidAccounts).toEqual([
+      { session_id: 'evil\u001b]0;owned\u0007', workspace_id: 'w1', reason: 'session_id does not match ^[A-Za-z0-9_-]{1,100}$' },
+      { session_id: 'fine', workspace_id: 'w 1', reason: 'workspace_id does not match ^[A-Za-z0-9_-]{1,100}$' },
+    ]);
+    expect(result.changes.map((c) => `${c.account.session_id}:${c.action}`)).toEqual(['gone:start']);
+    expect(result.accountsChecked).toBe(3);
+  });
+
+  it('reports a row whose plan throws and plans the others', () => {
+    const broken = account({ id: '1', session_id: 'broken', status: 'disconnected' });
+    Object.defineProperty(broken.metadata, 'sync_written_at', {
+      get() {
+        throw new RangeError('Invalid time value');
+      },
+    });
+    const result = plan([broken, account({ id: '2', session_id: 'gone' })], worker(), AUTO, NOW);
+    expect(result.invalidAccounts).toEqual([{ session_id: 'broken', workspace_id: 'w1', reason: 'cannot be planned: Invalid time value' }]);
+    expect(result.changes.map((c) => c.account.session_id)).toEqual(['gone']);
   });
 });
 

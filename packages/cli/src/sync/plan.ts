@@ -1,7 +1,8 @@
-import { isDeadStatus, REASONS, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
-import type { BackoffPolicy } from '../config';
+import { isDeadStatus, isValidId, ID_PATTERN_SOURCE, REASONS, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
+import { MAX_BACKOFF_MINUTES, type BackoffPolicy } from '../config';
 import type {
   Account,
+  InvalidAccount,
   PlanOptions,
   PlannedChange,
   RequestOutcome,
@@ -67,6 +68,7 @@ export class Planner {
   private readonly matched: Uint8Array;
   private readonly invalidIds: Set<string>;
   private readonly changes: PlannedChange[] = [];
+  private readonly invalidAccounts: InvalidAccount[] = [];
   private readonly nowIso: string;
   private accountsChecked = 0;
 
@@ -95,7 +97,21 @@ export class Planner {
         session = worker.sessions[i];
       }
       if (invalidIds.size > 0 && invalidIds.has(account.session_id)) continue;
-      const change = planAccount(account, session, this.options, this.now, this.nowIso);
+      const problem = idProblem(account);
+      if (problem) {
+        this.invalidAccounts.push({ session_id: account.session_id, workspace_id: account.workspace_id, reason: problem });
+        continue;
+      }
+      // One row's data (a metadata value no plan foresaw) must never cost the other rows their
+      // sync: the row is reported and left alone, the run goes on.
+      let change: PlannedChange | null;
+      try {
+        change = planAccount(account, session, this.options, this.now, this.nowIso);
+      } catch (error) {
+        const reason = `cannot be planned: ${error instanceof Error ? error.message : String(error)}`;
+        this.invalidAccounts.push({ session_id: account.session_id, workspace_id: account.workspace_id, reason });
+        continue;
+      }
       if (change) this.changes.push(change);
     }
     this.accountsChecked += accounts.length;
@@ -107,9 +123,21 @@ export class Planner {
       unknownWorkerSessions: this.worker.sessions.filter((_, i) => this.matched[i] === 0),
       invalidWorkerSessions: this.worker.invalid,
       invalidWorkerValues: this.worker.invalidValues,
+      invalidAccounts: this.invalidAccounts,
       accountsChecked: this.accountsChecked,
     };
   }
+}
+
+/**
+ * Why a row's ids are unusable, if they are: rows written before the id `CHECK` (migration 002,
+ * `NOT VALID`: old rows are not checked) may hold anything, and the worker refuses such an id
+ * (`400`), so the row is reported and never sent nor written.
+ */
+function idProblem(account: Account): string | null {
+  if (!isValidId(account.session_id)) return `session_id does not match ${ID_PATTERN_SOURCE}`;
+  if (!isValidId(account.workspace_id)) return `workspace_id does not match ${ID_PATTERN_SOURCE}`;
+  return null;
 }
 
 /** Each session's place in `sessions`, by id. */
@@ -218,9 +246,13 @@ function withReconnect(
   return change(account, workerStatus, request, base);
 }
 
-/** When the next attempt may be made after `attempts` attempts: base, 2x base, 4x base... */
+/**
+ * When the next attempt may be made after `attempts` attempts: base, 2x base, 4x base... up to
+ * `MAX_BACKOFF_MINUTES`, whatever the count: unclamped, 36 attempts at 5 minutes is a date past
+ * the year 275,760, which `toISOString` refuses.
+ */
 export function nextAttemptAt(attempts: number, backoff: BackoffPolicy, now: Date): string {
-  const minutes = backoff.baseMinutes * 2 ** Math.max(0, attempts - 1);
+  const minutes = Math.min(MAX_BACKOFF_MINUTES, backoff.baseMinutes * 2 ** Math.max(0, attempts - 1));
   return new Date(now.getTime() + minutes * 60_000).toISOString();
 }
 

@@ -16,6 +16,7 @@ function report(mismatches: MismatchReport[], overrides: Partial<SyncReport> = {
     unknown_worker_sessions: [],
     invalid_worker_sessions: [],
     invalid_worker_values: [],
+    invalid_accounts: [],
     summary: {
       mismatches: mismatches.length,
       reconnected: count('reconnected'),
@@ -27,8 +28,10 @@ function report(mismatches: MismatchReport[], overrides: Partial<SyncReport> = {
       unknown_worker_sessions: 0,
       invalid_worker_sessions: 0,
       invalid_worker_values: 0,
+      invalid_accounts: 0,
     },
     audit_log: null,
+    warnings: [],
     duration_ms: 12,
     timings_ms: {},
     ...overrides,
@@ -51,6 +54,26 @@ const seedMismatch: MismatchReport = {
 };
 
 describe('renderReport', () => {
+  it('prints what the database and the worker said with its control characters escaped, never obeyed', () => {
+    const evil = 'x\u001b]0;pwned\u0007\u001b[2J\u009b\u202e';
+    const unsafe = report([{ ...seedMismatch, session_id: evil, error: 'HTTP 500\r\n' }], {
+      invalid_accounts: [{ session_id: evil, workspace_id: '1\u0000', reason: 'session_id does not match' }],
+    });
+    unsafe.summary.invalid_accounts = 1;
+    const text = renderReport(unsafe, { color: false });
+    expect(text).toContain('Session ID: x\\x1b]0;pwned\\x07\\x1b[2J\\x9b\\u202e\n');
+    expect(text).toContain('   x\\x1b]0;pwned\\x07\\x1b[2J\\x9b\\u202e (workspace 1\\x00): session_id does not match\n');
+    expect(text).toContain('   Invalid accounts skipped: 1\n');
+    // Nothing a terminal acts on is left but the line breaks of the report itself.
+    expect(text.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+  });
+
+  it('leaves the colour sequences of its own on a terminal', () => {
+    const text = renderReport(report([{ ...seedMismatch, session_id: 'a\u001bb' }]), { color: true });
+    expect(text).toContain('a\\x1bb');
+    expect(text).toContain('\u001b[32m');
+  });
+
   it("renders the seed document's report", () => {
     expect(renderReport(report([seedMismatch]), { color: false })).toBe(
       [

@@ -3,8 +3,38 @@ import type { MismatchReport, SyncReport } from './outcome';
 
 const RULE = '='.repeat(60);
 
-/** The seed document's report, as text. Colour only when asked (a TTY without NO_COLOR). */
-export function renderReport(report: SyncReport, options: { color: boolean }): string {
+/**
+ * Characters a terminal acts on instead of printing: C0 and C1 controls (an ESC starts a sequence
+ * that can retitle or clear the terminal), DEL, the line and paragraph separators, and the
+ * bidirectional overrides and isolates (text that reads other than it is).
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every {@link UNPRINTABLE} character written as a visible escape (`\x1b`, `\u202e`). */
+export function escapeUnprintable(text: string): string {
+  return text.replace(UNPRINTABLE, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Every string of `value`, deeply, escaped: what the database and the worker said is printed, never obeyed. */
+function escapeStrings<T>(value: T): T {
+  if (typeof value === 'string') return escapeUnprintable(value) as T;
+  if (Array.isArray(value)) return value.map(escapeStrings) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, escapeStrings(item)])) as T;
+  }
+  return value;
+}
+
+/**
+ * The seed document's report, as text. Colour only when asked (a TTY without NO_COLOR). Every
+ * string of the report is escaped first (`escapeUnprintable`): session ids, phone numbers, errors
+ * and reasons come from the accounts table and the worker. `--json` needs nothing: JSON escapes them.
+ */
+export function renderReport(unsafe: SyncReport, options: { color: boolean }): string {
+  const report = escapeStrings(unsafe);
   // Loaded here, not with the module: a `--json` run never needs it.
   const { Chalk } = require('chalk') as typeof import('chalk');
   const c = new Chalk({ level: options.color ? 1 : 0 });
@@ -54,6 +84,9 @@ export function renderReport(report: SyncReport, options: { color: boolean }): s
   section(out, c, '🚫 Worker entries skipped as invalid (never written):', report.invalid_worker_sessions, (s) =>
     `${s.session_id ?? '(no id)'}: ${s.reason}`,
   );
+  section(out, c, '🚫 Accounts skipped as invalid (never sent, never written):', report.invalid_accounts, (a) =>
+    `${a.session_id} (workspace ${a.workspace_id}): ${a.reason}`,
+  );
   section(out, c, '🚫 Worker values ignored (the entry was used, the value treated as unknown):', report.invalid_worker_values, (v) =>
     `${v.session_id}: ${v.field} ${v.value}: ${v.reason}`,
   );
@@ -70,6 +103,7 @@ export function renderReport(report: SyncReport, options: { color: boolean }): s
   out(`   Unknown to the database: ${s.unknown_worker_sessions}`);
   out(`   Invalid worker entries: ${s.invalid_worker_sessions}`);
   if (s.invalid_worker_values > 0) out(`   Invalid worker values: ${s.invalid_worker_values}`);
+  if (s.invalid_accounts > 0) out(`   Invalid accounts skipped: ${s.invalid_accounts}`);
   if (s.conflicts > 0) out(`   Skipped (row changed meanwhile): ${s.conflicts}`);
   out(RULE);
   return `${lines.join('\n')}\n`;

@@ -3,8 +3,8 @@ import { AuditLog, type AuditEntry } from '../audit';
 import type { SyncConfig } from '../config';
 import { readActiveAccountPages, writeAccounts, type AccountPages, type AccountWrite } from '../db/accounts';
 import { asDatabaseError, openDatabase, type Database } from '../db/knex';
-import { acquireSyncLock, type SyncLock } from '../db/lock';
-import { EmbeddedDatabaseLockedError } from '../errors';
+import { acquireSyncLock, syncLockHolder, type LockHolder, type SyncLock } from '../db/lock';
+import { AuditLogError, EmbeddedDatabaseLockedError, SyncStuckError } from '../errors';
 import { WorkerClient, type SessionRequest } from '../worker-client';
 import type { PlannedChange, PlanOptions, RequestOutcome, SyncPlan } from './model';
 import {
@@ -32,10 +32,13 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     timings[phase] = Math.round((t - mark) * 10) / 10;
     mark = t;
   };
+  // Before anything is sent or written: a run that could not record what it did must not do it.
+  const log = config.dryRun ? undefined : await openAuditLog(config.auditLogPath);
   const client = new WorkerClient({
     baseUrl: config.workerUrl,
     apiKey: config.apiKey,
     timeoutMs: config.requestTimeoutMs,
+    deadline: Date.now() + config.runTimeoutMs,
     concurrency: config.reconnectConcurrency,
   });
   let db: Database | undefined;
@@ -45,7 +48,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
   // Nothing is acted on or written before both have succeeded, so a sick worker still means
   // exit 1 with nothing written; a run that does not get the lock never asks the worker for
   // sessions.
-  const opening = openAndLock(config).then((opened) => {
+  const opening = openAndLock(config, clock()).then((opened) => {
     db = opened.db;
     lock = opened.lock;
     return opened;
@@ -65,8 +68,6 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     const connection = opened.lock.connection;
     lap('lock');
 
-    const auditOpening = config.dryRun ? undefined : AuditLog.open(config.auditLogPath);
-    auditOpening?.catch(() => undefined);
     const now = clock();
     const { planned, planningMs } = await readAndPlan(
       client,
@@ -75,8 +76,6 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
       { autoReconnect: config.autoReconnect, backoff: config.backoff },
       now,
     );
-    // Opened alongside the reads; a log that cannot be opened stops the run before it acts.
-    const log = auditOpening ? await auditOpening : undefined;
     lap('read');
     // Each page was planned as it came: that time is the plan's.
     timings.read = Math.round((timings.read - planningMs) * 10) / 10;
@@ -107,12 +106,19 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     const runId = randomUUID();
     const mismatches = planned.changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
     let auditFile: string | null = null;
+    const warnings: string[] = [];
     if (log) {
       const entries = writeError
         ? unwrittenRequests(planned.changes, outcomes, writeError)
         : planned.changes.map((change, i) => auditEntry(change, mismatches[i], writes.get(change)));
-      await log.write(runId, entries);
-      if (entries.length > 0) auditFile = log.file;
+      // The rows are committed by now: a failing audit write must not turn a done sync into a
+      // failed one (the next run would redo it), so it is a warning, and the lines go to stderr.
+      try {
+        await log.write(runId, entries);
+        if (entries.length > 0) auditFile = log.file;
+      } catch (error) {
+        warnings.push(`the audit log ${log.file} could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${entries.length} line(s) lost`);
+      }
     }
     if (writeError) throw writeError;
 
@@ -137,6 +143,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
         })),
         invalid_worker_sessions: planned.invalidWorkerSessions,
         invalid_worker_values: planned.invalidWorkerValues,
+        invalid_accounts: planned.invalidAccounts,
         summary: {
           mismatches: mismatches.length,
           reconnected: count('reconnected'),
@@ -148,8 +155,10 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
           unknown_worker_sessions: planned.unknownWorkerSessions.length,
           invalid_worker_sessions: planned.invalidWorkerSessions.length,
           invalid_worker_values: planned.invalidWorkerValues.length,
+          invalid_accounts: planned.invalidAccounts.length,
         },
         audit_log: auditFile,
+        warnings,
         duration_ms: Math.round(performance.now() - startedAt),
         timings_ms: timings,
       },
@@ -195,21 +204,55 @@ async function readAndPlan(
   return { planned, planningMs: planningMs + performance.now() - started };
 }
 
-/** Opens the database and takes the sync lock; `lock: null` with the reason when skipped. */
-async function openAndLock(config: SyncConfig): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
+async function openAuditLog(file: string): Promise<AuditLog> {
+  try {
+    return await AuditLog.open(file);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new AuditLogError(`the audit log ${file} cannot be written (${why}); set WA_SYNC_AUDIT_LOG to a writable file`, { cause: error });
+  }
+}
+
+/**
+ * Opens the database and takes the sync lock; `lock: null` with the reason when another run holds
+ * it. A holder older than `WA_SYNC_STUCK_MINUTES` is no overlap but a stuck sync: `SyncStuckError`.
+ */
+async function openAndLock(config: SyncConfig, now: Date): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
   let db: Database;
   try {
-    db = await openDatabase(config.database);
+    db = await openDatabase(config.database, { statementTimeoutMs: config.runTimeoutMs });
   } catch (error) {
-    if (error instanceof EmbeddedDatabaseLockedError) return { lock: null, skipped: error.message };
-    throw error;
+    if (!(error instanceof EmbeddedDatabaseLockedError)) throw error;
+    refuseStuck(error.holder, config, now);
+    return { lock: null, skipped: error.message };
   }
   try {
-    return { db, lock: await acquireSyncLock(db) };
+    const lock = await acquireSyncLock(db);
+    if (!lock) refuseStuck(await syncLockHolder(db), config, now);
+    return { db, lock };
   } catch (error) {
     await db.close();
     throw error;
   }
+}
+
+function refuseStuck(holder: LockHolder | null, config: SyncConfig, now: Date): void {
+  if (!holder) return;
+  const age = now.getTime() - holder.since.getTime();
+  if (age <= config.stuckMs) return;
+  throw new SyncStuckError(
+    `another sync-sessions run (pid ${holder.pid}) has held the lock for ${formatAge(age)}, since ${holder.since.toISOString()}: ` +
+      `more than WA_SYNC_STUCK_MINUTES (${config.stuckMs / 60_000}), a stuck sync`,
+  );
+}
+
+/** `2 h 5 min`, `14 min 3 s`, `1.2 s`. */
+export function formatAge(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as createWhatsappAccounts from './001_create_whatsapp_accounts';
+import * as checkIds from './002_check_ids';
 
 interface Migration {
   name: string;
@@ -8,7 +9,10 @@ interface Migration {
 }
 
 /** Every migration, in order. Listed here (not globbed from disk) so `.ts` and `.js` never mix. */
-const MIGRATIONS: readonly Migration[] = [{ name: '001_create_whatsapp_accounts', ...createWhatsappAccounts }];
+const MIGRATIONS: readonly Migration[] = [
+  { name: '001_create_whatsapp_accounts', ...createWhatsappAccounts },
+  { name: '002_check_ids', ...checkIds },
+];
 
 const source: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
