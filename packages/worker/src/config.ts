@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { DEFAULT_SESSIONS_DIR } from './paths';
+import { guessableSecretRule } from './secret-strength';
 
 /** The worker's whole configuration, parsed once from the environment at boot. */
 export interface WorkerConfig {
@@ -25,6 +27,8 @@ export interface WorkerConfig {
   webVersionCache: 'none' | 'local' | 'remote' | undefined;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
+  /** `DATABASE_URL` (or `DATABASE_URL_FILE`): read so that it leaves the environment with the other secrets. */
+  databaseUrl: string | undefined;
   logDir: string;
   logLevel: string;
   /** First reconnect delay; doubles per attempt, with jitter (WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS). */
@@ -58,14 +62,14 @@ export function defaultLaunchConcurrency(cores = os.availableParallelism()): num
   return Math.max(1, Math.floor(cores / 2));
 }
 
-/** The placeholder keys of `.env.example`: refused, so that no worker runs with a published key. */
-const PLACEHOLDER_SECRETS = new Set(['change-me-worker-api-key', 'change-me-webhook-secret']);
+export { MIN_SECRET_LENGTH } from './secret-strength';
 
-/** Shortest API key or webhook secret accepted. */
-export const MIN_SECRET_LENGTH = 16;
-
-/** Variables whose values must never be echoed, even in an error. */
-const SECRET_VARIABLES = new Set(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET']);
+/**
+ * Variables whose values must never be echoed, even in an error, nor stay in the running worker's
+ * environment (main.ts hands them over a pipe); each may be given as `<NAME>_FILE` instead.
+ */
+export const SECRET_VARIABLES = ['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET', 'DATABASE_URL'] as const;
+const SECRETS = new Set<string>(SECRET_VARIABLES);
 
 /** A variable's value is unusable; the message completes "<VARIABLE>: ". */
 class Invalid extends Error {}
@@ -105,8 +109,8 @@ const text: Parse<string> = (raw) => {
 const raw: Parse<string> = (value) => value;
 
 const secret: Parse<string> = (value) => {
-  if (PLACEHOLDER_SECRETS.has(value)) throw new Invalid('is the placeholder from .env.example: set a secret of your own (e.g. openssl rand -hex 32)');
-  if (value.length < MIN_SECRET_LENGTH) throw new Invalid(`must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  const rule = guessableSecretRule(value);
+  if (rule) throw new Invalid(rule);
   return value;
 };
 
@@ -133,7 +137,11 @@ const httpUrl: Parse<string> = (value) => {
  * problem. Unset and empty are the same.
  */
 class Reader {
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    /** The worker's user id: a secret file must be its own (or the worker is root). */
+    private readonly uid: number | undefined,
+  ) {}
 
   optional<T>(name: string, parse: Parse<T>): T | undefined {
     const value = this.env[name];
@@ -142,7 +150,7 @@ class Reader {
       return parse(value);
     } catch (error) {
       // A secret's own checks never echo its value; any other message about a secret is withheld.
-      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRET_VARIABLES.has(name) && parse !== secret ? 'is invalid' : error.message}`);
+      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRETS.has(name) && parse !== secret ? 'is invalid' : error.message}`);
       throw error;
     }
   }
@@ -151,11 +159,52 @@ class Reader {
     return this.optional(name, parse) ?? fallback;
   }
 
-  required<T>(name: string, parse: Parse<T>): T {
-    const value = this.optional(name, parse);
-    if (value === undefined) throw new ConfigError(`${name}: is required`);
-    return value;
+  /** A secret from `<name>` or from the file `<name>_FILE` names (one of them, not both). */
+  secret(name: (typeof SECRET_VARIABLES)[number], parse: Parse<string>): string | undefined {
+    const fileVariable = `${name}_FILE`;
+    const file = this.optional(fileVariable, text);
+    if (file === undefined) return this.optional(name, parse);
+    if (this.env[name]) throw new ConfigError(`${name} and ${fileVariable}: set one of them, not both`);
+    const value = readSecretFile(fileVariable, file, this.uid);
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof Invalid) throw new ConfigError(`${name} (from ${fileVariable}): ${parse === secret ? error.message : 'is invalid'}`);
+      throw error;
+    }
   }
+}
+
+/**
+ * A secret file's content, without its final newline. Refused when others could read or replace
+ * it, or when it belongs to another user: the file is the secret.
+ */
+function readSecretFile(variable: string, file: string, uid: number | undefined): string {
+  let stat: fs.Stats;
+  let content: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new ConfigError(`${variable}: ${file} is not a regular file`);
+      content = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new ConfigError(`${variable}: ${file} is open to group or others (mode ${mode}): chmod 600 it`);
+  }
+  if (uid !== undefined && uid !== 0 && stat.uid !== uid) {
+    throw new ConfigError(`${variable}: ${file} belongs to uid ${stat.uid}, not to the worker's user (uid ${uid}): chown it`);
+  }
+  const value = content.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${variable}: ${file} is empty`);
+  return value;
 }
 
 /**
@@ -180,11 +229,12 @@ export function parseBrowserArgs(raw: string | undefined): string[] {
 }
 
 /** Parses and validates the environment; throws one `ConfigError` naming the first bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const e = new Reader(env);
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.()): WorkerConfig {
+  const e = new Reader(env, uid);
   const port = e.get('PORT', int(0, 65535), 3001);
   const host = e.get('HOST', text, '127.0.0.1');
-  const apiKey = e.required('WHATSAPP_NODE_API_KEY', secret);
+  const apiKey = e.secret('WHATSAPP_NODE_API_KEY', secret);
+  if (apiKey === undefined) throw new ConfigError('WHATSAPP_NODE_API_KEY: is required');
   const sessionsDir = path.resolve(e.get('WHATSAPP_SESSIONS_DIR', text, DEFAULT_SESSIONS_DIR));
   const autoReconnect = e.get('WHATSAPP_WEBJS_AUTO_RECONNECT', bool, true);
   const maxReconnectAttempts = e.get('WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', int(0, 1000), 3);
@@ -195,7 +245,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const browserArgs = parseBrowserArgs(e.optional('WHATSAPP_WEBJS_BROWSER_ARGS', raw));
   const webVersionCache = e.optional('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'));
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
-  const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', secret);
+  const webhookSecret = e.secret('WHATSAPP_WEBHOOK_SECRET', secret);
+  const databaseUrl = e.secret('DATABASE_URL', text);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
   const logLevel = e.get('LOG_LEVEL', oneOf('error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'), 'info');
   const reconnectBaseDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS', int(0, 3_600_000), 2000);
@@ -226,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     webVersionCache,
     webhookUrl,
     webhookSecret,
+    databaseUrl,
     logDir,
     logLevel,
     reconnectBaseDelayMs,
