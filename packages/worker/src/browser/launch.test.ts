@@ -2,11 +2,12 @@ import { browserArgs, browserEnv, markerArg } from './launch';
 
 describe('browser arguments', () => {
   it('launches Chromium with the orphan marker and the extra arguments last', () => {
-    const args = browserArgs({ sessionsDir: '/srv/s', extraArgs: ['--x'], isRoot: true });
+    const args = browserArgs({ sessionsDir: '/srv/s', extraArgs: ['--x'], sandbox: false });
     expect(args[0]).toBe('--no-sandbox');
     expect(args).toContain(markerArg('/srv/s'));
     expect(args[args.length - 1]).toBe('--x');
-    expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: [], isRoot: false })).not.toContain('--no-sandbox');
+    expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: [], sandbox: true })).not.toContain('--no-sandbox');
+    expect(browserArgs({ sessionsDir: '/srv/s', extraArgs: ['--no-sandbox'], sandbox: false }).filter((a) => a === '--no-sandbox')).toHaveLength(1);
   });
 });
 

@@ -10,11 +10,11 @@ export function markerArg(sessionsDir: string): string {
 export function browserArgs(options: {
   sessionsDir: string;
   extraArgs: readonly string[];
-  isRoot?: boolean;
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides). */
+  sandbox: boolean;
 }): string[] {
-  const isRoot = options.isRoot ?? process.getuid?.() === 0;
   return [
-    ...(isRoot ? ['--no-sandbox'] : []),
+    ...(options.sandbox || options.extraArgs.includes('--no-sandbox') ? [] : ['--no-sandbox']),
     '--disable-gpu',
     '--disable-dev-shm-usage',
     '--disable-background-networking',
@@ -81,6 +81,8 @@ export function puppeteerOptions(options: {
   env?: Record<string, string>;
   sessionsDir: string;
   extraArgs: readonly string[];
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides). */
+  sandbox: boolean;
 }): PuppeteerLaunchOptions {
   return {
     executablePath: options.executablePath,

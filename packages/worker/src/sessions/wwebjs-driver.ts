@@ -21,6 +21,8 @@ export interface WwebjsDriverOptions {
   /** Absolute; also the orphan marker carried by every Chromium. */
   sessionsDir: string;
   browserArgs: readonly string[];
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides, at start). */
+  sandbox: boolean;
   /** whatsapp-web.js `webVersionCache.type`; undefined keeps the library default. */
   webVersionCache: 'none' | 'local' | 'remote' | undefined;
   /** Niceness given to each Chromium process group after launch; 0 leaves Chromium's own. */
@@ -44,6 +46,7 @@ export class WwebjsDriver implements SessionDriver {
         env: this.options.browser.env,
         sessionsDir: this.options.sessionsDir,
         extraArgs: this.options.browserArgs,
+        sandbox: this.options.sandbox,
       }),
       ...(this.options.webVersionCache ? { webVersionCache: { type: this.options.webVersionCache } as never } : {}),
     });
