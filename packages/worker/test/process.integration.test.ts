@@ -39,6 +39,29 @@ describe('wa-worker configuration errors', () => {
   });
 });
 
+describe('wa-worker guessable secrets', () => {
+  it.each([
+    ['WHATSAPP_NODE_API_KEY', 'passwordpassword', 'is a shorter string repeated'],
+    ['WHATSAPP_NODE_API_KEY', 'change-me-worker-api-key', 'is the placeholder from .env.example'],
+    ['WHATSAPP_NODE_API_KEY', 'zzzzzzzzzzzzzzzzzzzzzzzz', 'is one character repeated'],
+    ['WHATSAPP_NODE_API_KEY', 'admin-admin-1234', 'is too easy to guess (under 60 bits estimated)'],
+    ['WHATSAPP_WEBHOOK_SECRET', 'hookhookhookhook', 'is a shorter string repeated'],
+  ])('refuses %s=%s at start: exit 2 naming the rule, never the secret', (name, value, rule) => {
+    const env = { PATH: process.env.PATH, WHATSAPP_NODE_API_KEY: API_KEY, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'process-webhook-secret', [name]: value };
+    let status: number | null = 0;
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [WORKER_BIN], { env, stdio: 'pipe' });
+    } catch (error) {
+      status = (error as { status: number }).status;
+      stderr = String((error as { stderr: Buffer }).stderr);
+    }
+    expect(status).toBe(2);
+    expect(stderr).toBe(`wa-worker: ${name}: ${rule}: ${rule.startsWith('is the placeholder') ? 'set a secret of your own' : 'set a random secret'} (e.g. openssl rand -hex 32)\n`);
+    expect(stderr).not.toContain(value.slice(0, 8));
+  });
+});
+
 // The whole flow on every browser the worker may pick that this machine has (headless shell,
 // full Chromium in the new headless mode, the bundled headless shell).
 describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [string, BrowserUnderTest]))('wa-worker as a process, on %s', (_name, browser) => {
