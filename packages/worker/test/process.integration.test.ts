@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { browsersUnderTest, simulatedWorkerEnv, startSimulator, type BrowserUnderTest, type Simulator } from '@wa-session-sync/test-support';
@@ -50,15 +51,19 @@ describe('wa-worker guessable secrets', () => {
     const env = { PATH: process.env.PATH, WHATSAPP_NODE_API_KEY: API_KEY, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'process-webhook-secret', [name]: value };
     let status: number | null = 0;
     let stderr = '';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wa-worker-guessable-'));
+    Object.assign(env, { WHATSAPP_SESSIONS_DIR: path.join(dir, 'sessions'), LOG_DIR: path.join(dir, 'logs') });
     try {
-      execFileSync(process.execPath, [WORKER_BIN], { env, stdio: 'pipe' });
+      // Bounded: a worker that takes the secret starts and would run on.
+      execFileSync(process.execPath, [WORKER_BIN], { env: { ...env, PORT: '0' }, stdio: 'pipe', timeout: 10_000 });
     } catch (error) {
-      status = (error as { status: number }).status;
+      status = (error as { status: number | null }).status;
       stderr = String((error as { stderr: Buffer }).stderr);
     }
     expect(status).toBe(2);
     expect(stderr).toBe(`wa-worker: ${name}: ${rule}: ${rule.startsWith('is the placeholder') ? 'set a secret of your own' : 'set a random secret'} (e.g. openssl rand -hex 32)\n`);
     expect(stderr).not.toContain(value.slice(0, 8));
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
