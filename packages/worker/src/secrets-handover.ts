@@ -52,6 +52,14 @@ export function superviseWithoutSecrets(secrets: Record<string, string>): Promis
   });
 }
 
+/** Whether this worker was started by {@link superviseWithoutSecrets}. */
+let supervised = false;
+
+/** The pid an operator knows this worker by: its supervisor's when it has one (`kill` on it reaches the worker). */
+export function operatorPid(): number {
+  return supervised ? process.ppid : process.pid;
+}
+
 /**
  * In the worker started by {@link superviseWithoutSecrets}: the secrets it was handed (none when it
  * was started directly). If the supervisor dies (SIGKILL), the worker dies at once as well, as one
@@ -61,6 +69,7 @@ export async function receiveSecrets(): Promise<Record<string, string>> {
   const fdText = process.env[HANDOVER_FD_VARIABLE];
   if (fdText === undefined) return {};
   delete process.env[HANDOVER_FD_VARIABLE];
+  supervised = true;
   const pipe = new net.Socket({ fd: Number(fdText), readable: true, writable: false });
   const secrets = await new Promise<Record<string, string>>((resolve, reject) => {
     let received = '';

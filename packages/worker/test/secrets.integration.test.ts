@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { killProcessesMentioning, spawnProcess } from '@wa-session-sync/test-support';
+import { killProcessesMentioning, spawnProcess, startWorker, unprivilegedUser } from '@wa-session-sync/test-support';
 import { spawnWorker, tempDir, waitFor, WORKER_BIN, type WorkerProcess } from './helpers';
 
 // Point 2 of issue 16: no secret in the environment of the running worker, nor of the browser it
@@ -11,7 +11,7 @@ import { spawnWorker, tempDir, waitFor, WORKER_BIN, type WorkerProcess } from '.
 jest.setTimeout(60_000);
 
 const STAND_IN = `#!/bin/sh
-{ echo "== browser $$"; tr '\\0' '\\n' < /proc/self/environ
+{ echo "== args $*"; echo "== browser $$"; tr '\\0' '\\n' < /proc/self/environ
   echo "== worker $PPID"; tr '\\0' '\\n' < /proc/$PPID/environ
   echo "== end"; } >> "$0.record"
 while kill -0 $PPID 2>/dev/null; do sleep 0.2; done
@@ -133,5 +133,24 @@ describe('the supervisor of a worker whose secrets were moved out', () => {
     const result = await run.done;
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(`wa-worker: WHATSAPP_NODE_API_KEY_FILE: ${file} is open to group or others (mode 0644): chmod 600 it\n`);
+  });
+});
+
+describe("Chromium's sandbox", () => {
+  it('is off for a worker run as root, and the log says why', async () => {
+    worker = await spawnWorker({ ...baseEnv(), WHATSAPP_WEBHOOK_SECRET: webhookSecret }, key);
+    expect(await recordedEnvironments(worker)).toMatch(/^== args .*--no-sandbox/);
+    expect(worker.stdout()).toMatch(/"message":"Chromium sandbox off","timestamp":"[^"]+","why":"the worker runs as root[^"]*"/);
+  });
+
+  it('stays on for a worker run as a user of its own where user namespaces work, and the log says so', async () => {
+    const user = unprivilegedUser() ?? { uid: process.getuid!(), gid: process.getgid!() };
+    await fs.chmod(dir, 0o755);
+    await fs.chown(dir, user.uid, user.gid);
+    await fs.chown(browser, user.uid, user.gid);
+    worker = await startWorker({ apiKey: key, env: { ...baseEnv(), WHATSAPP_WEBHOOK_SECRET: webhookSecret }, user, cwd: dir });
+    const record = await recordedEnvironments(worker);
+    expect(worker.stdout()).toMatch(/"message":"Chromium sandbox on","timestamp":"[^"]+","why":"unprivileged user namespaces are available"/);
+    expect(record).not.toMatch(/^== args .*--no-sandbox/);
   });
 });

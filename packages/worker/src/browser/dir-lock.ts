@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkerError } from '../errors';
+import { operatorPid } from '../secrets-handover';
 
 /** Thrown at start when another worker holds the sessions folder (the worker exits 1). */
 export class SessionsDirLockedError extends WorkerError {
@@ -50,7 +51,7 @@ export async function lockSessionsDir(dir: string, options: { waitSec?: number }
     return { locked: false };
   }
   // `fd` stays open until the process exits: that is the lock.
-  const holder = Buffer.from(`${JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() })}\n`);
+  const holder = Buffer.from(`${JSON.stringify({ pid: operatorPid(), host: os.hostname(), since: new Date().toISOString() })}\n`);
   fs.ftruncateSync(fd, 0);
   fs.writeSync(fd, holder, 0, holder.length, 0);
   return { locked: true };
