@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { DEFAULT_SESSIONS_DIR } from './paths';
 import { guessableSecretRule } from './secret-strength';
+import { readSecretFile, SECRET_VARIABLES, type SecretVariable } from './secrets';
 
 /** The worker's whole configuration, parsed once from the environment at boot. */
 export interface WorkerConfig {
@@ -27,8 +27,6 @@ export interface WorkerConfig {
   webVersionCache: 'none' | 'local' | 'remote' | undefined;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
-  /** `DATABASE_URL` (or `DATABASE_URL_FILE`): read so that it leaves the environment with the other secrets. */
-  databaseUrl: string | undefined;
   logDir: string;
   logLevel: string;
   /** First reconnect delay; doubles per attempt, with jitter (WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS). */
@@ -64,11 +62,6 @@ export function defaultLaunchConcurrency(cores = os.availableParallelism()): num
 
 export { MIN_SECRET_LENGTH } from './secret-strength';
 
-/**
- * Variables whose values must never be echoed, even in an error, nor stay in the running worker's
- * environment (main.ts hands them over a pipe); each may be given as `<NAME>_FILE` instead.
- */
-export const SECRET_VARIABLES = ['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET', 'DATABASE_URL'] as const;
 const SECRETS = new Set<string>(SECRET_VARIABLES);
 
 /** A variable's value is unusable; the message completes "<VARIABLE>: ". */
@@ -160,7 +153,7 @@ class Reader {
   }
 
   /** A secret from `<name>` or from the file `<name>_FILE` names (one of them, not both). */
-  secret(name: (typeof SECRET_VARIABLES)[number], parse: Parse<string>): string | undefined {
+  secret(name: SecretVariable, parse: Parse<string>): string | undefined {
     const fileVariable = `${name}_FILE`;
     const file = this.optional(fileVariable, text);
     if (file === undefined) return this.optional(name, parse);
@@ -173,38 +166,6 @@ class Reader {
       throw error;
     }
   }
-}
-
-/**
- * A secret file's content, without its final newline. Refused when others could read or replace
- * it, or when it belongs to another user: the file is the secret.
- */
-function readSecretFile(variable: string, file: string, uid: number | undefined): string {
-  let stat: fs.Stats;
-  let content: string;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new ConfigError(`${variable}: ${file} is not a regular file`);
-      content = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if ((stat.mode & 0o077) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new ConfigError(`${variable}: ${file} is open to group or others (mode ${mode}): chmod 600 it`);
-  }
-  if (uid !== undefined && uid !== 0 && stat.uid !== uid) {
-    throw new ConfigError(`${variable}: ${file} belongs to uid ${stat.uid}, not to the worker's user (uid ${uid}): chown it`);
-  }
-  const value = content.replace(/\r?\n$/, '');
-  if (value === '') throw new ConfigError(`${variable}: ${file} is empty`);
-  return value;
 }
 
 /**
@@ -246,7 +207,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
   const webVersionCache = e.optional('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'));
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
   const webhookSecret = e.secret('WHATSAPP_WEBHOOK_SECRET', secret);
-  const databaseUrl = e.secret('DATABASE_URL', text);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));
   const logLevel = e.get('LOG_LEVEL', oneOf('error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'), 'info');
   const reconnectBaseDelayMs = e.get('WHATSAPP_WEBJS_RECONNECT_BASE_DELAY_MS', int(0, 3_600_000), 2000);
@@ -277,7 +237,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
     webVersionCache,
     webhookUrl,
     webhookSecret,
-    databaseUrl,
     logDir,
     logLevel,
     reconnectBaseDelayMs,

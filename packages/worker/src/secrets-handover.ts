@@ -6,7 +6,7 @@
 // (read once), forwards signals and exits as the worker does.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { SECRET_VARIABLES } from './config';
+import { SECRET_VARIABLES } from './secrets';
 
 /** Names the pipe (a file descriptor) the worker reads its handed-over secrets from. */
 const HANDOVER_FD_VARIABLE = 'WA_WORKER_SECRETS_FD';

@@ -90,12 +90,11 @@ describe('secrets out of reach of the browser', () => {
         WHATSAPP_NODE_API_KEY: '',
         WHATSAPP_NODE_API_KEY_FILE: await secretFile('api-key', key),
         WHATSAPP_WEBHOOK_SECRET_FILE: await secretFile('webhook-secret', webhookSecret),
-        DATABASE_URL_FILE: await secretFile('database-url', databaseUrl),
       },
       key,
     );
     const record = await recordedEnvironments(worker);
-    expectNoSecret(record);
+    for (const secret of [key, webhookSecret]) expect(record).not.toContain(secret);
     expect(record).toContain('WHATSAPP_NODE_API_KEY_FILE=');
   });
 });
