@@ -135,8 +135,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 5_000,
     bodyLimit: BODY_LIMIT,
     // Ids are at most 100 characters, so a longer path parameter is an invalid id: Fastify hands it
-    // to frameworkErrors (below) instead of answering 414 in its own shape.
-    maxParamLength: 100,
+    // to frameworkError instead of answering 414 in its own shape.
+    routerOptions: { maxParamLength: 100 },
     frameworkErrors: frameworkError,
     return503OnClosing: true,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers, buildValidator: lazyValidators } },

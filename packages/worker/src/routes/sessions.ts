@@ -25,9 +25,9 @@ const errors = {
   401: ErrorResponseSchema,
   404: ErrorResponseSchema,
   409: ErrorResponseSchema,
-  429: ErrorResponseSchema,
   413: ErrorResponseSchema,
   415: ErrorResponseSchema,
+  429: ErrorResponseSchema,
   500: ErrorResponseSchema,
   503: ErrorResponseSchema,
 };
