@@ -42,6 +42,10 @@ export function superviseWithoutSecrets(secrets: Record<string, string>): Promis
   pipe.on('error', () => undefined);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, () => child.kill(signal));
   return new Promise<never>(() => {
+    child.once('error', (error) => {
+      process.stderr.write(`wa-worker: could not start the worker without its secrets in the environment: ${error.message}\n`);
+      process.exit(1);
+    });
     child.on('exit', (code, signal) => {
       if (signal) {
         for (const forwarded of FORWARDED_SIGNALS) process.removeAllListeners(forwarded);
@@ -81,9 +85,10 @@ export async function receiveSecrets(): Promise<Record<string, string>> {
       pipe.off('data', onData).off('end', closedEarly);
       resolve(JSON.parse(received.slice(0, end)) as Record<string, string>);
     };
-    pipe.on('data', onData).once('end', closedEarly);
+    pipe.on('data', onData).once('end', closedEarly).once('error', reject);
   });
-  pipe.on('end', () => process.kill(process.pid, 'SIGKILL'));
+  const supervisorGone = () => process.kill(process.pid, 'SIGKILL');
+  pipe.on('end', supervisorGone).on('error', supervisorGone);
   // Without a 'data' listener the stream would stop reading, and never see the end.
   pipe.resume();
   pipe.unref();
