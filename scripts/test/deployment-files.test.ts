@@ -60,7 +60,7 @@ describe('deployment files', () => {
   });
 
   it('gives the worker more time to stop than its own shutdown bound (+5 s hard stop in service.ts)', () => {
-    const bound = loadConfig({ WHATSAPP_NODE_API_KEY: 'x'.repeat(16) }).shutdownTimeoutMs + 5_000;
+    const bound = loadConfig({ WHATSAPP_NODE_API_KEY: '5c0f3e9a7b21d4c86e1f0a9b3d7c2e54' }).shutdownTimeoutMs + 5_000;
     const grace = /wa-worker:[\s\S]*?stop_grace_period: (\d+)s/.exec(read('docker-compose.yml'))?.[1];
     const timeout = /^TimeoutStopSec=(\d+)$/m.exec(read('deploy/systemd/wa-worker.service'))?.[1];
 

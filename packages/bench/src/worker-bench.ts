@@ -23,6 +23,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { findBrowserOnThisMachine } from '@wa-session-sync/worker/dist/browser/discovery';
 import { markerArg } from '@wa-session-sync/worker/dist/browser/launch';
+import { sandboxOnThisMachine } from '@wa-session-sync/worker/dist/browser/sandbox';
 import { WwebjsDriver } from '@wa-session-sync/worker/dist/sessions/wwebjs-driver';
 import { startSimulator, type Simulator } from '@wa-session-sync/simulator';
 import {
@@ -135,11 +136,13 @@ async function measureRestore(env: Record<string, string>, sessionsDir: string):
  */
 async function measureFloor(env: Record<string, string>, sessionsDir: string, rounds: number): Promise<number[]> {
   const browser = await findBrowserOnThisMachine(env.PUPPETEER_EXECUTABLE_PATH);
+  const browserArgs = JSON.parse(env.WHATSAPP_WEBJS_BROWSER_ARGS ?? '[]') as string[];
   const driver = new WwebjsDriver({
     browser,
     marker: markerArg(sessionsDir, 'bench'),
     previousMarker: null,
-    browserArgs: JSON.parse(env.WHATSAPP_WEBJS_BROWSER_ARGS ?? '[]') as string[],
+    browserArgs,
+    sandbox: sandboxOnThisMachine(browserArgs).enabled,
     webVersionCache: { type: 'none' },
   });
   const times: number[] = [];

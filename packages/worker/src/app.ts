@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import swagger from '@fastify/swagger';
 import type { ErrorCode, ErrorResponse } from '@wa-session-sync/shared';
-import { CapacityExhaustedError, UnsupportedMediaTypeError, WorkerError } from './errors';
+import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle';
+import { CapacityExhaustedError, InvalidIdError, TooManyRequestsError, UnsupportedMediaTypeError, WorkerError } from './errors';
 import type { Logger } from './log';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
@@ -16,6 +17,8 @@ export interface AppOptions {
   apiKey: string;
   manager: SessionManager;
   logger: Logger;
+  /** How failed authentications are throttled per client address (10 per minute by default). */
+  authThrottle?: AuthThrottleOptions;
 }
 
 function packageVersion(): string {
@@ -52,11 +55,12 @@ function errorBody(code: ErrorCode, message: string): ErrorResponse {
  * Body parsing: JSON as Fastify reads it (prototype poisoning refused), except that an empty body
  * of any content type is no body at all. Routes without a body (reconnect, DELETE) then accept
  * what clients send there, `Content-Type: application/json` with nothing after it included, and a
- * route that needs one answers 400 from its schema. A non-empty body of another type answers 415.
+ * route that needs one answers 400 from its schema. A non-empty body of another type answers 415,
+ * `text/plain` included (Fastify reads it by default), and so on GET, whose body Fastify never reads.
  */
 function readBodies(app: FastifyInstance): void {
   const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0) done(null, undefined);
     else json(request, body as string, done);
@@ -65,6 +69,27 @@ function readBodies(app: FastifyInstance): void {
     if (body.length === 0) done(null, undefined);
     else done(new UnsupportedMediaTypeError(request.headers['content-type']), undefined);
   });
+  app.addHook('preValidation', async (request) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return;
+    const type = request.headers['content-type'];
+    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !/^application\/json\s*(;|$)/i.test(type ?? '')) throw new UnsupportedMediaTypeError(type);
+  });
+}
+
+/** Errors Fastify raises before routing: a path parameter too long or not decodable is an id the contract refuses. */
+function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || error.code === 'FST_ERR_BAD_URL') {
+    const invalid = new InvalidIdError('session_id');
+    void reply.code(invalid.statusCode).send(errorBody(invalid.code, invalid.message));
+    return;
+  }
+  void reply.code(400).send(errorBody('bad_request', error.message));
+}
+
+/** Schema failures that are only about `session_id` / `workspace_id` values: the contract's `invalid_id`. */
+function isInvalidId(validation: NonNullable<FastifyError['validation']>): boolean {
+  return validation.every((failure) => /^\/(session_id|workspace_id)$/.test(failure.instancePath) && failure.keyword !== 'required');
 }
 
 type SerializerFactory = ReturnType<typeof SerializerSelector>;
@@ -109,6 +134,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     bodyLimit: BODY_LIMIT,
+    // Ids are at most 100 characters, so a longer path parameter is an invalid id: Fastify hands it
+    // to frameworkError instead of answering 414 in its own shape.
+    routerOptions: { maxParamLength: 100 },
+    frameworkErrors: frameworkError,
     return503OnClosing: true,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers, buildValidator: lazyValidators } },
   });
@@ -137,11 +166,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof WorkerError) {
-      if (error instanceof CapacityExhaustedError) reply.header('retry-after', String(error.retryAfterSec));
+      if (error instanceof CapacityExhaustedError || error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSec));
       return reply.code(error.statusCode).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
-      return reply.code(400).send(errorBody('invalid_request', error.message));
+      return reply.code(400).send(errorBody(isInvalidId(error.validation) ? 'invalid_id' : 'invalid_request', error.message));
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
@@ -156,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   docsRoutes(app);
   healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now() });
-  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey }));
+  const throttle = new AuthThrottle(options.authThrottle);
+  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger }));
   return app;
 }

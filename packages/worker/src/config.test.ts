@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SESSION_MEMORY_MB, defaultLaunchConcurrency, loadConfig, parseBrowserArgs } from './config';
 import { ConfigError } from './errors';
@@ -193,4 +195,79 @@ describe('config', () => {
     expect(() => parseBrowserArgs('[oops')).toThrow(ConfigError);
   });
 
+  describe('secrets from files', () => {
+    const KEY = 'a3f1c9e07b2d4e5861d0c7b9f2e4a6d8';
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-worker-config-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function secretFile(content: string, mode = 0o600): string {
+      const file = path.join(dir, `secret-${Math.random().toString(16).slice(2)}`);
+      fs.writeFileSync(file, content, { mode });
+      fs.chmodSync(file, mode);
+      return file;
+    }
+
+    it('reads each secret from its _FILE, without the final newline', () => {
+      const config = loadConfig({
+        WHATSAPP_NODE_API_KEY_FILE: secretFile(`${KEY}\n`),
+        WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+        WHATSAPP_WEBHOOK_SECRET_FILE: secretFile('0f1e2d3c4b5a69788796a5b4c3d2e1f0\r\n'),
+      });
+      expect(config).toMatchObject({ apiKey: KEY, webhookSecret: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' });
+    });
+
+    it('refuses a variable given both ways', () => {
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY: KEY, WHATSAPP_NODE_API_KEY_FILE: secretFile(KEY) })).toThrow(
+        new ConfigError('WHATSAPP_NODE_API_KEY and WHATSAPP_NODE_API_KEY_FILE: set one of them, not both'),
+      );
+      const secret = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+      expect(() => loadConfig({ ...base, WHATSAPP_WEBHOOK_SECRET: secret, WHATSAPP_WEBHOOK_SECRET_FILE: secretFile(secret) })).toThrow(
+        new ConfigError('WHATSAPP_WEBHOOK_SECRET and WHATSAPP_WEBHOOK_SECRET_FILE: set one of them, not both'),
+      );
+    });
+
+    it.each([0o640, 0o604, 0o620, 0o644])('refuses a secret file of mode %o, naming the variable and the rule', (mode) => {
+      const file = secretFile(KEY, mode);
+      const message = `WHATSAPP_NODE_API_KEY_FILE: ${file} is open to group or others (mode 0${mode.toString(8)}): chmod 600 it`;
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file })).toThrow(new ConfigError(message));
+    });
+
+    it("refuses a secret file of another user, unless the worker is root", () => {
+      const file = secretFile(KEY);
+      const owner = fs.statSync(file).uid;
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, owner + 1)).toThrow(
+        new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: ${file} belongs to uid ${owner}, not to the worker's user (uid ${owner + 1}): chown it`),
+      );
+      expect(loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, 0).apiKey).toBe(KEY);
+      expect(loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, owner).apiKey).toBe(KEY);
+    });
+
+    it('refuses a missing, empty or guessable secret file without echoing its content', () => {
+      const missing = path.join(dir, 'missing');
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: missing })).toThrow(new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: cannot read ${missing} (ENOENT)`));
+      const empty = secretFile('\n');
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: empty })).toThrow(new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: ${empty} is empty`));
+      expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: dir })).toThrow(new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: ${dir} is not a regular file`));
+      let message = '';
+      try {
+        loadConfig({ WHATSAPP_NODE_API_KEY_FILE: secretFile('passwordpassword') });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toBe('WHATSAPP_NODE_API_KEY (from WHATSAPP_NODE_API_KEY_FILE): is a shorter string repeated: set a random secret (e.g. openssl rand -hex 32)');
+    });
+  });
+
+  it.each([
+    ['WHATSAPP_NODE_API_KEY', 'passwordpassword', 'is a shorter string repeated'],
+    ['WHATSAPP_NODE_API_KEY', 'kkkkkkkkkkkkkkkkkkkk', 'is one character repeated'],
+    ['WHATSAPP_WEBHOOK_SECRET', 'secretsecretsecret', 'is a shorter string repeated'],
+    ['WHATSAPP_WEBHOOK_SECRET', 'aaaaaaaaaaaaaaaaaaab', 'is too easy to guess (under 60 bits estimated)'],
+  ])('refuses a guessable %s, naming the rule and not the secret', (name, value, rule) => {
+    const env = { ...base, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'webhook-secret-0123', [name]: value };
+    expect(() => loadConfig(env)).toThrow(new ConfigError(`${name}: ${rule}: set a random secret (e.g. openssl rand -hex 32)`));
+  });
 });

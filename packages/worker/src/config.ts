@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { DEFAULT_SESSIONS_DIR, webVersionCacheFolder } from './paths';
+import { guessableSecretRule } from './secret-strength';
+import { readSecretFile, SECRET_VARIABLES, type SecretVariable } from './secrets';
 
 /** The worker's whole configuration, parsed once from the environment at boot. */
 export interface WorkerConfig {
@@ -82,14 +84,9 @@ export function defaultLaunchConcurrency(cores = os.availableParallelism()): num
   return Math.max(1, Math.floor(cores / 2));
 }
 
-/** The placeholder keys of `.env.example`: refused, so that no worker runs with a published key. */
-const PLACEHOLDER_SECRETS = new Set(['change-me-worker-api-key', 'change-me-webhook-secret']);
+export { MIN_SECRET_LENGTH } from './secret-strength';
 
-/** Shortest API key or webhook secret accepted. */
-export const MIN_SECRET_LENGTH = 16;
-
-/** Variables whose values must never be echoed, even in an error. */
-const SECRET_VARIABLES = new Set(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET']);
+const SECRETS = new Set<string>(SECRET_VARIABLES);
 
 /** A variable's value is unusable; the message completes "<VARIABLE>: ". */
 class Invalid extends Error {}
@@ -129,8 +126,8 @@ const text: Parse<string> = (raw) => {
 const raw: Parse<string> = (value) => value;
 
 const secret: Parse<string> = (value) => {
-  if (PLACEHOLDER_SECRETS.has(value)) throw new Invalid('is the placeholder from .env.example: set a secret of your own (e.g. openssl rand -hex 32)');
-  if (value.length < MIN_SECRET_LENGTH) throw new Invalid(`must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  const rule = guessableSecretRule(value);
+  if (rule) throw new Invalid(rule);
   return value;
 };
 
@@ -166,7 +163,11 @@ const httpUrl: Parse<string> = (value) => {
  * problem. Unset and empty are the same.
  */
 class Reader {
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    /** The worker's user id: a secret file must be its own (or the worker is root). */
+    private readonly uid: number | undefined,
+  ) {}
 
   optional<T>(name: string, parse: Parse<T>): T | undefined {
     const value = this.env[name];
@@ -175,7 +176,7 @@ class Reader {
       return parse(value);
     } catch (error) {
       // A secret's own checks never echo its value; any other message about a secret is withheld.
-      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRET_VARIABLES.has(name) && parse !== secret ? 'is invalid' : error.message}`);
+      if (error instanceof Invalid) throw new ConfigError(`${name}: ${SECRETS.has(name) && parse !== secret ? 'is invalid' : error.message}`);
       throw error;
     }
   }
@@ -184,10 +185,19 @@ class Reader {
     return this.optional(name, parse) ?? fallback;
   }
 
-  required<T>(name: string, parse: Parse<T>): T {
-    const value = this.optional(name, parse);
-    if (value === undefined) throw new ConfigError(`${name}: is required`);
-    return value;
+  /** A secret from `<name>` or from the file `<name>_FILE` names (one of them, not both). */
+  secret(name: SecretVariable, parse: Parse<string>): string | undefined {
+    const fileVariable = `${name}_FILE`;
+    const file = this.optional(fileVariable, text);
+    if (file === undefined) return this.optional(name, parse);
+    if (this.env[name]) throw new ConfigError(`${name} and ${fileVariable}: set one of them, not both`);
+    const value = readSecretFile(fileVariable, file, this.uid);
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof Invalid) throw new ConfigError(`${name} (from ${fileVariable}): ${parse === secret ? error.message : 'is invalid'}`);
+      throw error;
+    }
   }
 }
 
@@ -213,11 +223,12 @@ export function parseBrowserArgs(raw: string | undefined): string[] {
 }
 
 /** Parses and validates the environment; throws one `ConfigError` naming the first bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const e = new Reader(env);
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.()): WorkerConfig {
+  const e = new Reader(env, uid);
   const port = e.get('PORT', int(0, 65535), 3001);
   const host = e.get('HOST', text, '127.0.0.1');
-  const apiKey = e.required('WHATSAPP_NODE_API_KEY', secret);
+  const apiKey = e.secret('WHATSAPP_NODE_API_KEY', secret);
+  if (apiKey === undefined) throw new ConfigError('WHATSAPP_NODE_API_KEY: is required');
   const sessionsDir = path.resolve(e.get('WHATSAPP_SESSIONS_DIR', text, DEFAULT_SESSIONS_DIR));
   const autoReconnect = e.get('WHATSAPP_WEBJS_AUTO_RECONNECT', bool, true);
   const maxReconnectAttempts = e.get('WHATSAPP_WEBJS_MAX_RECONNECT_ATTEMPTS', int(0, 1000), 3);
@@ -229,7 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const webVersionCacheType = e.get('WHATSAPP_WEBJS_WEB_VERSION_CACHE', oneOf('none', 'local', 'remote'), 'local');
   const webVersionRemotePath = e.optional('WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH', httpUrl);
   const webhookUrl = e.optional('WHATSAPP_WEBHOOK_URL', httpUrl);
-  const webhookSecret = e.optional('WHATSAPP_WEBHOOK_SECRET', secret);
+  const webhookSecret = e.secret('WHATSAPP_WEBHOOK_SECRET', secret);
   const webhookAllowHttp = e.get('WHATSAPP_WEBHOOK_ALLOW_HTTP', bool, false);
   const webhookMaxQueueBytes = Math.floor(e.get('WHATSAPP_WEBHOOK_MAX_QUEUE_MB', positiveNumber, 32) * 1024 * 1024);
   const logDir = path.resolve(e.get('LOG_DIR', text, './logs'));

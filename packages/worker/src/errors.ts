@@ -95,3 +95,13 @@ export class SessionFolderOutsideError extends WorkerError {
     );
   }
 }
+
+/** Thrown at the HTTP edge for a client address over its failed authentications (`429` with `Retry-After`). */
+export class TooManyRequestsError extends WorkerError {
+  constructor(
+    /** Seconds after which the address may try again (`Retry-After`). */
+    readonly retryAfterSec: number,
+  ) {
+    super('too_many_requests', `Too many failed authentications from this address: try again in ${retryAfterSec} s`, 429);
+  }
+}

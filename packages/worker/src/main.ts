@@ -37,13 +37,17 @@ async function main(): Promise<void> {
   // creates is readable by other users (folders 0700, files 0600).
   process.umask(0o077);
 
-  // A bad configuration exits 2 having touched nothing (parsing it takes ~2 ms).
+  // A bad configuration exits 2 having touched nothing (parsing it takes ~2 ms), from the process
+  // the operator started: it is checked before secrets given in the environment are moved out.
   let config: WorkerConfig;
   let browser: BrowserChoice;
   try {
     const { loadConfig } = require('./config') as typeof import('./config');
-    config = loadConfig();
+    const handover = require('./secrets-handover') as typeof import('./secrets-handover');
+    config = loadConfig({ ...process.env, ...(await handover.receiveSecrets()) });
     browser = await findBrowserOnThisMachine(config.executablePath);
+    const secrets = handover.secretsIn(process.env);
+    if (Object.keys(secrets).length > 0) await handover.superviseWithoutSecrets(secrets);
   } catch (error) {
     if (error instanceof WorkerError) fail(error.message);
     throw error;

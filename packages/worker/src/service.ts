@@ -3,6 +3,7 @@ import type { SessionsDirLock } from './browser/dir-lock';
 import type { BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
 import { findProcesses, killProcesses, type ReapResult } from './browser/orphans';
+import { sandboxOnThisMachine } from './browser/sandbox';
 import type { WorkerConfig } from './config';
 import { nullSink, WebhookDispatcher } from './events/webhook';
 import { installCrashPolicy } from './crash-policy';
@@ -31,6 +32,8 @@ export async function runWorker(
   installCrashPolicy(logger);
   const marker = markerArg(config.sessionsDir, lock.token);
   logger.info('Browser', { executablePath: browser.executablePath, source: browser.source, headless: browser.headless, why: browser.reason });
+  const sandbox = sandboxOnThisMachine(config.browserArgs);
+  logger[sandbox.enabled ? 'info' : 'warn'](`Chromium sandbox ${sandbox.enabled ? 'on' : 'off'}`, { why: sandbox.why });
 
   // Chromium of an earlier worker: main.ts lowered them and kills each once its profile is saved.
   if (orphans.pids.length > 0) {
@@ -54,6 +57,7 @@ export async function runWorker(
       marker,
       previousMarker: lock.previousToken ? markerArg(config.sessionsDir, lock.previousToken) : null,
       browserArgs: config.browserArgs,
+      sandbox: sandbox.enabled,
       webVersionCache: config.webVersionCache,
       browserNice: BROWSER_NICE,
     }),

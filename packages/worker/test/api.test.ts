@@ -80,14 +80,14 @@ describe('HTTP API', () => {
   });
 
   it.each([
-    ['a missing workspace_id', { session_id: 's1' }],
-    ['a session_id that climbs out of its folder', { session_id: '../etc', workspace_id: 'w1' }],
-    ['a workspace_id with a slash', { session_id: 's1', workspace_id: 'a/b' }],
-    ['an id too long', { session_id: 'x'.repeat(101), workspace_id: 'w1' }],
-  ])('answers 400 for %s', async (_what, body) => {
+    ['a missing workspace_id', { session_id: 's1' }, 'invalid_request'],
+    ['a session_id that climbs out of its folder', { session_id: '../etc', workspace_id: 'w1' }, 'invalid_id'],
+    ['a workspace_id with a slash', { session_id: 's1', workspace_id: 'a/b' }, 'invalid_id'],
+    ['an id too long', { session_id: 'x'.repeat(101), workspace_id: 'w1' }, 'invalid_id'],
+  ])('answers 400 for %s', async (_what, body, code) => {
     const answer = await h.api('POST', '/api/sessions', body);
     expect(answer.status).toBe(400);
-    expect(answer.json).toEqual({ error: { code: 'invalid_request', message: expect.any(String) } });
+    expect(answer.json).toEqual({ error: { code, message: expect.any(String) } });
     expect(h.driver.clients).toHaveLength(0);
   });
 

@@ -24,7 +24,7 @@ export function startReceiver(answer?: (event: WebhookEvent) => number | Promise
   return startWebhookReceiver({ answer });
 }
 
-/** The built worker with {@link API_KEY} and `env`, listening on an ephemeral port. */
-export function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  return startWorker({ apiKey: API_KEY, env });
+/** The built worker with `apiKey` ({@link API_KEY}) and `env`, listening on an ephemeral port. */
+export function spawnWorker(env: Record<string, string>, apiKey = API_KEY): Promise<WorkerProcess> {
+  return startWorker({ apiKey, env });
 }

@@ -182,3 +182,133 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(health.properties.sessions.properties.by_status.properties)).toEqual([...SESSION_STATUSES]);
   });
 });
+
+// Issue 16 point 8: ids, bodies and failed keys at the edge, every refusal in the contract's shape.
+
+/** Every route behind the key, with `id` as its session. */
+const sessionRoutes = (id: string): Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string }> => [
+  { method: 'GET', url: '/api/sessions' },
+  { method: 'POST', url: '/api/sessions' },
+  { method: 'GET', url: `/api/sessions/${id}` },
+  { method: 'GET', url: `/api/sessions/${id}/qr` },
+  { method: 'POST', url: `/api/sessions/${id}/reconnect` },
+  { method: 'DELETE', url: `/api/sessions/${id}` },
+];
+
+describe('over-long ids', () => {
+  const long = 'x'.repeat(101);
+
+  it.each(sessionRoutes(long).filter((route) => route.url.includes(long)))('answer 400 invalid_id on $method $url', async ({ method, url }) => {
+    expectError(await inject({ method, url }), 400, 'invalid_id');
+  });
+
+  it('answer 400 invalid_id in a body or a query, and an id of 100 characters is an id', async () => {
+    const headers = { 'content-type': 'application/json' };
+    expectError(await inject({ method: 'POST', url: '/api/sessions', headers, payload: { session_id: long, workspace_id: 'w1' } }), 400, 'invalid_id');
+    expectError(await inject({ method: 'POST', url: '/api/sessions', headers, payload: { session_id: 's1', workspace_id: long } }), 400, 'invalid_id');
+    expectError(await inject({ method: 'GET', url: `/api/sessions?workspace_id=${long}` }), 400, 'invalid_id');
+    expectError(await inject({ method: 'GET', url: `/api/sessions/${'x'.repeat(100)}` }), 404, 'session_not_found');
+    expect(driver.clients).toHaveLength(0);
+  });
+
+  it('answer 400 invalid_id for a path id that cannot be decoded', async () => {
+    expectError(await inject({ method: 'GET', url: '/api/sessions/%E0%A4%A' }), 400, 'invalid_id');
+  });
+});
+
+describe('non-JSON bodies', () => {
+  it.each(sessionRoutes('s1'))('answer 415 on $method $url, and change nothing', async ({ method, url }) => {
+    await connected('s1');
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/octet-stream']) {
+      expectError(await inject({ method, url, headers: { 'content-type': type }, payload: 'session_id=s1' }), 415, 'unsupported_media_type');
+    }
+    expect(manager.get('s1').status).toBe('connected');
+    expect(driver.clientsOf('s1')).toHaveLength(1);
+  });
+
+  describe('over real HTTP', () => {
+    let base: string;
+    beforeEach(async () => {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    });
+
+    /** One request on a fresh connection; what came back, or the error when the connection closed without an answer. */
+    const send = (method: string, path: string, type: string, body: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers = { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), 'x-api-key': KEY };
+        const request = http.request(`${base}${path}`, { method, agent: false, headers }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+
+    it.each(['DELETE', 'POST', 'GET'])('%s with a text/plain body answers 415, never a closed connection', async (method) => {
+      await connected('s1');
+      const path = method === 'POST' ? '/api/sessions/s1/reconnect' : '/api/sessions/s1';
+      const answer = await send(method, path, 'text/plain', 'stop it');
+      expect(answer.status).toBe(415);
+      expect(JSON.parse(answer.body)).toEqual({ error: { code: 'unsupported_media_type', message: expect.any(String) } });
+      expect(manager.get('s1').status).toBe('connected');
+    });
+  });
+});
+
+describe('failed authentications', () => {
+  let now = 1_000_000;
+  const clock = () => now;
+
+  beforeEach(async () => {
+    await h.close();
+    now = 1_000_000;
+    h = await apiHarness({}, { authThrottle: { maxFailures: 10, windowMs: 60_000, now: clock } });
+    ({ driver, manager, app } = h);
+  });
+
+  const attempt = (key: string, remoteAddress = '203.0.113.7') =>
+    app.inject({ method: 'GET', url: '/api/sessions', headers: { 'x-api-key': key }, remoteAddress });
+
+  it('are throttled per address: 429 too_many_requests with Retry-After, the right key included, until the window ends', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await attempt(`wrong-key-${i}`)).statusCode);
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
+
+    now += 15_000;
+    const refused = await attempt(KEY);
+    expectError({ status: refused.statusCode, json: refused.json() }, 429, 'too_many_requests');
+    expect(refused.headers['retry-after']).toBe('45');
+    expect((await attempt(KEY, '203.0.113.8')).statusCode).toBe(200);
+
+    now += 45_000;
+    expect((await attempt(KEY)).statusCode).toBe(200);
+    expect((await attempt('wrong-again')).statusCode).toBe(401);
+  });
+
+  it('are logged at warn once per window per address, without the key', async () => {
+    for (let i = 0; i < 30; i++) await attempt(`guess-${i}-0123456789`);
+    now += 60_000;
+    for (let i = 0; i < 10; i++) await attempt(`guess-${i}-0123456789`);
+    const warnings = (await h.log()).split('\n').filter((line) => line.includes('"level":"warn"'));
+    expect(warnings).toHaveLength(2);
+    for (const line of warnings) {
+      expect(JSON.parse(line)).toMatchObject({ message: 'Failed API key attempts: address throttled', address: '203.0.113.7', retryAfterSec: 60 });
+      expect(line).not.toContain('guess-');
+    }
+  });
+
+  it('60 wrong keys in a row over real HTTP get 10 answers of 401, then 429', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/sessions`;
+    const counts: Record<number, number> = {};
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(url, { headers: { 'x-api-key': `wrong-${i}` } });
+      await response.arrayBuffer();
+      counts[response.status] = (counts[response.status] ?? 0) + 1;
+    }
+    expect(counts).toEqual({ 401: 10, 429: 50 });
+  });
+});

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { browsersUnderTest, simulatedWorkerEnv, startSimulator, type BrowserUnderTest, type Simulator } from '@wa-session-sync/test-support';
@@ -49,6 +50,33 @@ describe('wa-worker configuration errors', () => {
       2,
       'wa-worker: WHATSAPP_WEBJS_WEB_VERSION_REMOTE_PATH: is required when WHATSAPP_WEBJS_WEB_VERSION_CACHE=remote (a URL template with {version})\n',
     ]);
+  });
+});
+
+describe('wa-worker guessable secrets', () => {
+  it.each([
+    ['WHATSAPP_NODE_API_KEY', 'passwordpassword', 'is a shorter string repeated'],
+    ['WHATSAPP_NODE_API_KEY', 'change-me-worker-api-key', 'is the placeholder from .env.example'],
+    ['WHATSAPP_NODE_API_KEY', 'zzzzzzzzzzzzzzzzzzzzzzzz', 'is one character repeated'],
+    ['WHATSAPP_NODE_API_KEY', 'admin-admin-1234', 'is too easy to guess (under 60 bits estimated)'],
+    ['WHATSAPP_WEBHOOK_SECRET', 'hookhookhookhook', 'is a shorter string repeated'],
+  ])('refuses %s=%s at start: exit 2 naming the rule, never the secret', (name, value, rule) => {
+    const env = { PATH: process.env.PATH, WHATSAPP_NODE_API_KEY: API_KEY, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'process-webhook-secret', [name]: value };
+    let status: number | null = 0;
+    let stderr = '';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wa-worker-guessable-'));
+    Object.assign(env, { WHATSAPP_SESSIONS_DIR: path.join(dir, 'sessions'), LOG_DIR: path.join(dir, 'logs') });
+    try {
+      // Bounded: a worker that takes the secret starts and would run on.
+      execFileSync(process.execPath, [WORKER_BIN], { env: { ...env, PORT: '0' }, stdio: 'pipe', timeout: 10_000 });
+    } catch (error) {
+      status = (error as { status: number | null }).status;
+      stderr = String((error as { stderr: Buffer }).stderr);
+    }
+    expect(status).toBe(2);
+    expect(stderr).toBe(`wa-worker: ${name}: ${rule}: ${rule.startsWith('is the placeholder') ? 'set a secret of your own' : 'set a random secret'} (e.g. openssl rand -hex 32)\n`);
+    expect(stderr).not.toContain(value.slice(0, 8));
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookEvent } from '@wa-session-sync/shared';
-import { buildApp } from '../src/app';
+import { buildApp, type AppOptions } from '../src/app';
 import { closeLogger, createLogger, type Logger } from '../src/log';
 import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { FakeDriver, type FakeClient } from './fake-driver';
@@ -79,9 +79,9 @@ export interface ApiHarness extends SessionHarness {
   api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
 }
 
-export async function apiHarness(options: Partial<ManagerOptions> = {}): Promise<ApiHarness> {
+export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle'> = {}): Promise<ApiHarness> {
   const base = await sessionHarness(options);
-  const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger });
+  const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger, ...appOptions });
   const closeBase = base.close;
   return Object.assign(base, {
     app,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkerError } from '../errors';
+import { operatorPid } from '../secrets-handover';
 
 /** Thrown at start when another worker holds the sessions folder (the worker exits 1). */
 export class SessionsDirLockedError extends WorkerError {
@@ -78,7 +79,7 @@ export async function lockSessionsDir(dir: string, options: { waitSec?: number }
   // `fd` stays open until the process exits: that is the lock.
   const previousToken = parseHolder(fs.readFileSync(fd, 'utf8'))?.token ?? null;
   const token = randomBytes(16).toString('hex');
-  const holder = Buffer.from(`${JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), token })}\n`);
+  const holder = Buffer.from(`${JSON.stringify({ pid: operatorPid(), host: os.hostname(), since: new Date().toISOString(), token })}\n`);
   fs.ftruncateSync(fd, 0);
   fs.writeSync(fd, holder, 0, holder.length, 0);
   return { token, previousToken: previousToken && /^[0-9a-f]{32}$/.test(previousToken) ? previousToken : null };

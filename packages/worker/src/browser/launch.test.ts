@@ -2,11 +2,12 @@ import { browserArgs, browserEnv, markerArg } from './launch';
 
 describe('browser arguments', () => {
   it('launches Chromium with the orphan marker and the extra arguments last', () => {
-    const args = browserArgs({ marker: markerArg('/srv/s', 'ab12'), extraArgs: ['--x'], isRoot: true });
+    const args = browserArgs({ marker: markerArg('/srv/s', 'ab12'), extraArgs: ['--x'], sandbox: false });
     expect(args[0]).toBe('--no-sandbox');
     expect(args).toContain('--wa-worker-sessions=/srv/s#ab12');
     expect(args[args.length - 1]).toBe('--x');
-    expect(browserArgs({ marker: markerArg('/srv/s', 'ab12'), extraArgs: [], isRoot: false })).not.toContain('--no-sandbox');
+    expect(browserArgs({ marker: markerArg('/srv/s', 'ab12'), extraArgs: [], sandbox: true })).not.toContain('--no-sandbox');
+    expect(browserArgs({ marker: markerArg('/srv/s', 'ab12'), extraArgs: ['--no-sandbox'], sandbox: false }).filter((a) => a === '--no-sandbox')).toHaveLength(1);
   });
 });
 

@@ -15,11 +15,11 @@ export function browserArgs(options: {
   /** {@link markerArg} of this worker. */
   marker: string;
   extraArgs: readonly string[];
-  isRoot?: boolean;
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides). */
+  sandbox: boolean;
 }): string[] {
-  const isRoot = options.isRoot ?? process.getuid?.() === 0;
   return [
-    ...(isRoot ? ['--no-sandbox'] : []),
+    ...(options.sandbox || options.extraArgs.includes('--no-sandbox') ? [] : ['--no-sandbox']),
     '--disable-gpu',
     '--disable-dev-shm-usage',
     '--disable-background-networking',
@@ -87,6 +87,8 @@ export function puppeteerOptions(options: {
   /** {@link markerArg} of this worker. */
   marker: string;
   extraArgs: readonly string[];
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides). */
+  sandbox: boolean;
 }): PuppeteerLaunchOptions {
   return {
     executablePath: options.executablePath,

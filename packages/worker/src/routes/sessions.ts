@@ -15,7 +15,9 @@ import {
   StopSessionResponseSchema,
   WorkerSessionSchema,
 } from '@wa-session-sync/shared';
-import { SessionStateError, WorkerError } from '../errors';
+import type { AuthThrottle } from '../auth-throttle';
+import { SessionStateError, TooManyRequestsError, WorkerError } from '../errors';
+import type { Logger } from '../log';
 import type { SessionManager } from '../sessions/manager';
 
 const errors = {
@@ -25,6 +27,7 @@ const errors = {
   409: ErrorResponseSchema,
   413: ErrorResponseSchema,
   415: ErrorResponseSchema,
+  429: ErrorResponseSchema,
   500: ErrorResponseSchema,
   503: ErrorResponseSchema,
 };
@@ -41,17 +44,24 @@ class UnauthorizedError extends WorkerError {
 }
 
 /** The `/api/sessions` routes, behind the API key. */
-export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string }) {
+export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { manager } = options;
   const expected = digest(options.apiKey);
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
+    const refusedFor = options.throttle.refusedFor(request.ip);
+    if (refusedFor !== undefined) throw new TooManyRequestsError(refusedFor);
     const header = request.headers['x-api-key'];
     const query = (request.query as Record<string, unknown> | undefined)?.api_key;
     const given = typeof header === 'string' ? header : typeof query === 'string' ? query : null;
     // Hashing first makes the comparison constant-time whatever the lengths.
-    if (given === null || !timingSafeEqual(digest(given), expected)) throw new UnauthorizedError();
+    if (given === null || !timingSafeEqual(digest(given), expected)) {
+      if (options.throttle.failed(request.ip)) {
+        options.logger.warn('Failed API key attempts: address throttled', { address: request.ip, retryAfterSec: options.throttle.refusedFor(request.ip) });
+      }
+      throw new UnauthorizedError();
+    }
   });
 
   app.get(

@@ -24,6 +24,8 @@ export interface WwebjsDriverOptions {
   /** `markerArg` of the previous worker on the folder, if known: its orphans may still hold a profile. */
   previousMarker: string | null;
   browserArgs: readonly string[];
+  /** Chromium's own sandbox on (`browser/sandbox.ts` decides, at start). */
+  sandbox: boolean;
   /** whatsapp-web.js `webVersionCache`, given whole: a `local` one always with its folder (never the working directory). */
   webVersionCache: WebVersionCache;
   /** Niceness given to each Chromium process group after launch; 0 leaves Chromium's own. */
@@ -49,6 +51,7 @@ export class WwebjsDriver implements SessionDriver {
         env: this.options.browser.env,
         marker: this.options.marker,
         extraArgs: this.options.browserArgs,
+        sandbox: this.options.sandbox,
       }),
       webVersionCache: this.options.webVersionCache,
     });
