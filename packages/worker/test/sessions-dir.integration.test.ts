@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -28,7 +29,7 @@ describe('the sessions folder of a worker process', () => {
   };
   /** Runs the worker to its end (it must exit at start): its exit code and stderr. */
   const run = async (baseEnv: NodeJS.ProcessEnv) => {
-    const proc = spawnProcess(process.execPath, [WORKER_BIN], { env: { ...baseEnv, PORT: '0', WHATSAPP_NODE_API_KEY: 'k'.repeat(32), ...env() } });
+    const proc = spawnProcess(process.execPath, [WORKER_BIN], { env: { ...baseEnv, PORT: '0', WHATSAPP_NODE_API_KEY: randomBytes(24).toString('hex'), ...env() } });
     const timer = setTimeout(() => void proc.kill('SIGKILL'), 20_000);
     const result = await proc.done;
     clearTimeout(timer);
