@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { resolveDatabaseConfig, resolveSyncConfig } from './config';
 import { ConfigError } from './errors';
@@ -98,5 +100,48 @@ describe('resolveDatabaseConfig', () => {
       expect((error as Error).message).not.toContain('s3cret');
     }
     expect(() => resolveDatabaseConfig({ DATABASE_URL: 'mysql://a:b@h/d' })).toThrow(/must use postgres:\/\//);
+  });
+});
+
+describe('secrets from files', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-sync-secret-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const secretFile = (name: string, content: string, mode = 0o600) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content, { mode });
+    fs.chmodSync(file, mode);
+    return file;
+  };
+
+  it('reads the API key and DATABASE_URL from private files, without their final newline', () => {
+    const config = resolveSyncConfig(
+      {},
+      {
+        WHATSAPP_NODE_API_KEY_FILE: secretFile('key', 'k3y-from-a-file-0123456789\n'),
+        DATABASE_URL_FILE: secretFile('db', 'postgres://sync:s3cret@db.internal:5433/accounts\n'),
+      },
+      false,
+    );
+    expect(config.apiKey).toBe('k3y-from-a-file-0123456789');
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://sync:s3cret@db.internal:5433/accounts', label: 'db.internal:5433/accounts' });
+  });
+
+  it('refuses a file others may read, naming the rule and never the content', () => {
+    const file = secretFile('db', 'postgres://sync:s3cret@db/x', 0o644);
+    expect(() => resolveDatabaseConfig({ DATABASE_URL_FILE: file })).toThrow(new ConfigError(`DATABASE_URL_FILE: ${file} is open to group or others (mode 0644): chmod 600 it`));
+  });
+
+  it('refuses a secret given both ways, and a file that is missing', () => {
+    const file = secretFile('key', 'k3y-from-a-file-0123456789');
+    expect(() => resolveSyncConfig({}, { WHATSAPP_NODE_API_KEY: 'k3y-in-the-env-0123456789', WHATSAPP_NODE_API_KEY_FILE: file }, false)).toThrow(
+      new ConfigError('WHATSAPP_NODE_API_KEY and WHATSAPP_NODE_API_KEY_FILE: set one of them, not both'),
+    );
+    expect(() => resolveSyncConfig({}, { WHATSAPP_NODE_API_KEY_FILE: path.join(dir, 'none') }, false)).toThrow(
+      new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: cannot read ${path.join(dir, 'none')} (ENOENT)`),
+    );
   });
 });

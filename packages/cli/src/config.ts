@@ -2,6 +2,7 @@ import path from 'node:path';
 // The id pattern alone, not the package's index: that loads TypeBox (~90 ms), which a
 // configuration error (`--workspace=../x`) must not wait for.
 import { ID_PATTERN } from '@wa-session-sync/shared/dist/id-pattern';
+import { readSecretFile, SecretFileError } from '@wa-session-sync/shared/dist/secret-file';
 import { ConfigError } from './errors';
 
 /** Where the accounts live: a Postgres server, or the embedded PGlite folder. */
@@ -27,7 +28,7 @@ export interface BackoffPolicy {
 export interface SyncConfig {
   /** Worker base URL without a trailing slash (`WHATSAPP_NODE_SERVICE_URL`). */
   workerUrl: string;
-  /** `WHATSAPP_NODE_API_KEY`, sent as `X-API-Key`; never printed. */
+  /** `WHATSAPP_NODE_API_KEY` (or the file `WHATSAPP_NODE_API_KEY_FILE` names), sent as `X-API-Key`; never printed. */
   apiKey: string | undefined;
   database: DatabaseConfig;
   /** Winston JSON-lines audit file (`WA_SYNC_AUDIT_LOG`). */
@@ -76,7 +77,7 @@ export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boole
   }
   return {
     workerUrl: resolveWorkerUrl(env.WHATSAPP_NODE_SERVICE_URL),
-    apiKey: env.WHATSAPP_NODE_API_KEY || undefined,
+    apiKey: secret(env, 'WHATSAPP_NODE_API_KEY'),
     database: resolveDatabaseConfig(env),
     auditLogPath: path.resolve(env.WA_SYNC_AUDIT_LOG || DEFAULT_AUDIT_LOG),
     requestTimeoutMs: boundedInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000, 100, 300_000),
@@ -96,8 +97,24 @@ export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boole
   };
 }
 
+/**
+ * A secret from the environment or, with `<name>_FILE`, from a file private to this process's
+ * user (a file keeps it out of `/proc/<pid>/environ`, which every process of the user may read).
+ */
+function secret(env: Env, name: 'WHATSAPP_NODE_API_KEY' | 'DATABASE_URL'): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (!file) return env[name] || undefined;
+  if (env[name]) throw new ConfigError(`${name} and ${name}_FILE: set one of them, not both`);
+  try {
+    return readSecretFile(`${name}_FILE`, file, process.getuid?.());
+  } catch (error) {
+    if (error instanceof SecretFileError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 export function resolveDatabaseConfig(env: Env): DatabaseConfig {
-  const url = env.DATABASE_URL;
+  const url = secret(env, 'DATABASE_URL');
   if (!url) {
     const dataDir = path.resolve(env.WA_SYNC_DATA_DIR || DEFAULT_DATA_DIR);
     return { kind: 'embedded', dataDir, label: `embedded PGlite at ${dataDir}` };

@@ -20,7 +20,7 @@ const ROOT = path.resolve(PACKAGES_DIR, '..');
 /** tsc's output, module by module: what the bundles are built from. */
 const UNBUNDLED = path.join(PACKAGES_DIR, 'cli', 'dist', 'bin.js');
 
-/** The six modules a start runs before it knows it has a command to run. */
+/** The seven modules a start runs before it knows it has a command to run. */
 const START_MODULES = [
   'cli/dist/bin.js',
   'cli/dist/cli.js',
@@ -28,6 +28,7 @@ const START_MODULES = [
   'cli/dist/errors.js',
   'cli/dist/redact.js',
   'shared/dist/id-pattern.js',
+  'shared/dist/secret-file.js',
 ];
 
 interface Loaded {

@@ -239,7 +239,7 @@ describe('config', () => {
       const file = secretFile(KEY);
       const owner = fs.statSync(file).uid;
       expect(() => loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, owner + 1)).toThrow(
-        new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: ${file} belongs to uid ${owner}, not to the worker's user (uid ${owner + 1}): chown it`),
+        new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: ${file} belongs to uid ${owner}, not to this process's user (uid ${owner + 1}): chown it`),
       );
       expect(loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, 0).apiKey).toBe(KEY);
       expect(loadConfig({ WHATSAPP_NODE_API_KEY_FILE: file }, owner).apiKey).toBe(KEY);

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { readSecretFile as readSharedSecretFile, SecretFileError } from '@wa-session-sync/shared/dist/secret-file';
 import { ConfigError } from './errors';
 
 /**
@@ -10,35 +10,12 @@ import { ConfigError } from './errors';
 export const SECRET_VARIABLES = ['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET', 'DATABASE_URL'] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
-/**
- * A secret file's content, without its final newline. Refused when others could read or replace
- * it, or when it belongs to another user: the file is the secret.
- */
+/** {@link readSharedSecretFile} as a configuration error of the worker (exit 2). */
 export function readSecretFile(variable: string, file: string, uid: number | undefined): string {
-  let stat: fs.Stats;
-  let content: string;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new ConfigError(`${variable}: ${file} is not a regular file`);
-      content = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
+    return readSharedSecretFile(variable, file, uid);
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    if (error instanceof SecretFileError) throw new ConfigError(error.message);
+    throw error;
   }
-  if ((stat.mode & 0o077) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new ConfigError(`${variable}: ${file} is open to group or others (mode ${mode}): chmod 600 it`);
-  }
-  if (uid !== undefined && uid !== 0 && stat.uid !== uid) {
-    throw new ConfigError(`${variable}: ${file} belongs to uid ${stat.uid}, not to the worker's user (uid ${uid}): chown it`);
-  }
-  const value = content.replace(/\r?\n$/, '');
-  if (value === '') throw new ConfigError(`${variable}: ${file} is empty`);
-  return value;
 }
-
