@@ -8,6 +8,7 @@ import {
   WorkerStandIn,
   type TestDatabase,
 } from './support';
+import { waitFor } from '@wa-session-sync/test-support';
 
 // Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
 jest.setTimeout(30_000);
@@ -61,11 +62,11 @@ describe('never overlapping', () => {
     worker.release();
     // Postgres ends the killed client's session as soon as it reads the closed socket (there
     // is no timeout to wait for); wait for that, so the next run cannot race it.
-    for (;;) {
-      const { rows } = await db.client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync'");
-      if (rows.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      async () => (await db.client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync'")).rows.length === 0,
+      "Postgres to end the killed run's session",
+      { timeoutMs: 15_000, intervalMs: 20 },
+    );
 
     const next = await runCli(['sync-sessions', '--json'], env);
     expect(next.code).toBe(0);

@@ -12,6 +12,7 @@ import {
   WorkerStandIn,
   type TestDatabase,
 } from './support';
+import { waitFor } from '@wa-session-sync/test-support';
 
 // Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
 jest.setTimeout(30_000);
@@ -305,15 +306,18 @@ describe('wa-sync sync-sessions', () => {
     const run = startCli(['sync-sessions', '--json'], env);
     await worker.sessionsRequested();
     // Wait until this run's connection has finished reading the accounts.
-    for (;;) {
-      const { rows } = await db.client.query(
-        `SELECT 1 FROM pg_stat_activity
-          WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%' AND NOT (pid = ANY($1::int[]))`,
-        [earlier],
-      );
-      if (rows.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      async () =>
+        (
+          await db.client.query(
+            `SELECT 1 FROM pg_stat_activity
+              WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%' AND NOT (pid = ANY($1::int[]))`,
+            [earlier],
+          )
+        ).rows.length > 0,
+      "the run's connection to have read the accounts",
+      { timeoutMs: 15_000, intervalMs: 20 },
+    );
     await db.client.query(
       `UPDATE whatsapp_accounts SET status = 'disconnected', metadata = '{"by":"person"}' WHERE session_id = 'contested'`,
     );
