@@ -7,6 +7,7 @@ import { browsersUnderTest, simulatedWorkerEnv, startSimulator, type BrowserUnde
 import {
   API_KEY,
   browserProcesses,
+  endProcessSuite,
   processesMentioning,
   spawnWorker,
   startReceiver,
@@ -117,17 +118,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
   });
 
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null) {
-      worker.child.kill('SIGKILL');
-      await worker.exited;
-    }
-    await waitFor(() => processesMentioning(dir).length === 0, 'Chromium to exit', 10_000).catch(() => undefined);
-    const left = processesMentioning(dir);
-    for (const pid of left) process.kill(pid, 'SIGKILL');
-    await sim.stop().catch(() => undefined);
-    await receiver.close();
-    await fs.rm(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
+    expect(await endProcessSuite({ worker, dir, sim, receiver })).toEqual([]);
   });
 
   it('launches one Chromium for two concurrent POSTs of one session, then pairs by QR and reports every step', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { browsersUnderTest, simulatedWorkerEnv, startSimulator, startWorker, unprivilegedUser, type Simulator } from '@wa-session-sync/test-support';
-import { API_KEY, processesMentioning, startReceiver, tempDir, waitFor, type Receiver, type WorkerProcess } from './helpers';
+import { API_KEY, endProcessSuite, processesMentioning, startReceiver, tempDir, waitFor, type Receiver, type WorkerProcess } from './helpers';
 
 // The built worker as the shipped systemd unit runs it: an unprivileged user, a working directory
 // it cannot write (ProtectSystem=strict makes the install folder read-only), its state, logs and
@@ -37,17 +37,7 @@ describe('wa-worker as an unprivileged user in a read-only working directory, de
   });
 
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null) {
-      worker.child.kill('SIGKILL');
-      await worker.exited;
-    }
-    await waitFor(() => processesMentioning(dir).length === 0, 'Chromium to exit', 10_000).catch(() => undefined);
-    const left = processesMentioning(dir);
-    for (const pid of left) process.kill(pid, 'SIGKILL');
-    await sim.stop().catch(() => undefined);
-    await receiver.close();
-    await fs.rm(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
+    expect(await endProcessSuite({ worker, dir, sim, receiver })).toEqual([]);
   });
 
   it('pairs, connects and forwards a message, keeping the web-version cache in a private folder of its own', async () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MESSAGE_BODY_MAX_BYTES, type MessagePayload, type SessionStatusPayload } from '@wa-session-sync/shared';
 import { simulatedWorkerEnv, startSimulator, startWebhookReceiver, type Simulator, type WebhookReceiver } from '@wa-session-sync/test-support';
-import { API_KEY, processesMentioning, spawnWorker, tempDir, waitFor, WORKER_BIN, type WorkerProcess } from './helpers';
+import { API_KEY, endProcessSuite, spawnWorker, tempDir, waitFor, WORKER_BIN, type WorkerProcess } from './helpers';
 
 // The built worker as a process, real Chromium on the simulator, a real receiver: what the webhook
 // backlog holds when the receiver is slow, and what a plain-http webhook URL does at start.
@@ -89,13 +89,7 @@ describe('wa-worker webhook backlog with a slow receiver', () => {
   afterAll(async () => {
     hold?.release();
     await worker?.kill('SIGTERM');
-    await waitFor(() => processesMentioning(dir).length === 0, 'Chromium to exit', 10_000).catch(() => undefined);
-    const left = processesMentioning(dir);
-    for (const pid of left) process.kill(pid, 'SIGKILL');
-    await sim.stop().catch(() => undefined);
-    await receiver.close();
-    await fs.rm(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
+    expect(await endProcessSuite({ dir, sim, receiver })).toEqual([]);
   });
 
   const logLines = () =>
