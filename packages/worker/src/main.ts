@@ -75,7 +75,16 @@ async function main(): Promise<void> {
   await runWorker(config, browser, { pids: orphans.map((o) => o.pid), reaped });
 }
 
-main().catch((error: unknown) => {
+// `--check`: the preflight alone (preflight.ts, loaded only then); no worker starts.
+const run = process.argv.includes('--check')
+  ? async () => {
+      process.umask(0o077);
+      const { runPreflight } = require('./preflight') as typeof import('./preflight');
+      process.exit(await runPreflight(process.env, (line) => process.stdout.write(`${line}\n`)));
+    }
+  : main;
+
+run().catch((error: unknown) => {
   process.stderr.write(`wa-worker: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
