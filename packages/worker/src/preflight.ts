@@ -130,7 +130,7 @@ const browser: PreflightCheck = {
         BROWSER_TIMEOUT_MS,
         'the browser launch',
       );
-      return pass(`${choice.executablePath} (${choice.source}) opened a blank page: ${version}`);
+      return pass(`${choice.executablePath} (${choice.source}) opened a blank page: ${version}${choice.warning ? ` (${choice.warning})` : ''}`);
     } catch (error) {
       // puppeteer's message carries the browser's own stderr after its first line: keep a bounded part.
       const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 400);

@@ -29,6 +29,7 @@ export async function runWorker(
   installCrashPolicy(logger);
   const marker = markerArg(config.sessionsDir);
   logger.info('Browser', { executablePath: browser.executablePath, source: browser.source, headless: browser.headless, why: browser.reason });
+  if (browser.warning) logger.warn('Browser', { executablePath: browser.executablePath, warning: browser.warning });
 
   // Chromium of an earlier worker: main.ts lowered them and kills each once its profile is saved.
   if (orphans.pids.length > 0) {
