@@ -40,8 +40,10 @@ COPY packages/shared/package.json packages/shared/
 COPY packages/cli/package.json packages/cli/
 COPY packages/worker/package.json packages/worker/
 # The bundled headless shell (@sparticuz/chromium, 67 MB) is for machines without a browser; the
-# image installs Debian's, so it is left out.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf node_modules/@sparticuz
+# image installs Debian's, so it is left out. --ignore-scripts: the production tree needs no
+# install script, and its only one is @scarf/scarf's telemetry (pulled in by swagger-ui-dist;
+# the root package.json's scarfSettings turns it off for the other installs too).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force && rm -rf node_modules/@sparticuz
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
