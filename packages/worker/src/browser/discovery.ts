@@ -207,8 +207,9 @@ async function checksums(dir: string): Promise<Record<string, string>> {
 
 /**
  * Why the unpacked folder must not be reused, or null when every file matches the sha256 recorded
- * when it was unpacked. ~0.5 s for the 200 MB binary on each start that uses the bundled browser:
- * the price of never launching a binary someone with this user's rights replaced or truncated.
+ * when it was unpacked. Hashing the ~200 MB binary costs each start that uses the bundled browser
+ * 0.7-0.8 s (two busy cores): the price of never launching a binary that anything running as this
+ * user replaced or truncated. Machines with a system browser never pay it.
  */
 async function unpackedMismatch(dir: string): Promise<string | null> {
   let recorded: Record<string, string>;
