@@ -3,7 +3,8 @@
 #   wa-sync    (e.g. `wa-sync migrate`, `wa-sync sync-sessions --auto-reconnect`)
 #
 # No secret is baked in: API key, database password and webhook secret come from the
-# environment at run time (docker-compose.yml reads them from .env).
+# environment at run time (docker-compose.yml hands each process its own file: .env.worker,
+# .env.sync).
 #
 #   docker build -t wa-session-sync:local .
 #   docker run --rm wa-session-sync:local wa-sync --help
@@ -40,8 +41,10 @@ COPY packages/shared/package.json packages/shared/
 COPY packages/cli/package.json packages/cli/
 COPY packages/worker/package.json packages/worker/
 # The bundled headless shell (@sparticuz/chromium, 67 MB) is for machines without a browser; the
-# image installs Debian's, so it is left out.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf node_modules/@sparticuz
+# image installs Debian's, so it is left out. --ignore-scripts: the production tree needs no
+# install script, and its only one is @scarf/scarf's telemetry (pulled in by swagger-ui-dist;
+# the root package.json's scarfSettings turns it off for the other installs too).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force && rm -rf node_modules/@sparticuz
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -58,7 +61,7 @@ ENV NODE_ENV=production \
     PUPPETEER_EXECUTABLE_PATH=/usr/lib/chromium/chromium-headless-shell \
     WHATSAPP_SESSIONS_DIR=/data/sessions \
     LOG_DIR=/data/logs \
-    WA_SYNC_AUDIT_LOG=/data/logs/wa-sync-audit.log \
+    WA_SYNC_AUDIT_LOG=/data/audit/wa-sync-audit.log \
     WA_SYNC_DATA_DIR=/data/pglite
 
 WORKDIR /app
@@ -80,11 +83,12 @@ COPY scripts/*.sh scripts/
 RUN printf '#!/bin/sh\nexec node /app/packages/worker/bin/wa-worker.js "$@"\n' > /usr/local/bin/wa-worker \
  && printf '#!/bin/sh\nexec node /app/packages/cli/bin/wa-sync.js "$@"\n' > /usr/local/bin/wa-sync \
  && chmod 0755 /usr/local/bin/wa-worker /usr/local/bin/wa-sync scripts/*.sh \
- && mkdir -p /data/sessions /data/logs /data/pglite /app/.wwebjs_cache \
+ && mkdir -p /data/sessions /data/logs /data/audit /data/pglite /app/.wwebjs_cache \
  && chown -R node:node /data /app/.wwebjs_cache
 
 # The image's own `node` user (uid 1000): Chromium and the worker never run as root.
 USER node
 EXPOSE 3001
 ENTRYPOINT ["/usr/bin/tini", "--"]
+# docker-compose.yml runs the preflight (`wa-worker --check`) before the worker.
 CMD ["wa-worker"]

@@ -35,7 +35,7 @@ trap cleanup EXIT
 step "Building in $root (tsc -b, then the CLI's bundles, as the build stage)"
 (cd "$root" && npx --no-install tsc -b && node packages/cli/scripts/bundle.js) || die 1 "the build failed: see above"
 
-step "Production dependencies in $app (npm ci --omit=dev, as the prod-deps stage)"
+step "Production dependencies in $app (npm ci --omit=dev --ignore-scripts, as the prod-deps stage)"
 # The shipped workspaces only, as the Dockerfile copies them: npm ci skips the absent ones
 # (simulator, test-support, bench) and so installs none of their dependencies.
 cp "$root/package.json" "$root/package-lock.json" "$app/"
@@ -43,8 +43,8 @@ for package in shared cli worker; do
   mkdir -p "$app/packages/$package"
   cp "$root/packages/$package/package.json" "$app/packages/$package/"
 done
-(cd "$app" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null) ||
-  die 1 "npm ci --omit=dev failed: see above"
+(cd "$app" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) ||
+  die 1 "npm ci --omit=dev --ignore-scripts failed: see above"
 for unwanted in @wa-session-sync/simulator @wa-session-sync/test-support @wa-session-sync/bench selfsigned qrcode-terminal autocannon; do
   [ ! -e "$app/node_modules/$unwanted" ] || die 1 "the production install holds $unwanted, which only tests, the demo or the benchmarks need"
 done

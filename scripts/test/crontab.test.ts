@@ -5,7 +5,7 @@ import { fakeWaSync, healthDocument, SCRIPTS_DIR, StandIn, tempDir } from './sup
 
 const CRONTAB = path.join(SCRIPTS_DIR, '..', 'crontab.example');
 const CHECKOUT = '/opt/wa-session-sync';
-const LOG_DIR = '/var/log/wa-session-sync';
+const LOG_DIR = '/var/log/wa-sync';
 const FIELD = '[0-9*/,-]+';
 
 interface Job {
@@ -73,7 +73,7 @@ describe('crontab.example', () => {
     await fs.promises.symlink(waSync.bin, path.join(install, 'packages', 'cli', 'bin', 'wa-sync.js'));
     await fs.promises.symlink(SCRIPTS_DIR, path.join(install, 'scripts'));
     await fs.promises.writeFile(
-      path.join(install, '.env'),
+      path.join(install, '.env.sync'),
       [
         'WHATSAPP_NODE_API_KEY=cron-test-key',
         `WHATSAPP_NODE_SERVICE_URL=${worker.url}`,
@@ -94,7 +94,7 @@ describe('crontab.example', () => {
     for (const job of jobs) expect(job.command.replace(/\\%/g, '')).not.toContain('%');
   });
 
-  it('runs the five-minute sync from the checkout with .env loaded and appends a framed run to its log', async () => {
+  it('runs the five-minute sync from the checkout with .env.sync loaded and appends a framed run to its log', async () => {
     const [sync] = jobs.filter((j) => !j.commentedOut);
     expect(sync!.schedule).toBe('*/5 * * * *');
     const before = (await waSync.calls()).length;

@@ -1,4 +1,6 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../packages/worker/src/config';
 
@@ -14,15 +16,38 @@ const WORKER_VARIABLES = variablesIn('packages/worker/src/config.ts');
 const CLI_VARIABLES = variablesIn('packages/cli/src/config.ts');
 CLI_VARIABLES.add('WA_SYNC_REPORT_MAX_RSS'); // read by bin.ts
 
-/** The `environment:` keys of one service of docker-compose.yml. */
-function composeEnvironment(service: string): Set<string> {
-  const text = read('docker-compose.yml');
-  const start = text.indexOf(`\n  ${service}:\n`);
+/**
+ * `docker-compose config` as CI runs it: .env.example for compose's own values, the process
+ * files (.env.worker, .env.sync) from their examples beside a copy of the compose file.
+ */
+function resolvedCompose(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-compose-'));
+  try {
+    fs.copyFileSync(path.join(ROOT, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
+    fs.copyFileSync(path.join(ROOT, '.env.worker.example'), path.join(dir, '.env.worker'));
+    fs.copyFileSync(path.join(ROOT, '.env.sync.example'), path.join(dir, '.env.sync'));
+    return execFileSync('docker-compose', ['-f', path.join(dir, 'docker-compose.yml'), '--env-file', path.join(ROOT, '.env.example'), 'config'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One service's block of the resolved configuration (two-space indented services). */
+function serviceBlock(config: string, service: string): string {
+  const start = config.indexOf(`\n  ${service}:\n`);
   expect(start).toBeGreaterThan(-1);
-  const rest = text.slice(start + service.length + 5);
+  const rest = config.slice(start + service.length + 5);
   const end = rest.search(/\n {2}\S|\n\S/);
-  const block = end === -1 ? rest : rest.slice(0, end);
-  return new Set([...block.matchAll(/^ {6}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
+/** The `environment:` keys of one service's block. */
+function environmentOf(block: string): Set<string> {
+  const env = /\n {4}environment:\n((?: {6}.*\n)*)/.exec(`\n${block}\n`)?.[1] ?? '';
+  return new Set([...env.matchAll(/^ {6}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
 }
 
 const missingFrom = (wanted: Iterable<string>, have: Set<string> | string) =>
@@ -34,29 +59,72 @@ describe('deployment files', () => {
     expect([...CLI_VARIABLES]).toEqual(expect.arrayContaining(['DATABASE_URL', 'WHATSAPP_NODE_SERVICE_URL', 'WA_SYNC_AUDIT_LOG']));
   });
 
-  it('documents every variable of the worker and the CLI in .env.example and in the README table', () => {
-    const example = read('.env.example');
+  it('documents every variable of the worker and the CLI in its own env file example and in the README table', () => {
     const readmeTable = read('README.md')
       .split('\n')
       .filter((line) => line.startsWith('| `'))
       .join('\n');
-    const all = new Set([...WORKER_VARIABLES, ...CLI_VARIABLES]);
 
-    expect(missingFrom(all, example)).toEqual([]);
-    expect(missingFrom(all, readmeTable)).toEqual([]);
+    expect(missingFrom(WORKER_VARIABLES, read('.env.worker.example'))).toEqual([]);
+    expect(missingFrom(CLI_VARIABLES, read('.env.sync.example'))).toEqual([]);
+    expect(missingFrom(new Set([...WORKER_VARIABLES, ...CLI_VARIABLES]), readmeTable)).toEqual([]);
   });
 
-  it('hands every worker variable to the worker container', () => {
-    expect(missingFrom(WORKER_VARIABLES, composeEnvironment('wa-worker'))).toEqual([]);
+  it('keeps DATABASE_URL out of the worker: neither its env file nor its container holds it', () => {
+    const config = resolvedCompose();
+    const worker = serviceBlock(config, 'wa-worker');
+
+    expect(read('.env.worker.example')).not.toMatch(/^\s*#?\s*DATABASE_URL=/m);
+    expect([...environmentOf(worker)]).toEqual(expect.arrayContaining(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_SESSIONS_DIR', 'LOG_DIR']));
+    expect(environmentOf(worker).has('DATABASE_URL')).toBe(false);
+    expect([...environmentOf(serviceBlock(config, 'wa-sync'))]).toEqual(
+      expect.arrayContaining(['DATABASE_URL', 'WHATSAPP_NODE_API_KEY', 'WHATSAPP_NODE_SERVICE_URL', 'WA_SYNC_AUDIT_LOG']),
+    );
+    expect([...environmentOf(serviceBlock(config, 'migrate'))]).toEqual(['DATABASE_URL']);
   });
 
-  it('hands the CLI its variables in the sync and migrate containers', () => {
-    // Not in compose on purpose: the embedded database (compose has Postgres) and the benchmark switch.
-    const notForCompose = new Set(['WA_SYNC_DATA_DIR', 'WA_SYNC_REPORT_MAX_RSS']);
-    const wanted = [...CLI_VARIABLES].filter((name) => !notForCompose.has(name));
+  it('bounds the worker container (memory, tasks) and runs the preflight before it', () => {
+    const worker = serviceBlock(resolvedCompose(), 'wa-worker');
 
-    expect(missingFrom(wanted, composeEnvironment('wa-sync'))).toEqual([]);
-    expect([...composeEnvironment('migrate')]).toEqual(['DATABASE_URL']);
+    expect(worker).toMatch(/\n {4}mem_limit: 3g\n/);
+    expect(worker).toMatch(/\n {4}pids_limit: '4096'\n/);
+    expect(worker).toContain('\n    - wa-worker --check && exec wa-worker\n');
+  });
+
+  it('writes the audit log to a volume only wa-sync mounts', () => {
+    const config = resolvedCompose();
+    const mounts = (service: string) => [...serviceBlock(config, service).matchAll(/^ {4}- ([\w-]+):(\/[^:\s]*)/gm)].map((m) => ({ volume: m[1], at: m[2] }));
+    const folder = path.dirname(/\n {6}WA_SYNC_AUDIT_LOG: (\S+)\n/.exec(serviceBlock(config, 'wa-sync'))![1]!);
+    const audit = mounts('wa-sync').find((mount) => mount.at === folder);
+
+    expect(audit).toBeDefined();
+    expect(mounts('wa-worker').map((mount) => mount.volume)).not.toContain(audit!.volume);
+    expect(mounts('wa-worker').map((mount) => mount.at)).not.toContain(folder);
+  });
+
+  it('passes systemd-analyze verify with nothing to say about the units', () => {
+    const units = ['wa-worker.service', 'wa-sync.service', 'wa-sync.timer'].map((unit) => path.join(ROOT, 'deploy', 'systemd', unit));
+    // It exits 0 even for an unknown key or a bad value (ignored): its output is what tells.
+    const run = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
+
+    expect(run.error).toBeUndefined();
+    expect(`${run.stdout}${run.stderr}`).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  it('runs the worker unit as a user of its own, hardened, bounded, with the preflight first', () => {
+    const unit = read('deploy/systemd/wa-worker.service');
+    const bin = `/opt/wa-session-sync/packages/worker/${JSON.parse(read('packages/worker/package.json')).bin['wa-worker']}`;
+    const memoryMax = /^MemoryMax=(\d+)G$/m.exec(unit)?.[1];
+    const memLimit = /mem_limit: \$\{WA_WORKER_MEM_LIMIT:-(\d+)g\}/.exec(read('docker-compose.yml'))?.[1];
+
+    for (const line of ['User=wa-worker', 'ProtectProc=invisible', 'PrivateDevices=yes', `ExecStartPre=/usr/bin/node ${bin} --check`]) {
+      expect(unit).toContain(`\n${line}\n`);
+    }
+    expect(unit.indexOf('ExecStartPre=')).toBeLessThan(unit.indexOf('ExecStart='));
+    expect(memoryMax).toBeDefined();
+    expect(memLimit).toBe(memoryMax);
+    expect(read('.env.example')).toContain(`WA_WORKER_MEM_LIMIT=${memLimit}g\n`);
   });
 
   it('gives the worker more time to stop than its own shutdown bound (+5 s hard stop in service.ts)', () => {
@@ -84,8 +152,11 @@ describe('deployment files', () => {
 
   it('restarts the worker and keeps secrets out of the units and the image', () => {
     const unit = read('deploy/systemd/wa-worker.service');
-    for (const line of ['Restart=always', 'KillMode=mixed', 'User=wa-sync', 'EnvironmentFile=/opt/wa-session-sync/.env']) {
+    for (const line of ['Restart=always', 'KillMode=mixed', 'User=wa-worker', 'EnvironmentFile=/opt/wa-session-sync/.env.worker']) {
       expect(unit).toContain(`\n${line}\n`);
+    }
+    for (const line of ['User=wa-sync', 'EnvironmentFile=/opt/wa-session-sync/.env.sync']) {
+      expect(read('deploy/systemd/wa-sync.service')).toContain(`\n${line}\n`);
     }
     expect(read('docker-compose.yml')).toMatch(/wa-worker:[\s\S]*?restart: unless-stopped/);
     for (const file of ['Dockerfile', 'deploy/systemd/wa-worker.service', 'deploy/systemd/wa-sync.service']) {

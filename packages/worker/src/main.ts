@@ -82,7 +82,23 @@ async function main(): Promise<void> {
   await runWorker(config, browser, { pids: orphans.map((o) => o.pid), reaped }, lock);
 }
 
-main().catch((error: unknown) => {
+/**
+ * `--check`: the preflight alone (preflight.ts, loaded only then); no worker starts. Secrets given
+ * in the environment are moved out first, as for a start: the check launches a browser too.
+ */
+async function check(): Promise<void> {
+  process.umask(0o077);
+  const handover = require('./secrets-handover') as typeof import('./secrets-handover');
+  const env = { ...process.env, ...(await handover.receiveSecrets()) };
+  const secrets = handover.secretsIn(process.env);
+  if (Object.keys(secrets).length > 0) await handover.superviseWithoutSecrets(secrets);
+  const { runPreflight } = require('./preflight') as typeof import('./preflight');
+  process.exit(await runPreflight(env, (line) => process.stdout.write(`${line}\n`)));
+}
+
+const run = process.argv.includes('--check') ? check : main;
+
+run().catch((error: unknown) => {
   process.stderr.write(`wa-worker: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -32,6 +32,7 @@ export async function runWorker(
   installCrashPolicy(logger);
   const marker = markerArg(config.sessionsDir, lock.token);
   logger.info('Browser', { executablePath: browser.executablePath, source: browser.source, headless: browser.headless, why: browser.reason });
+  if (browser.warning) logger.warn('Browser', { executablePath: browser.executablePath, warning: browser.warning });
   const sandbox = sandboxOnThisMachine(config.browserArgs);
   logger[sandbox.enabled ? 'info' : 'warn'](`Chromium sandbox ${sandbox.enabled ? 'on' : 'off'}`, { why: sandbox.why });
 

@@ -60,7 +60,17 @@ export interface SessionsDirLock {
  * close-on-exec: no Chromium inherits it. A lock is waited for `waitSec` (a worker restarted at
  * once after a SIGKILL).
  */
-export async function lockSessionsDir(dir: string, options: { waitSec?: number } = {}): Promise<SessionsDirLock> {
+export async function lockSessionsDir(
+  dir: string,
+  options: {
+    waitSec?: number;
+    /**
+     * Only prove the lock can be taken (`wa-worker --check`): the holder and its token are left as
+     * the previous worker wrote them, so the start that follows still finds that worker's Chromium.
+     */
+    probe?: boolean;
+  } = {},
+): Promise<SessionsDirLock> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, LOCK_FILE);
   const fd = openLockFile(file);
@@ -78,6 +88,7 @@ export async function lockSessionsDir(dir: string, options: { waitSec?: number }
   }
   // `fd` stays open until the process exits: that is the lock.
   const previousToken = parseHolder(fs.readFileSync(fd, 'utf8'))?.token ?? null;
+  if (options.probe) return { token: '', previousToken };
   const token = randomBytes(16).toString('hex');
   const holder = Buffer.from(`${JSON.stringify({ pid: operatorPid(), host: os.hostname(), since: new Date().toISOString(), token })}\n`);
   fs.ftruncateSync(fd, 0);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,8 @@ export interface BrowserChoice {
   env: Record<string, string>;
   /** One line for the start log. */
   reason: string;
+  /** Something the operator should know, logged as a warning (a tampered bundled browser unpacked again). */
+  warning?: string;
 }
 
 /** Headless shells: Debian's `chromium-headless-shell`, Google's `chrome-headless-shell`. */
@@ -119,13 +122,14 @@ export async function findBrowser(options: DiscoveryOptions): Promise<BrowserCho
     };
   }
   if (options.bundledBin && fs.existsSync(path.join(options.bundledBin, 'chromium.br'))) {
-    const dir = await unpackBundled(options.bundledBin, options.cacheDir);
+    const { dir, replaced } = await unpackBundled(options.bundledBin, options.cacheDir);
     return {
       executablePath: path.join(dir, 'chromium'),
       source: 'bundled',
       headless: 'shell',
       env: bundledEnv(dir),
       reason: `no browser on PATH: the headless shell of the npm package ${BUNDLED_PACKAGE}, unpacked in ${dir}`,
+      ...(replaced ? { warning: `the unpacked browser in ${dir} was unpacked again: ${replaced}` } : {}),
     };
   }
   throw new ChromiumNotFoundError();
@@ -173,14 +177,81 @@ function bundledEnv(dir: string): Record<string, string> {
 }
 
 /**
+ * The record of what was unpacked, `{ "<file>": "<sha256 hex>" }`: the binary and the libraries it
+ * loads (LD_LIBRARY_PATH), i.e. every file that runs as the worker's user.
+ */
+const CHECKSUMS = '.sha256.json';
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    fs.createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+/** The files {@link CHECKSUMS} covers in an unpacked folder: `chromium` and `lib/*`. */
+function runnableFiles(dir: string): string[] {
+  const lib = path.join(dir, 'lib');
+  const libs = fs.existsSync(lib) ? fs.readdirSync(lib).map((name) => path.join('lib', name)) : [];
+  return ['chromium', ...libs].filter((file) => fs.statSync(path.join(dir, file)).isFile());
+}
+
+async function checksums(dir: string): Promise<Record<string, string>> {
+  const sums: Record<string, string> = {};
+  for (const file of runnableFiles(dir)) sums[file] = await sha256(path.join(dir, file));
+  return sums;
+}
+
+/**
+ * Why the unpacked folder must not be reused, or null when every file matches the sha256 recorded
+ * when it was unpacked. Hashing the ~200 MB binary costs each start that uses the bundled browser
+ * 0.7-0.8 s (two busy cores): the price of never launching a binary that anything running as this
+ * user replaced or truncated. Machines with a system browser never pay it.
+ */
+async function unpackedMismatch(dir: string): Promise<string | null> {
+  let recorded: Record<string, string>;
+  try {
+    recorded = JSON.parse(fs.readFileSync(path.join(dir, CHECKSUMS), 'utf8')) as Record<string, string>;
+  } catch {
+    return `no sha256 record (${CHECKSUMS}) to check it against`;
+  }
+  const present = runnableFiles(dir);
+  for (const file of new Set([...Object.keys(recorded), ...present])) {
+    if (!(file in recorded)) return `${file} was not there when it was unpacked`;
+    if (!present.includes(file)) return `${file} is missing`;
+    if ((await sha256(path.join(dir, file))) !== recorded[file]) return `${file} does not match the sha256 recorded when it was unpacked`;
+  }
+  return null;
+}
+
+/**
  * Unpacks the package's brotli archives once into `<cacheDir>/chromium-<version>/`: the binary,
  * its libraries (`al2023.tar.br`: NSS, which machines without a browser lack) and fonts. Written to
  * a folder of its own first and renamed into place, so a worker stopped halfway, or two starting
- * at once, never leave a half-written browser behind. ~4 s the first time on two cores.
+ * at once, never leave a half-written browser behind. ~4 s the first time on two cores. The sha256
+ * of what runs is recorded then and checked before each reuse: a folder that fails the check is
+ * set aside and unpacked again (`replaced` says why).
  */
-export async function unpackBundled(bin: string, cacheDir: string): Promise<string> {
+export async function unpackBundled(bin: string, cacheDir: string): Promise<{ dir: string; replaced?: string }> {
   const dir = path.join(cacheDir, `chromium-${bundledVersion(bin)}`);
-  if (isExecutable(path.join(dir, 'chromium'))) return dir;
+  let replaced: string | undefined;
+  if (fs.existsSync(dir)) {
+    const mismatch = await unpackedMismatch(dir);
+    if (mismatch === null) return { dir };
+    replaced = mismatch;
+    // Renamed first: a worker that reads the folder meanwhile never sees it half-deleted.
+    const stale = `${dir}.stale-${process.pid}-${Date.now()}`;
+    try {
+      fs.renameSync(dir, stale);
+      fs.rmSync(stale, { recursive: true, force: true });
+    } catch (error) {
+      // Another worker set it aside first.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
   fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   const partial = fs.mkdtempSync(path.join(cacheDir, '.unpacking-'));
   try {
@@ -195,6 +266,7 @@ export async function unpackBundled(bin: string, cacheDir: string): Promise<stri
       `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <dir>${path.join(dir, 'fonts')}</dir>\n  <dir>/usr/share/fonts</dir>\n  <cachedir>${path.join(dir, 'fonts-cache')}</cachedir>\n</fontconfig>\n`,
     );
     fs.rmSync(path.join(partial, 'fonts.conf'), { force: true });
+    fs.writeFileSync(path.join(partial, CHECKSUMS), `${JSON.stringify(await checksums(partial), null, 2)}\n`, { mode: 0o600 });
     try {
       fs.renameSync(partial, dir);
     } catch (error) {
@@ -204,13 +276,16 @@ export async function unpackBundled(bin: string, cacheDir: string): Promise<stri
   } finally {
     fs.rmSync(partial, { recursive: true, force: true });
   }
-  return dir;
+  return replaced ? { dir, replaced } : { dir };
 }
 
 /** `tar -x` of a brotli-compressed archive: the system's tar (every Linux has one) reads the stream. */
 async function untarBrotli(archive: string, into: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const tar = execFile('tar', ['-x', '-f', '-', '-C', into], (error) => (error ? reject(error) : resolve()));
-    pipeline(fs.createReadStream(archive), zlib.createBrotliDecompress(), tar.stdin!).catch(reject);
+    // tar stops reading at the end-of-archive blocks, before the padding after them: the stream may
+    // then end early (EPIPE, premature close; seen under load). tar's exit status is what tells:
+    // a stream that failed before the archive's end leaves tar a truncated archive, and it fails.
+    pipeline(fs.createReadStream(archive), zlib.createBrotliDecompress(), tar.stdin!).catch(() => undefined);
   });
 }

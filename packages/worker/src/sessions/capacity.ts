@@ -30,9 +30,26 @@ export function availableMemoryMb(): number {
   return Math.floor(os.freemem() / 1024 / 1024);
 }
 
-/** The machine's memory in MiB. */
+/**
+ * The memory this process may use in MiB: the machine's, or less under a cgroup v2 `memory.max`
+ * (a container's `mem_limit`, systemd's `MemoryMax`), which the kernel enforces by killing.
+ */
 export function totalMemoryMb(): number {
-  return Math.floor(os.totalmem() / 1024 / 1024);
+  const machine = Math.floor(os.totalmem() / 1024 / 1024);
+  const limit = cgroupMemoryMax();
+  return limit === null ? machine : Math.min(machine, limit);
+}
+
+/** `memory.max` of this process's cgroup v2 in MiB; null without one (or without a limit). */
+function cgroupMemoryMax(): number | null {
+  try {
+    const group = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (group === undefined) return null;
+    const max = fs.readFileSync(`/sys/fs/cgroup${group}/memory.max`, 'utf8').trim();
+    return max === 'max' ? null : Math.floor(Number(max) / 1024 / 1024);
+  } catch {
+    return null; // no cgroup v2 here (or not Linux)
+  }
 }
 
 /**
