@@ -93,13 +93,28 @@ export const SYNC_METRICS = {
   },
 } as const satisfies Record<`wa_sync_${string}`, MetricSpec>;
 
+/**
+ * The few of prom-client's default process metrics (`collectDefaultMetrics({ prefix: 'wa_worker_' })`)
+ * that the dashboard shows. The worker exports many more; these are named here so the dashboard's
+ * test can tell them from a typo.
+ */
+export const WORKER_DEFAULT_METRICS = {
+  wa_worker_process_resident_memory_bytes: { type: 'gauge', labels: [], help: 'Resident memory of the worker process (Chromium not included).' },
+  wa_worker_process_cpu_seconds_total: { type: 'counter', labels: [], help: 'CPU time of the worker process, user and system.' },
+  wa_worker_nodejs_eventloop_lag_p99_seconds: { type: 'gauge', labels: [], help: 'The 99th percentile of the worker\'s event loop lag.' },
+} as const satisfies Record<`wa_worker_${string}`, MetricSpec>;
+
 /** A worker metric's name. */
 export type WorkerMetricName = keyof typeof WORKER_METRICS;
 /** A sync metric's name. */
 export type SyncMetricName = keyof typeof SYNC_METRICS;
 
-/** Every metric the worker and the sync export, by name. */
-export const METRICS: Readonly<Record<WorkerMetricName | SyncMetricName, MetricSpec>> = { ...WORKER_METRICS, ...SYNC_METRICS };
+/** Every metric the worker and the sync export, by name (of the worker's default process metrics, those in `WORKER_DEFAULT_METRICS`). */
+export const METRICS: Readonly<Record<WorkerMetricName | keyof typeof WORKER_DEFAULT_METRICS | SyncMetricName, MetricSpec>> = {
+  ...WORKER_METRICS,
+  ...WORKER_DEFAULT_METRICS,
+  ...SYNC_METRICS,
+};
 
 /**
  * The series names a metric appears under in Prometheus: a histogram's `_bucket`, `_sum` and
