@@ -52,6 +52,12 @@ describe('resolveSyncConfig', () => {
     });
   });
 
+  it('writes no metrics file unless WA_SYNC_METRICS_FILE names one, resolved to an absolute path', () => {
+    expect(resolveSyncConfig({}, {}, false).metricsFile).toBeUndefined();
+    expect(resolveSyncConfig({}, { WA_SYNC_METRICS_FILE: '' }, false).metricsFile).toBeUndefined();
+    expect(resolveSyncConfig({}, { WA_SYNC_METRICS_FILE: 'metrics/wa_sync.prom' }, false).metricsFile).toBe(path.resolve('metrics/wa_sync.prom'));
+  });
+
   it('colours only on a terminal and never with NO_COLOR', () => {
     expect(resolveSyncConfig({}, {}, true).color).toBe(true);
     expect(resolveSyncConfig({}, { NO_COLOR: '' }, true).color).toBe(false);
@@ -77,6 +83,9 @@ describe('resolveSyncConfig', () => {
     [{ WA_SYNC_STUCK_MINUTES: '0' }, /WA_SYNC_STUCK_MINUTES must be a number of minutes above 0 and at most 1440/],
     [{ WA_SYNC_STUCK_MINUTES: '-1' }, /WA_SYNC_STUCK_MINUTES must be a number/],
     [{ WA_SYNC_STUCK_MINUTES: '1e3' }, /WA_SYNC_STUCK_MINUTES must be a number/],
+    [{ WA_SYNC_METRICS_FILE: '/var/lib/node_exporter/wa_sync.txt' }, /WA_SYNC_METRICS_FILE must name a file ending in \.prom/],
+    [{ WA_SYNC_METRICS_FILE: '/var/lib/node_exporter/' }, /WA_SYNC_METRICS_FILE must name a file ending in \.prom/],
+    [{ WA_SYNC_METRICS_FILE: '/var/lib/node_exporter/.prom' }, /WA_SYNC_METRICS_FILE must name a file ending in \.prom/],
   ])('refuses bad environment %j', (env, message) => {
     expect(() => resolveSyncConfig({}, env, false)).toThrow(message);
   });

@@ -33,6 +33,11 @@ export interface SyncConfig {
   database: DatabaseConfig;
   /** Winston JSON-lines audit file (`WA_SYNC_AUDIT_LOG`). */
   auditLogPath: string;
+  /**
+   * node_exporter textfile written after every run, skipped ones included (`WA_SYNC_METRICS_FILE`,
+   * an absolute path ending in `.prom`); `undefined`: none is written.
+   */
+  metricsFile: string | undefined;
   /** The longest one exchange with the worker may take, from connecting to the answer's last byte (`WA_SYNC_REQUEST_TIMEOUT_MS`). */
   requestTimeoutMs: number;
   /**
@@ -80,6 +85,7 @@ export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boole
     apiKey: secret(env, 'WHATSAPP_NODE_API_KEY'),
     database: resolveDatabaseConfig(env),
     auditLogPath: path.resolve(env.WA_SYNC_AUDIT_LOG || DEFAULT_AUDIT_LOG),
+    metricsFile: resolveMetricsFile(env.WA_SYNC_METRICS_FILE),
     requestTimeoutMs: boundedInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000, 100, 300_000),
     runTimeoutMs: boundedInt(env, 'WA_SYNC_RUN_TIMEOUT_SECONDS', 240, 1, 3_600) * 1_000,
     stuckMs: stuckMinutes(env) * 60_000,
@@ -148,6 +154,21 @@ function resolveWorkerUrl(value: string | undefined): string {
     throw new ConfigError('WHATSAPP_NODE_SERVICE_URL must not carry credentials or a query; use WHATSAPP_NODE_API_KEY');
   }
   return parsed.toString().replace(/\/+$/, '');
+}
+
+/**
+ * `WA_SYNC_METRICS_FILE`: node_exporter's textfile collector reads only `*.prom` files, so any other
+ * name would be written after every run and never read: refused up front rather than found out
+ * when the alert that depends on it stays silent.
+ */
+function resolveMetricsFile(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!value.endsWith('.prom') || path.basename(value) === '.prom') {
+    throw new ConfigError(
+      `WA_SYNC_METRICS_FILE must name a file ending in .prom (node_exporter's textfile collector reads no other), got ${JSON.stringify(value)}`,
+    );
+  }
+  return path.resolve(value);
 }
 
 /** The longest wait between two reconnect attempts: the doubling stops there (a daily retry at the slowest). */

@@ -7,3 +7,4 @@ export * from './http';
 export * from './webhook';
 export * from './browser-pipes';
 export * from './reasons';
+export * from './metrics';
