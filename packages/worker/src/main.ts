@@ -45,9 +45,11 @@ async function main(): Promise<void> {
     const { loadConfig } = require('./config') as typeof import('./config');
     const handover = require('./secrets-handover') as typeof import('./secrets-handover');
     config = loadConfig({ ...process.env, ...(await handover.receiveSecrets()) });
-    browser = await findBrowserOnThisMachine(config.executablePath);
     const secrets = handover.secretsIn(process.env);
     if (Object.keys(secrets).length > 0) await handover.superviseWithoutSecrets(secrets);
+    // Found by the process that runs the worker (after the handover): a bundled browser repaired
+    // on the way is then logged by the worker that launches it (its exit 2 reaches the supervisor).
+    browser = await findBrowserOnThisMachine(config.executablePath);
   } catch (error) {
     if (error instanceof WorkerError) fail(error.message);
     throw error;
