@@ -34,6 +34,7 @@ export const DEFAULT_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
  * what the application's view of the session rests on (and it is small), so messages go next.
  */
 const DROP_RANK: Partial<Record<WebhookEventName, number>> = { 'session.qr': 0, message: 1 };
+// `session.alert` is not named: like a status, it is what a person acts on, and it is small.
 const KEPT_LONGEST = 2;
 
 export interface WebhookOptions {
