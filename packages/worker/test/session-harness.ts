@@ -92,7 +92,7 @@ export interface ApiHarness extends SessionHarness {
   api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
 }
 
-export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle'> = {}): Promise<ApiHarness> {
+export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle' | 'timeoutMs'> = {}): Promise<ApiHarness> {
   const base = await sessionHarness(options);
   const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger, ...appOptions });
   const closeBase = base.close;
