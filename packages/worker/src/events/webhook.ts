@@ -6,12 +6,10 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER, WEBHO
 import type { Logger } from '../log';
 import { backoffDelay } from '../util';
 
-/** Where session code hands events; never blocks and never throws. */
+/** Where the contract's webhook events are handed (the dispatcher, `webhookListener`); never blocks and never throws. */
 export interface EventSink {
   publish(event: WebhookEvent): void;
 }
-
-export const nullSink: EventSink = { publish() {} };
 
 /** `X-Signature`: the body alone, no time (kept for existing receivers). */
 export function sign(secret: string, body: string): string {
