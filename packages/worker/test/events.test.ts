@@ -141,7 +141,7 @@ describe('launch events', () => {
     ]);
   });
 
-  it('keeps one session object across launches, with its counters', async () => {
+  it('keeps one session object across launches and a stop, with its counters; a logout forgets it', async () => {
     h = await sessionHarness();
     const first = await connected();
     first.emit.message({ id: 'm1', from: 'a', to: 'b', body: 'hi', type: 'chat', timestamp: 1 });
@@ -152,20 +152,22 @@ describe('launch events', () => {
     second.emit.message({ id: 'm2', from: 'a', to: 'b', body: 'again', type: 'chat', timestamp: 2 });
     const messages = ofType('message');
     expect(messages.map((e) => e.message.id)).toEqual(['m1', 'm2']);
+    const before = h.manager.session('s1');
     await h.manager.stop('s1');
+    expect(h.manager.session('s1')).toBe(before);
+    expect(before!.status).toBeNull();
     h.manager.start('w1', 's1');
     const third = await h.client('s1', 3);
     await waitFor(() => third.initializeCalls > 0, 'started again');
-    const session = sessionOf('s1');
+    const session = h.manager.session('s1')!;
     expect(session.counters).toMatchObject({ messages: 2, lastMessageAt: messages[1]!.at, launches: 3 });
+    expect(session.status).toBe('initializing');
+    third.emit.ready('628');
+    expect(session.status).toBe('connected');
+    await h.manager.stop('s1', { logout: true });
+    expect(h.manager.session('s1')).toBeUndefined();
   });
 });
-
-/** The session object of the session's current record (read through the manager's registry). */
-function sessionOf(sessionId: string) {
-  const registry = (h.manager as unknown as { registry: { find(id: string): { session: import('../src/sessions/session').Session } | undefined } }).registry;
-  return registry.find(sessionId)!.session;
-}
 
 describe("a launch's release, one place for every trigger", () => {
   /**

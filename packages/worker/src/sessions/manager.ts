@@ -15,6 +15,7 @@ import { browserDied, newRecord, viewOf, type SessionRecord } from './record';
 import { ReconnectScheduler } from './reconnect-scheduler';
 import { SessionRegistry } from './registry';
 import { SessionEvents } from './session-events';
+import type { Session } from './session';
 import { holdsBrowser } from './state';
 
 /** How long a session that holds no browser (`disconnected`, `failed`) stays listed. */
@@ -142,6 +143,14 @@ export class SessionManager {
   get(sessionId: string): WorkerSession {
     this.forgetStopped();
     return viewOf(this.registry.get(sessionId));
+  }
+
+  /**
+   * The session object (`session.ts`: counters kept across launches, its current launch's status)
+   * while the worker knows the session, held or stopped; undefined otherwise.
+   */
+  session(sessionId: string): Session | undefined {
+    return this.registry.known(sessionId);
   }
 
   /** Every session saved on disk (read once, then kept up to date by the worker's own writes). */

@@ -21,6 +21,11 @@ export class SessionRegistry {
     return session;
   }
 
+  /** The session object of this id, while the worker knows the session (held, or stopped and not forgotten). */
+  known(sessionId: string): Session | undefined {
+    return this.sessions.get(sessionId);
+  }
+
   /** Forgets the session object too (logged out, or forgotten after a day stopped). */
   forget(sessionId: string): void {
     if (!this.records.has(sessionId)) this.sessions.delete(sessionId);
@@ -51,13 +56,17 @@ export class SessionRegistry {
   put(record: SessionRecord): void {
     this.records.set(record.sessionId, record);
     this.sessions.set(record.sessionId, record.session);
+    record.session.current = record;
   }
 
   remove(record: SessionRecord): void {
-    if (this.records.get(record.sessionId) === record) this.records.delete(record.sessionId);
+    if (this.records.get(record.sessionId) !== record) return;
+    this.records.delete(record.sessionId);
+    if (record.session.current === record) record.session.current = null;
   }
 
   clear(): void {
+    for (const record of this.records.values()) record.session.current = null;
     this.records.clear();
     this.sessions.clear();
   }

@@ -1,4 +1,6 @@
+import type { SessionStatus } from '@wa-session-sync/shared';
 import type { LaunchKind } from '../events/bus';
+import type { SessionRecord } from './record';
 
 /**
  * What the worker counts of a session across all its launches (for the history, the metrics and
@@ -26,6 +28,8 @@ export interface SessionCounters {
  */
 export class Session {
   readonly counters: SessionCounters = { messages: 0, lastMessageAt: null, launches: 0, reconnectAttempts: 0, probeFailuresInRow: 0 };
+  /** Its current launch while the worker holds it (set by the registry); null once stopped and removed. */
+  current: SessionRecord | null = null;
 
   constructor(
     readonly workspaceId: string,
@@ -33,6 +37,11 @@ export class Session {
     /** `<sessionsDir>/<workspaceId>/<sessionId>`. */
     readonly folder: string,
   ) {}
+
+  /** The status of its current launch; null while the worker does not hold it (stopped, not started yet). */
+  get status(): SessionStatus | null {
+    return this.current?.status ?? null;
+  }
 }
 
 /** The launch under way of a record: how it began and when, until it is ready, shows a QR or fails. */
