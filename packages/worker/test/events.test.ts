@@ -67,10 +67,10 @@ describe('alerts (session.alert)', () => {
       { kind: 'reconnect_exhausted', reason: REASONS.PAGE_CRASHED, attempts: 2 },
     ]);
     // Each loss is on the bus with the attempt it scheduled (the last one scheduled none).
-    expect(ofType('loss').map((e) => [e.reason, e.attempts])).toEqual([
-      ['NAVIGATION', 1],
-      [REASONS.BROWSER_CLOSED, 2],
-      [REASONS.PAGE_CRASHED, 2],
+    expect(ofType('loss').map((e) => [e.reason, e.attempts, e.retry])).toEqual([
+      ['NAVIGATION', 1, true],
+      [REASONS.BROWSER_CLOSED, 2, true],
+      [REASONS.PAGE_CRASHED, 2, false],
     ]);
   });
 

@@ -35,8 +35,12 @@ export type WorkerEvent =
   | (SessionScoped & { type: 'message'; message: MessagePayload })
   /** A launch ended its first phase: ready, showing a QR, or failed (lost before either). */
   | (SessionScoped & { type: 'launch'; kind: LaunchKind; outcome: 'ready' | 'qr' | 'failed'; duration_ms: number })
-  /** A session lost its client; `attempts` counts the reconnects so far (a retry scheduled or not). */
-  | (SessionScoped & { type: 'loss'; reason: string; attempts: number })
+  /**
+   * A session lost its client. `retry`: a relaunch is scheduled (the status goes `reconnecting`),
+   * `attempts` being its number; otherwise (auto-reconnect off, attempts exhausted) `attempts` is
+   * the number made so far.
+   */
+  | (SessionScoped & { type: 'loss'; reason: string; attempts: number; retry: boolean })
   /** The verdict of a live probe that looked at the session (skipped probes are not announced). */
   | (SessionScoped & { type: 'probe'; ok: boolean; reason?: string })
   /** A person must act: see {@link AlertKind}. */

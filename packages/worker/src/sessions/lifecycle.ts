@@ -209,14 +209,14 @@ export class SessionLifecycle {
     if (!registry.isCurrent(record, generation) || this.options.closing()) return;
     this.release(record, { dispose: 'serial' });
     if (!this.options.autoReconnect) {
-      events.loss(record, reason, record.reconnectAttempts);
+      events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'dropped', reason);
       return;
     }
     const decision = reconnects.decide(record);
     if (decision.action === 'give_up') {
       logger.error('Reconnect attempts exhausted', { sessionId: record.sessionId, attempts: record.reconnectAttempts, reason });
-      events.loss(record, reason, record.reconnectAttempts);
+      events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'exhausted', reason);
       events.alert(record, 'reconnect_exhausted', reason);
       return;
@@ -224,7 +224,7 @@ export class SessionLifecycle {
     record.reconnectAttempts = decision.attempt;
     record.session.counters.reconnectAttempts++;
     record.launchKind = 'reconnect';
-    events.loss(record, reason, decision.attempt);
+    events.loss(record, reason, decision.attempt, true);
     events.apply(record, 'lost', reason);
     const retryGeneration = record.generation;
     reconnects.schedule(record, decision.attempt, decision.delayMs, () => {

@@ -76,10 +76,10 @@ export class SessionEvents {
     this.options.bus.publish({ ...this.scope(record), at, type: 'launch', kind: launch.kind, outcome, duration_ms: at.getTime() - launch.startedAt.getTime() });
   }
 
-  /** The record's client is lost; `attempts` is the reconnect attempt now scheduled (or made so far). */
-  loss(record: SessionRecord, reason: string, attempts: number): void {
+  /** The record's client is lost; `attempts` is the reconnect attempt now scheduled (`retry`), or those made so far. */
+  loss(record: SessionRecord, reason: string, attempts: number, retry: boolean): void {
     this.launchSettled(record, 'failed');
-    this.options.bus.publish({ ...this.scope(record), type: 'loss', reason, attempts });
+    this.options.bus.publish({ ...this.scope(record), type: 'loss', reason, attempts, retry });
   }
 
   /**
