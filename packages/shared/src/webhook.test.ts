@@ -13,6 +13,7 @@ describe('WebhookEventSchema', () => {
       'a message',
       { ...base, event: 'message', payload: { id: 'm1', from: '6281@c.us', to: '6282@c.us', body: 'hi', type: 'chat', timestamp: 1763300356 } },
     ],
+    ['an alert', { ...base, event: 'session.alert', payload: { kind: 'reconnect_exhausted', reason: REASONS.PROBE_TIMEOUT, attempts: 5 } }],
   ])('accepts %s', (_what, event) => {
     expect(Value.Check(WebhookEventSchema, event)).toBe(true);
   });
@@ -26,6 +27,8 @@ describe('WebhookEventSchema', () => {
     ['a message timestamp as text', { ...base, event: 'message', payload: { id: 'm', from: 'a', to: 'b', body: '', type: 'chat', timestamp: 'now' } }],
     ['a bad session id', { ...base, session_id: 'a/b', event: 'session.qr', payload: { qr: 'x' } }],
     ['no timestamp', { id: 'e1', session_id: 's1', workspace_id: 'w1', event: 'session.qr', payload: { qr: 'x' } }],
+    ['an alert of an unknown kind', { ...base, event: 'session.alert', payload: { kind: 'on_fire', reason: 'x', attempts: 0 } }],
+    ['an alert without its attempts', { ...base, event: 'session.alert', payload: { kind: 'qr_timeout', reason: 'QR_TIMEOUT' } }],
     ['no id', { session_id: 's1', workspace_id: 'w1', timestamp: base.timestamp, event: 'session.qr', payload: { qr: 'x' } }],
   ])('refuses %s', (_what, event) => {
     expect(Value.Check(WebhookEventSchema, event)).toBe(false);

@@ -17,6 +17,23 @@ export type SessionStatusPayload = Static<typeof SessionStatusPayloadSchema>;
 export const SessionQrPayloadSchema = Type.Object({ qr: Type.String() });
 export type SessionQrPayload = Static<typeof SessionQrPayloadSchema>;
 
+/** What a `session.alert` is about: each is a situation the worker cannot heal by itself. */
+export const AlertKindSchema = Type.Union([
+  Type.Literal('reconnect_exhausted'),
+  Type.Literal('qr_timeout'),
+  Type.Literal('logged_out'),
+  Type.Literal('probe_failing'),
+]);
+export type AlertKindName = Static<typeof AlertKindSchema>;
+
+/** `session.alert` payload: a person must act (link the phone again, look at a session that keeps failing). */
+export const SessionAlertPayloadSchema = Type.Object({
+  kind: AlertKindSchema,
+  reason: Type.String(),
+  attempts: Type.Integer({ minimum: 0, description: 'Reconnect attempts made when the alert was raised' }),
+});
+export type SessionAlertPayload = Static<typeof SessionAlertPayloadSchema>;
+
 /** A `message` body longer than this many UTF-8 bytes is cut (on a character boundary) and marked `truncated`. */
 export const MESSAGE_BODY_MAX_BYTES = 4096;
 
@@ -48,6 +65,7 @@ export const WebhookEventSchema = Type.Union([
   envelope('session.status', SessionStatusPayloadSchema),
   envelope('session.qr', SessionQrPayloadSchema),
   envelope('message', MessagePayloadSchema),
+  envelope('session.alert', SessionAlertPayloadSchema),
 ]);
 export type WebhookEvent = Static<typeof WebhookEventSchema>;
 

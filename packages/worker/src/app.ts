@@ -12,6 +12,7 @@ import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { sessionRoutes } from './routes/sessions';
 import type { SessionManager } from './sessions/manager';
+import { exemptStreams } from './streams';
 
 export interface AppOptions {
   apiKey: string;
@@ -19,6 +20,8 @@ export interface AppOptions {
   logger: Logger;
   /** How failed authentications are throttled per client address (10 per minute by default). */
   authThrottle?: AuthThrottleOptions;
+  /** The server's idle and request timeouts (30 s each; tests make them short). Routes marked `stream` are exempt. */
+  timeoutMs?: number;
 }
 
 function packageVersion(): string {
@@ -130,8 +133,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's own logger would write request URLs (and so `api_key`); we log ourselves.
     logger: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    connectionTimeout: options.timeoutMs ?? 30_000,
+    requestTimeout: options.timeoutMs ?? 30_000,
     keepAliveTimeout: 5_000,
     bodyLimit: BODY_LIMIT,
     // Ids are at most 100 characters, so a longer path parameter is an invalid id: Fastify hands it
@@ -142,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildSerializer: lazySerializers, buildValidator: lazyValidators } },
   });
   readBodies(app);
+  exemptStreams(app);
 
   await app.register(swagger, {
     openapi: {

@@ -8,4 +8,7 @@ export { LocalProfileHost } from './browser/profile-host';
 export { WwebjsDriver } from './sessions/wwebjs-driver';
 export { restoreSessions } from './sessions/restore';
 export { HealthMonitor } from './sessions/health-monitor';
-export { WebhookDispatcher, sign, signTimestamped, nullSink, type EventSink } from './events/webhook';
+export { WebhookDispatcher, sign, signTimestamped, type EventSink } from './events/webhook';
+export { EventBus, PROBE_FAILING_ALERT_AFTER, type WorkerEvent, type WorkerEventType, type EventOf, type Listener, type AlertKind, type LaunchKind } from './events/bus';
+export { toWebhookEvent, webhookListener } from './events/webhook-events';
+export { Session, type SessionCounters } from './sessions/session';

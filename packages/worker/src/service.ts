@@ -5,9 +5,12 @@ import { markerArg } from './browser/launch';
 import { findProcesses, killProcesses, type ReapResult } from './browser/orphans';
 import { sandboxOnThisMachine } from './browser/sandbox';
 import type { WorkerConfig } from './config';
-import { nullSink, WebhookDispatcher } from './events/webhook';
+import { EventBus } from './events/bus';
+import { WebhookDispatcher } from './events/webhook';
+import { webhookListener } from './events/webhook-events';
 import { installCrashPolicy } from './crash-policy';
 import { closeLogger, createLogger } from './log';
+import { closeInOrder } from './shutdown';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/health-monitor';
 import { prepareRestore, runRestore, type PreparedRestore } from './sessions/restore';
@@ -42,7 +45,9 @@ export async function runWorker(
     void orphans.reaped.then((reaped) => logger.info('Chromium of the earlier worker gone', { ...reaped }));
   }
 
-  const events = config.webhookUrl
+  // Everything the sessions do is published here; the webhook dispatcher is one subscriber.
+  const bus = new EventBus(logger);
+  const dispatcher = config.webhookUrl
     ? new WebhookDispatcher({
         url: config.webhookUrl,
         secret: config.webhookSecret ?? '',
@@ -50,7 +55,8 @@ export async function runWorker(
         retryBaseMs: config.webhookRetryBaseMs,
         maxQueueBytes: config.webhookMaxQueueBytes,
       })
-    : nullSink;
+    : null;
+  if (dispatcher) bus.subscribe(webhookListener(dispatcher));
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
@@ -63,7 +69,7 @@ export async function runWorker(
       browserNice: BROWSER_NICE,
     }),
     logger,
-    events,
+    bus,
     autoReconnect: config.autoReconnect,
     maxReconnectAttempts: config.maxReconnectAttempts,
     reconnectBaseDelayMs: config.reconnectBaseDelayMs,
@@ -89,12 +95,34 @@ export async function runWorker(
     await manager.savedSessions();
   }
   const app = await buildApp({ apiKey: config.apiKey, manager, logger });
+  const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
+  // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
+  closeInOrder(app, logger, [
+    { name: 'health monitor', close: () => monitor.stop() },
+    { name: 'sessions', close: () => manager.shutdown(config.shutdownTimeoutMs) },
+    // Anything launched while we were closing, and the earlier worker's browsers not reaped yet.
+    {
+      name: 'browsers left',
+      close: () => {
+        killProcesses(findProcesses([marker]));
+        if (orphans.pids.length > 0 && lock.previousToken) killProcesses(findProcesses([markerArg(config.sessionsDir, lock.previousToken)]));
+      },
+    },
+    { name: 'webhook dispatcher', close: () => dispatcher?.close() },
+    {
+      name: 'logger',
+      close: async () => {
+        logger.info('Stopped');
+        await closeLogger(logger);
+      },
+    },
+  ]);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info('wa-worker listening', { host: config.host, port });
+  bus.publish({ type: 'worker', at: new Date(), state: 'started' });
 
-  const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   monitor.start();
   // Launched only once the HTTP server answers, so /health works throughout.
   if (prepared) {
@@ -112,19 +140,14 @@ export async function runWorker(
     if (stopping) return;
     stopping = true;
     logger.info('Shutting down', { signal });
+    bus.publish({ type: 'worker', at: new Date(), state: 'stopping' });
     const hardStop = setTimeout(() => {
       killProcesses(findProcesses([marker]));
       process.exit(0);
     }, config.shutdownTimeoutMs + 5000);
     hardStop.unref();
+    // Closes the server, then every resource in order (closeInOrder above).
     await app.close().catch(() => undefined);
-    await monitor.stop();
-    await manager.shutdown(config.shutdownTimeoutMs);
-    // Anything launched while we were closing.
-    killProcesses(findProcesses([marker]));
-    if (events instanceof WebhookDispatcher) await events.close();
-    logger.info('Stopped');
-    await closeLogger(logger);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookEvent } from '@wa-session-sync/shared';
 import { buildApp, type AppOptions } from '../src/app';
+import { EventBus, type WorkerEvent } from '../src/events/bus';
+import { webhookListener } from '../src/events/webhook-events';
 import { closeLogger, createLogger, type Logger } from '../src/log';
 import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { FakeDriver, type FakeClient } from './fake-driver';
@@ -16,7 +18,11 @@ export interface SessionHarness {
   driver: FakeDriver;
   manager: SessionManager;
   readonly logger: Logger;
+  /** The webhook events the sessions caused, as the dispatcher would get them. */
   events: WebhookEvent[];
+  /** The manager's bus, and every event published on it. */
+  bus: EventBus;
+  busEvents: WorkerEvent[];
   /** The `n`-th client launched for a session, once the manager has created it. */
   client(sessionId: string, n?: number): Promise<FakeClient>;
   /** The whole log: closes the logger first, so call it last. */
@@ -30,13 +36,20 @@ export async function sessionHarness(options: Partial<ManagerOptions> = {}): Pro
   const logDir = path.join(dir, 'logs');
   const driver = new FakeDriver();
   const events: WebhookEvent[] = [];
+  const busEvents: WorkerEvent[] = [];
+  const logger = createLogger({ logDir, level: 'debug' });
+  const bus = new EventBus(logger);
+  bus.subscribe(webhookListener({ publish: (e) => events.push(e) }));
+  bus.subscribe((e) => busEvents.push(e));
   const h: SessionHarness = {
     dir,
     sessionsDir,
     logFile: path.join(logDir, 'whatsapp-service.log'),
     driver,
-    logger: createLogger({ logDir, level: 'debug' }),
+    logger,
     events,
+    bus,
+    busEvents,
     manager: undefined as unknown as SessionManager,
     async client(sessionId, n = 1) {
       await waitFor(() => driver.clientsOf(sessionId).length >= n, `client ${n} of ${sessionId}`, 5000);
@@ -56,7 +69,7 @@ export async function sessionHarness(options: Partial<ManagerOptions> = {}): Pro
     sessionsDir,
     driver,
     logger: h.logger,
-    events: { publish: (e) => events.push(e) },
+    bus,
     autoReconnect: true,
     maxReconnectAttempts: 2,
     reconnectBaseDelayMs: 1,
@@ -79,7 +92,7 @@ export interface ApiHarness extends SessionHarness {
   api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
 }
 
-export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle'> = {}): Promise<ApiHarness> {
+export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle' | 'timeoutMs'> = {}): Promise<ApiHarness> {
   const base = await sessionHarness(options);
   const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger, ...appOptions });
   const closeBase = base.close;

@@ -6,12 +6,10 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER, WEBHO
 import type { Logger } from '../log';
 import { backoffDelay } from '../util';
 
-/** Where session code hands events; never blocks and never throws. */
+/** Where the contract's webhook events are handed (the dispatcher, `webhookListener`); never blocks and never throws. */
 export interface EventSink {
   publish(event: WebhookEvent): void;
 }
-
-export const nullSink: EventSink = { publish() {} };
 
 /** `X-Signature`: the body alone, no time (kept for existing receivers). */
 export function sign(secret: string, body: string): string {
@@ -34,6 +32,7 @@ export const DEFAULT_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
  * what the application's view of the session rests on (and it is small), so messages go next.
  */
 const DROP_RANK: Partial<Record<WebhookEventName, number>> = { 'session.qr': 0, message: 1 };
+// `session.alert` is not named: like a status, it is what a person acts on, and it is small.
 const KEPT_LONGEST = 2;
 
 export interface WebhookOptions {

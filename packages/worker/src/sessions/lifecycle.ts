@@ -60,14 +60,42 @@ export class SessionLifecycle {
   }
 
   /** Makes a record inert: no more events from its client, no pending retry. */
-  retire(record: SessionRecord): void {
+  private retire(record: SessionRecord): void {
     record.generation++;
     record.client = null;
     record.clientInitialized = false;
     this.options.reconnects.cancel(record);
-    this.release(record);
+    this.freeReservation(record);
     this.qrDeadlines.clear(record);
     this.readyDeadlines.clear(record);
+  }
+
+  /**
+   * Lets go of a record's launch, the one way every path does it (stop, replace, force cleanup,
+   * shutdown, forget, QR timeout, loss): take its client, retire the record (no more events from
+   * that client, no retry, no deadline, its memory reservation freed), remove it from the
+   * registry when asked, and dispose of the client as asked:
+   * - `now`: at once (a stop: closing the browser is what ends a launch still in `initialize()`);
+   * - `serial`: on the session's chain, after what runs there;
+   * - `later`: not at all here; the caller runs the returned `dispose` (a replace, before its launch).
+   * `beforeDispose` runs first with the client (a logout). Never throws; `disposed` settles when done.
+   */
+  release(
+    record: SessionRecord,
+    how: { remove?: boolean; dispose: 'now' | 'serial' | 'later'; boundMs?: number; beforeDispose?: (client: SessionClient) => Promise<unknown> },
+  ): { client: SessionClient | null; dispose: () => Promise<void>; disposed: Promise<void> } {
+    const client = record.client;
+    this.retire(record);
+    if (how.remove) this.options.registry.remove(record);
+    const dispose = async () => {
+      if (!client) return;
+      if (how.beforeDispose) await how.beforeDispose(client).catch(() => undefined);
+      await this.dispose(record, client, how.boundMs);
+    };
+    let disposed = Promise.resolve();
+    if (how.dispose === 'now') disposed = dispose();
+    else if (how.dispose === 'serial' && client) disposed = this.serial(record.sessionId, dispose);
+    return { client, dispose, disposed };
   }
 
   /**
@@ -78,12 +106,12 @@ export class SessionLifecycle {
     try {
       await this.launchOnce(record, inLine);
     } finally {
-      this.release(record);
+      this.freeReservation(record);
     }
   }
 
   /** The launch no longer counts against the memory (finished, failed, given up or never run). */
-  release(record: SessionRecord): void {
+  freeReservation(record: SessionRecord): void {
     if (record.reservation) this.options.capacity.finish(record.reservation);
     record.reservation = null;
   }
@@ -106,6 +134,7 @@ export class SessionLifecycle {
     // Stopped, replaced or shutting down while we looked at the profile.
     if (this.options.closing() || !registry.holds(record)) return;
     const generation = ++record.generation;
+    this.options.events.launchBegan(record);
     try {
       const turn = this.options.gate.run(async () => {
         // Stopped, replaced or shutting down while it waited for its turn.
@@ -149,12 +178,12 @@ export class SessionLifecycle {
     const { registry, events, logger, manifests } = this.options;
     if (!registry.isCurrent(record, generation) || record.status !== 'qr_scanning' || this.options.closing()) return;
     logger.warn('QR not scanned in time; session stopped', { sessionId: record.sessionId, timeoutMs: this.options.qrTimeoutMs });
-    const client = record.client;
-    this.retire(record);
+    const { dispose } = this.release(record, { dispose: 'later' });
     record.qr = null;
     events.apply(record, 'stop', REASONS.QR_TIMEOUT);
+    events.alert(record, 'qr_timeout', REASONS.QR_TIMEOUT);
     void this.serial(record.sessionId, async () => {
-      if (client) await this.dispose(record, client);
+      await dispose();
       if (registry.holds(record)) await manifests.saveRecord(record, 'stopped');
     });
   }
@@ -178,20 +207,24 @@ export class SessionLifecycle {
   lost(record: SessionRecord, generation: number, reason: string): void {
     const { registry, events, logger, reconnects } = this.options;
     if (!registry.isCurrent(record, generation) || this.options.closing()) return;
-    const client = record.client;
-    this.retire(record);
-    if (client) void this.serial(record.sessionId, () => this.dispose(record, client));
+    this.release(record, { dispose: 'serial' });
     if (!this.options.autoReconnect) {
+      events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'dropped', reason);
       return;
     }
     const decision = reconnects.decide(record);
     if (decision.action === 'give_up') {
       logger.error('Reconnect attempts exhausted', { sessionId: record.sessionId, attempts: record.reconnectAttempts, reason });
+      events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'exhausted', reason);
+      events.alert(record, 'reconnect_exhausted', reason);
       return;
     }
     record.reconnectAttempts = decision.attempt;
+    record.session.counters.reconnectAttempts++;
+    record.launchKind = 'reconnect';
+    events.loss(record, reason, decision.attempt, true);
     events.apply(record, 'lost', reason);
     const retryGeneration = record.generation;
     reconnects.schedule(record, decision.attempt, decision.delayMs, () => {
@@ -254,6 +287,7 @@ export class SessionLifecycle {
         record.qr = null;
         record.reconnectAttempts = 0;
         record.lastSeenAliveAt = this.options.now();
+        events.launchSettled(record, 'ready');
         events.apply(record, 'ready', null);
         void manifests.saveRecord(record, 'running');
       },
@@ -268,6 +302,7 @@ export class SessionLifecycle {
           record.reconnectAttempts = 0;
           this.readyDeadlines.clear(record);
           events.apply(record, 'logout', REASONS.LOGOUT);
+          events.alert(record, 'logged_out', REASONS.LOGOUT);
           void manifests.saveRecord(record, 'running');
           return;
         }

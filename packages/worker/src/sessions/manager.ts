@@ -1,7 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { REASONS, type SessionStatus, type WorkerSession } from '@wa-session-sync/shared';
 import { CapacityExhaustedError, SessionNotFoundError, SessionStateError } from '../errors';
-import type { EventSink } from '../events/webhook';
+import { EventBus, type LaunchKind } from '../events/bus';
 import type { Logger } from '../log';
 import { sessionFolder } from '../browser/profile';
 import { errorMessage, withTimeout } from '../util';
@@ -16,6 +15,7 @@ import { browserDied, newRecord, viewOf, type SessionRecord } from './record';
 import { ReconnectScheduler } from './reconnect-scheduler';
 import { SessionRegistry } from './registry';
 import { SessionEvents } from './session-events';
+import type { Session } from './session';
 import { holdsBrowser } from './state';
 
 /** How long a session that holds no browser (`disconnected`, `failed`) stays listed. */
@@ -25,7 +25,11 @@ export interface ManagerOptions {
   sessionsDir: string;
   driver: SessionDriver;
   logger: Logger;
-  events: EventSink;
+  /**
+   * Where everything that happens to the sessions is published (`events/bus.ts`); subscribe the
+   * webhook dispatcher and the rest to it. A bus of its own when omitted (`manager.bus`).
+   */
+  bus?: EventBus;
   /** Reconnect by itself after a loss (`WHATSAPP_WEBJS_AUTO_RECONNECT`). */
   autoReconnect: boolean;
   maxReconnectAttempts: number;
@@ -78,11 +82,11 @@ export interface StartResult {
  * The worker's sessions as the HTTP API, the restore and the health monitor see them: a thin
  * front over the registry (`registry.ts`), each session's serialized lifecycle (`lifecycle.ts`),
  * the reconnect scheduler, the live probe (`probe.ts`), the manifest store and the events
- * (`session-events.ts`).
- *
- * Emits `status` (WorkerSession) after every status change.
+ * (`session-events.ts`), which publish on {@link bus}.
  */
-export class SessionManager extends EventEmitter {
+export class SessionManager {
+  /** Every event of the sessions (`events/bus.ts`): subscribe here. */
+  readonly bus: EventBus;
   private readonly registry = new SessionRegistry();
   private readonly events: SessionEvents;
   private readonly manifests: ManifestStore;
@@ -93,11 +97,11 @@ export class SessionManager extends EventEmitter {
   private readonly now: () => Date;
 
   constructor(private readonly options: ManagerOptions) {
-    super();
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5000;
     this.now = options.now ?? (() => new Date());
     const { logger } = options;
-    this.events = new SessionEvents({ sink: options.events, logger, now: this.now, onStatus: (view) => this.emit('status', view) });
+    this.bus = options.bus ?? new EventBus(logger);
+    this.events = new SessionEvents({ bus: this.bus, logger, now: this.now });
     this.manifests = new ManifestStore(logger, this.now, options.sessionsDir);
     this.capacity = new Capacity(options.capacity ?? { minFreeMemoryMb: 0 });
     const reconnects = new ReconnectScheduler({
@@ -141,6 +145,14 @@ export class SessionManager extends EventEmitter {
     return viewOf(this.registry.get(sessionId));
   }
 
+  /**
+   * The session object (`session.ts`: counters kept across launches, its current launch's status)
+   * while the worker knows the session, held or stopped; undefined otherwise.
+   */
+  session(sessionId: string): Session | undefined {
+    return this.registry.known(sessionId);
+  }
+
   /** Every session saved on disk (read once, then kept up to date by the worker's own writes). */
   savedSessions(): Promise<SavedSession[]> {
     return this.manifests.saved();
@@ -181,17 +193,25 @@ export class SessionManager extends EventEmitter {
     // A session not holding a browser yet takes a place; a replaced one keeps its own.
     const reservation = !existing || !holdsBrowser(existing.status) ? this.capacity.admit(this.used()) : null;
     // Registered synchronously, before any await, so a concurrent start sees it and answers 200.
-    const record = newRecord({ workspaceId, sessionId, folder, phone: existing?.phone ?? null, now: this.now() });
+    const record = newRecord({
+      workspaceId,
+      sessionId,
+      folder,
+      phone: existing?.phone ?? null,
+      now: this.now(),
+      session: this.registry.session(workspaceId, sessionId, folder),
+      launchKind: launchKindOf(options.origin),
+    });
     record.reservation = reservation;
-    const previousClient = existing?.client ?? null;
-    if (existing) this.lifecycle.retire(existing);
+    // The replaced launch's client is disposed of on the new record's chain, before it launches.
+    const previous = existing ? this.lifecycle.release(existing, { dispose: 'later' }) : null;
     this.registry.put(record);
     this.options.logger.info('Creating WhatsApp session', { sessionId, workspaceId, origin: options.origin ?? 'api' });
     this.events.status(record, existing?.status ?? null);
     this.launchInSerial(record, async () => {
-      if (previousClient) {
+      if (previous?.client) {
         this.options.logger.info('Force cleanup session', { sessionId });
-        await this.lifecycle.dispose(record, previousClient);
+        await previous.dispose();
       }
     });
     return { created: true, session: viewOf(record) };
@@ -216,7 +236,15 @@ export class SessionManager extends EventEmitter {
       if (error instanceof CapacityExhaustedError) return null;
       throw error;
     }
-    const record = newRecord({ workspaceId, sessionId, folder, phone: null, now: this.now() });
+    const record = newRecord({
+      workspaceId,
+      sessionId,
+      folder,
+      phone: null,
+      now: this.now(),
+      session: this.registry.session(workspaceId, sessionId, folder),
+      launchKind: 'restore',
+    });
     record.queued = true;
     record.reservation = reservation;
     this.registry.put(record);
@@ -270,25 +298,25 @@ export class SessionManager extends EventEmitter {
     const saved = record ?? (await this.manifests.findSaved(sessionId));
     if (!saved) throw new SessionNotFoundError(sessionId);
     const current = this.registry.find(sessionId);
-    let client: SessionClient | null = null;
-    let wasConnected = false;
     if (current) {
-      client = current.client;
-      wasConnected = current.status === 'connected';
+      const wasConnected = current.status === 'connected';
       this.events.apply(current, 'stop', options.logout ? REASONS.LOGGED_OUT : REASONS.STOPPED);
-      this.lifecycle.retire(current);
-      this.registry.remove(current);
+      // Disposed at once, not queued behind a launch still waiting on initialize(): closing its
+      // browser is what ends that launch.
+      const { disposed } = this.lifecycle.release(current, {
+        remove: true,
+        dispose: 'now',
+        beforeDispose:
+          options.logout && wasConnected
+            ? (client: SessionClient) =>
+                withTimeout(client.logout(), this.destroyTimeoutMs, 'logout()').catch((error: unknown) =>
+                  this.options.logger.warn('Logout failed; removing the saved auth anyway', { sessionId, error: errorMessage(error) }),
+                )
+            : undefined,
+      });
+      await disposed;
     }
-    // Disposed at once, not queued behind a launch still waiting on initialize(): closing its
-    // browser is what ends that launch.
-    if (current && client) {
-      if (options.logout && wasConnected) {
-        await withTimeout(client.logout(), this.destroyTimeoutMs, 'logout()').catch((error: unknown) =>
-          this.options.logger.warn('Logout failed; removing the saved auth anyway', { sessionId, error: errorMessage(error) }),
-        );
-      }
-      await this.lifecycle.dispose(current, client);
-    }
+    if (options.logout) this.registry.forget(sessionId);
     await this.lifecycle.serial(sessionId, async () => {
       const folder = current?.folder ?? saved.folder;
       if (options.logout) {
@@ -316,10 +344,7 @@ export class SessionManager extends EventEmitter {
         const record = this.registry.find(sessionId);
         this.options.logger.info('Force cleanup session', { sessionId });
         if (!record) return;
-        const client = record.client;
-        this.lifecycle.retire(record);
-        this.registry.remove(record);
-        if (client) await this.lifecycle.dispose(record, client);
+        await this.lifecycle.release(record, { remove: true, dispose: 'now' }).disposed;
       });
     } catch (error) {
       this.options.logger.warn('Force cleanup failed', { sessionId, error: errorMessage(error) });
@@ -330,11 +355,9 @@ export class SessionManager extends EventEmitter {
   async shutdown(timeoutMs: number): Promise<void> {
     this.closing = true;
     const records = this.registry.all();
-    const work = records.map(async (record) => {
-      const client = record.client;
-      this.lifecycle.retire(record);
-      if (client) await this.lifecycle.dispose(record, client, Math.min(this.destroyTimeoutMs, timeoutMs));
-    });
+    const work = records.map(
+      (record) => this.lifecycle.release(record, { dispose: 'now', boundMs: Math.min(this.destroyTimeoutMs, timeoutMs) }).disposed,
+    );
     await withTimeout(Promise.all(work), timeoutMs, 'shutdown').catch(() => undefined);
     // Whatever still runs on a profile (a launch that was in flight) goes too.
     await Promise.all(records.map((record) => this.lifecycle.killProfileProcesses(record.folder)));
@@ -361,9 +384,11 @@ export class SessionManager extends EventEmitter {
     if (verdict.kind === 'skipped' || !this.registry.isCurrent(record, generation) || record.status !== before) return;
     if (verdict.kind === 'alive') {
       record.lastSeenAliveAt = this.now();
+      this.events.probe(record, true);
       return;
     }
     this.options.logger.warn('Live probe failed', { sessionId: record.sessionId, reason: verdict.reason });
+    this.events.probe(record, false, verdict.reason);
     this.lifecycle.lost(record, generation, verdict.reason);
   }
 
@@ -378,8 +403,8 @@ export class SessionManager extends EventEmitter {
     const before = this.now().getTime() - STOPPED_SESSION_MEMORY_MS;
     for (const record of this.registry.all()) {
       if (holdsBrowser(record.status) || record.updatedAt.getTime() > before) continue;
-      this.lifecycle.retire(record);
-      this.registry.remove(record);
+      this.lifecycle.release(record, { remove: true, dispose: 'serial' });
+      this.registry.forget(record.sessionId);
       this.options.logger.info('Session forgotten after a day stopped; its folder stays', { sessionId: record.sessionId, status: record.status });
     }
   }
@@ -407,7 +432,7 @@ export class SessionManager extends EventEmitter {
         await this.manifests.saveRecord(record, 'running');
         await this.lifecycle.launch(record, inLine);
       } finally {
-        this.lifecycle.release(record);
+        this.lifecycle.freeReservation(record);
       }
     });
     void record.launched.finally(inLine).catch(() => undefined);
@@ -418,14 +443,20 @@ export class SessionManager extends EventEmitter {
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
-        this.off('status', check);
+        unsubscribe();
         resolve();
       };
-      const check = (session: WorkerSession) => {
-        if (session.session_id === record.sessionId && (done(record.status) || !this.registry.holds(record))) finish();
-      };
+      const unsubscribe = this.bus.subscribe((event) => {
+        if (event.type === 'status' && event.session_id === record.sessionId && (done(record.status) || !this.registry.holds(record))) finish();
+      });
       const timer = setTimeout(finish, timeoutMs);
-      this.on('status', check);
     });
   }
+}
+
+/** How a start of this origin counts in the `launch` events. */
+function launchKindOf(origin: string | undefined): LaunchKind {
+  if (origin === 'restore') return 'restore';
+  if (origin === 'reconnect') return 'reconnect';
+  return 'start';
 }

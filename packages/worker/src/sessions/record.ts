@@ -1,9 +1,16 @@
 import type { SessionStatus, WorkerSession } from '@wa-session-sync/shared';
 import type { LaunchReservation } from './capacity';
+import type { LaunchKind } from '../events/bus';
 import type { SessionClient } from './driver';
+import { Session, type PendingLaunch } from './session';
 
-/** What the worker keeps of one session while it holds it. */
+/**
+ * One launch of a session (a generation of its {@link Session}): the status, client and timers of
+ * that launch. A start, restore or reconnect route makes a new record for the same session object.
+ */
 export interface SessionRecord {
+  /** The session across its launches (identity, counters). */
+  readonly session: Session;
   readonly workspaceId: string;
   readonly sessionId: string;
   /** `<sessionsDir>/<workspaceId>/<sessionId>`. */
@@ -34,11 +41,25 @@ export interface SessionRecord {
    * the restore starts the next session's launch only then, so sessions launch in its order.
    */
   inLine: Promise<void>;
+  /** How the next launch of this record counts (`launch` events): set at creation, `reconnect` for a retry. */
+  launchKind: LaunchKind;
+  /** The launch under way, until it is ready, shows a QR or fails; null otherwise. */
+  launch: PendingLaunch | null;
 }
 
 /** A record for a session about to be launched. */
-export function newRecord(fields: { workspaceId: string; sessionId: string; folder: string; phone: string | null; now: Date }): SessionRecord {
+export function newRecord(fields: {
+  workspaceId: string;
+  sessionId: string;
+  folder: string;
+  phone: string | null;
+  now: Date;
+  /** The session this record is a launch of; a new one when omitted. */
+  session?: Session;
+  launchKind?: LaunchKind;
+}): SessionRecord {
   return {
+    session: fields.session ?? new Session(fields.workspaceId, fields.sessionId, fields.folder),
     workspaceId: fields.workspaceId,
     sessionId: fields.sessionId,
     folder: fields.folder,
@@ -56,6 +77,8 @@ export function newRecord(fields: { workspaceId: string; sessionId: string; fold
     reservation: null,
     launched: Promise.resolve(),
     inLine: Promise.resolve(),
+    launchKind: fields.launchKind ?? 'start',
+    launch: null,
   };
 }
 
