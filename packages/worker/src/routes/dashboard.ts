@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthThrottle } from '../auth-throttle';
+import type { Logger } from '../log';
+import type { SessionManager } from '../sessions/manager';
+import { ownOrigin, type DashboardSignIns } from './dashboard-auth';
+import { subscribeToSessionChanges } from './dashboard-events';
+
+/** The page's own files (`packages/worker/dashboard/`, shipped beside `dist/`). */
+const DASHBOARD_DIR = path.resolve(__dirname, '..', '..', 'dashboard');
+
+/** Every file served under `/dashboard/static/`, with its type: nothing else is reachable. */
+const ASSETS: Record<string, { type: string; file: () => string }> = {
+  'app.js': { type: 'text/javascript; charset=utf-8', file: () => path.join(DASHBOARD_DIR, 'app.js') },
+  'style.css': { type: 'text/css; charset=utf-8', file: () => path.join(DASHBOARD_DIR, 'style.css') },
+  // preact and htm in one ES module of 4.5 kB (htm's own build): no bundler, no import map (which
+  // would be an inline script the CSP refuses).
+  'preact-htm.js': { type: 'text/javascript; charset=utf-8', file: () => require.resolve('htm/preact/standalone.module.js') },
+};
+
+/**
+ * No inline script or style, nothing from another origin, never framed, forms and fetches only to
+ * the worker itself. `data:` images: the favicon is an empty `data:` URL (no request, no 404).
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+/** Seconds between the stream's comments: keeps proxies and idle timers from closing it. */
+const HEARTBEAT_MS = 15_000;
+
+export interface DashboardOptions {
+  manager: SessionManager;
+  signIns: DashboardSignIns;
+  throttle: AuthThrottle;
+  logger: Logger;
+}
+
+/**
+ * `/dashboard`: the operator's live page. `GET /dashboard` answers the sign-in form, or the page
+ * when signed in; `POST /dashboard/sign-in` exchanges the key (a form field) for the session
+ * cookie; `POST /dashboard/sign-out` ends it; `GET /dashboard/events` streams every session
+ * (Server-Sent Events) to a signed-in page. The page acts through the `/api/*` routes, which accept
+ * the cookie (see `DashboardSignIns.authenticates`).
+ */
+export async function dashboardRoutes(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+  const { manager, signIns, throttle, logger } = options;
+  const cache = new Map<string, Buffer>();
+  const hidden = { schema: { hide: true } };
+  /** Open streams by sign-in token: a sign-out or the worker's close ends them. */
+  const streams = new Map<string, Set<ServerResponse>>();
+
+  const file = async (name: string, fullPath: string) => {
+    let body = cache.get(name);
+    if (!body) {
+      body = await readFile(fullPath);
+      cache.set(name, body);
+    }
+    return body;
+  };
+
+  // The sign-in form's body; only here, only small (the root refuses every type but JSON).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    return payload;
+  });
+
+  const signInPage = async (reply: FastifyReply, status: number, message: string) => {
+    const template = (await file('sign-in.html', path.join(DASHBOARD_DIR, 'sign-in.html'))).toString('utf8');
+    // `message` is one of this file's own sentences, never input.
+    const page = template.replace('<!--MESSAGE-->', message ? `<p class="sign-in-error" role="alert">${message}</p>` : '');
+    return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
+  };
+
+  app.get('/dashboard', hidden, async (request, reply) => {
+    if (!signIns.signedIn(request)) return signInPage(reply, 200, '');
+    const page = await file('index.html', path.join(DASHBOARD_DIR, 'index.html'));
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
+  });
+  app.get('/dashboard/', hidden, (_request, reply) => reply.redirect('/dashboard'));
+
+  app.post<{ Body: { key?: unknown } | undefined }>('/dashboard/sign-in', hidden, async (request, reply) => {
+    // Not a state change another page could make for the operator (it would need the key), but
+    // a sign-in forced from elsewhere is refused all the same.
+    if (request.headers.origin !== undefined && request.headers.origin !== ownOrigin(request)) return signInPage(reply, 403, 'Sign in from this page.');
+    const refusedFor = throttle.refusedFor(request.ip);
+    if (refusedFor !== undefined) {
+      reply.header('retry-after', String(refusedFor));
+      return signInPage(reply, 429, `Too many wrong keys from this address: try again in ${refusedFor} s.`);
+    }
+    const key = request.body?.key;
+    if (typeof key !== 'string' || !signIns.keyMatches(key)) {
+      if (throttle.failed(request.ip)) logger.warn('Failed API key attempts: address throttled', { address: request.ip, retryAfterSec: throttle.refusedFor(request.ip) });
+      return signInPage(reply, 401, 'Wrong API key.');
+    }
+    const token = signIns.create();
+    logger.info('Dashboard sign-in', { address: request.ip });
+    return reply.header('set-cookie', signIns.cookie(request, token)).redirect('/dashboard', 303);
+  });
+
+  app.post('/dashboard/sign-out', hidden, async (request, reply) => {
+    const token = signIns.tokenOf(request);
+    // A page of another origin must not sign the operator out either.
+    if (token && request.headers.origin === ownOrigin(request)) {
+      signIns.end(token);
+      for (const stream of streams.get(token) ?? []) stream.end();
+      streams.delete(token);
+    }
+    return reply.header('set-cookie', signIns.clearCookie(request)).redirect('/dashboard', 303);
+  });
+
+  app.get<{ Params: { file: string } }>('/dashboard/static/:file', hidden, async (request, reply) => {
+    const asset = Object.hasOwn(ASSETS, request.params.file) ? ASSETS[request.params.file] : undefined;
+    if (!asset) return reply.code(404).send({ error: { code: 'not_found', message: 'No such dashboard file' } });
+    return reply.type(asset.type).header('cache-control', 'no-cache').send(await file(request.params.file, asset.file()));
+  });
+
+  app.get('/dashboard/events', hidden, (request: FastifyRequest, reply: FastifyReply) => {
+    const token = signIns.signedIn(request);
+    if (!token) return reply.code(401).send({ error: { code: 'unauthorized', message: 'Sign in at /dashboard' } });
+    openStream(request, reply, token);
+  });
+
+  function openStream(request: FastifyRequest, reply: FastifyReply, token: string): void {
+    reply.hijack();
+    const raw = reply.raw;
+    // The server's 30 s idle timeout would cut the stream: this socket has none, and the heartbeat
+    // keeps proxies in between from closing it.
+    request.raw.socket.setTimeout(0);
+    raw.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    let pending = false;
+    const sendSessions = () => {
+      pending = false;
+      if (!signIns.valid(token)) return raw.end();
+      raw.write(`event: sessions\ndata: ${JSON.stringify({ sessions: manager.list() })}\n\n`);
+    };
+    // A burst of changes (a stop: its status, then its removal) is sent once, after the manager
+    // has finished the change: the list is then what `GET /api/sessions` answers.
+    const changed = () => {
+      if (pending) return;
+      pending = true;
+      setImmediate(sendSessions);
+    };
+    raw.write('retry: 2000\n\n');
+    sendSessions();
+    const unsubscribe = subscribeToSessionChanges(manager, changed);
+    const heartbeat = setInterval(() => (signIns.valid(token) ? raw.write(': alive\n\n') : raw.end()), HEARTBEAT_MS);
+    const open = streams.get(token) ?? new Set<ServerResponse>();
+    open.add(raw);
+    streams.set(token, open);
+    raw.on('close', () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      open.delete(raw);
+      if (open.size === 0 && streams.get(token) === open) streams.delete(token);
+    });
+  }
+
+  // An open stream would hold the server's close forever: end them first.
+  app.addHook('preClose', async () => {
+    for (const open of streams.values()) for (const stream of open) stream.end();
+  });
+}
