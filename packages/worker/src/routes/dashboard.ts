@@ -16,8 +16,9 @@ const ASSETS: Record<string, { type: string; file: () => string }> = {
   'app.js': { type: 'text/javascript; charset=utf-8', file: () => path.join(DASHBOARD_DIR, 'app.js') },
   'style.css': { type: 'text/css; charset=utf-8', file: () => path.join(DASHBOARD_DIR, 'style.css') },
   // preact and htm in one ES module of 4.5 kB (htm's own build): no bundler, no import map (which
-  // would be an inline script the CSP refuses).
-  'preact-htm.js': { type: 'text/javascript; charset=utf-8', file: () => require.resolve('htm/preact/standalone.module.js') },
+  // would be an inline script the CSP refuses). Found beside htm's main file: its exports map has
+  // no entry for the browser build that `require` can resolve.
+  'preact-htm.js': { type: 'text/javascript; charset=utf-8', file: () => path.join(path.dirname(require.resolve('htm')), '..', 'preact', 'standalone.module.js') },
 };
 
 /**
@@ -29,7 +30,9 @@ const SECURITY_HEADERS: Record<string, string> = {
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not `no-referrer`: Chrome then sends `Origin: null` on the page's own form posts, which the
+  // Origin check must refuse.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
 };
 
@@ -76,15 +79,24 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return payload;
   });
 
-  const signInPage = async (reply: FastifyReply, status: number, message: string) => {
-    const template = (await file('sign-in.html', path.join(DASHBOARD_DIR, 'sign-in.html'))).toString('utf8');
-    // `message` is one of this file's own sentences, never input.
-    const page = template.replace('<!--MESSAGE-->', message ? `<p class="sign-in-error" role="alert">${message}</p>` : '');
-    return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
+  /** Why the last sign-in failed, by the code in `?sign-in=` (a fixed sentence, never input). */
+  const SIGN_IN_FAILURES: Record<string, string> = {
+    'wrong-key': 'Wrong API key.',
+    throttled: 'Too many wrong keys from this address: wait a minute, then try again.',
+    'other-origin': 'Sign in from this page.',
   };
+  const signInPage = async (reply: FastifyReply, failure: string | undefined) => {
+    const template = (await file('sign-in.html', path.join(DASHBOARD_DIR, 'sign-in.html'))).toString('utf8');
+    const message = failure !== undefined && Object.hasOwn(SIGN_IN_FAILURES, failure) ? SIGN_IN_FAILURES[failure] : undefined;
+    const page = template.replace('<!--MESSAGE-->', message ? `<p class="sign-in-error" role="alert">${message}</p>` : '');
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
+  };
+  // A failed sign-in answers a redirect back to the form (post/redirect/get): a reload does not post
+  // the key again, and the browser logs no failed load (a 401 page would be a console error).
+  const failedSignIn = (reply: FastifyReply, failure: keyof typeof SIGN_IN_FAILURES) => reply.redirect(`/dashboard?sign-in=${failure}`, 303);
 
-  app.get('/dashboard', hidden, async (request, reply) => {
-    if (!signIns.signedIn(request)) return signInPage(reply, 200, '');
+  app.get<{ Querystring: { 'sign-in'?: string } }>('/dashboard', hidden, async (request, reply) => {
+    if (!signIns.signedIn(request)) return signInPage(reply, request.query['sign-in']);
     const page = await file('index.html', path.join(DASHBOARD_DIR, 'index.html'));
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
   });
@@ -93,16 +105,12 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   app.post<{ Body: { key?: unknown } | undefined }>('/dashboard/sign-in', hidden, async (request, reply) => {
     // Not a state change another page could make for the operator (it would need the key), but
     // a sign-in forced from elsewhere is refused all the same.
-    if (request.headers.origin !== undefined && request.headers.origin !== ownOrigin(request)) return signInPage(reply, 403, 'Sign in from this page.');
-    const refusedFor = throttle.refusedFor(request.ip);
-    if (refusedFor !== undefined) {
-      reply.header('retry-after', String(refusedFor));
-      return signInPage(reply, 429, `Too many wrong keys from this address: try again in ${refusedFor} s.`);
-    }
+    if (request.headers.origin !== undefined && request.headers.origin !== ownOrigin(request)) return failedSignIn(reply, 'other-origin');
+    if (throttle.refusedFor(request.ip) !== undefined) return failedSignIn(reply, 'throttled');
     const key = request.body?.key;
     if (typeof key !== 'string' || !signIns.keyMatches(key)) {
       if (throttle.failed(request.ip)) logger.warn('Failed API key attempts: address throttled', { address: request.ip, retryAfterSec: throttle.refusedFor(request.ip) });
-      return signInPage(reply, 401, 'Wrong API key.');
+      return failedSignIn(reply, 'wrong-key');
     }
     const token = signIns.create();
     logger.info('Dashboard sign-in', { address: request.ip });
