@@ -180,7 +180,7 @@ function SessionCard({ session, now, onNotice }) {
       ${facts.map(([name, value, title]) => html`<div><dt>${name}</dt><dd title=${title ?? undefined}>${value}</dd></div>`)}
     </dl>
     <div class="actions">
-      <button type="button" class="primary" onClick=${reconnect} disabled=${busy !== null}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
+      <button type="button" class=${session.status === 'connected' ? 'reconnect' : 'reconnect primary'} onClick=${reconnect} disabled=${busy !== null}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
       <button type="button" onClick=${stop} disabled=${busy !== null}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
       <button type="button" class="danger" onClick=${logOut} disabled=${busy !== null}>${busy === 'logout' ? 'Logging out…' : 'Log out…'}</button>
     </div>

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import jsQR from 'jsqr';
@@ -23,8 +24,6 @@ describe('the dashboard, in a real browser', () => {
   let attacker: LocalServer;
   const problems: string[] = [];
 
-  /** The status the page shows for a session, or null when it shows no such session. */
-  const shownStatus = (id: string) => page.$eval(`[data-session="${id}"]`, (el) => (el as HTMLElement).dataset.status ?? null).catch(() => null);
   const apiSession = async (id: string) => (await worker.api('GET', `/api/sessions/${id}`)).json as { status: string; updated_at: string };
   /** Every status the page showed for each session since the last reset, in order (recorded in the page). */
   const seen = (id: string) => page.evaluate((sessionId) => (window as unknown as { __seen: Record<string, string[]> }).__seen[sessionId] ?? [], id);
@@ -159,7 +158,7 @@ describe('the dashboard, in a real browser', () => {
 
   it('reconnects with one click: the card leaves connected and comes back, without a reload', async () => {
     await resetSeen();
-    await page.click('[data-session="d1"] button.primary');
+    await page.click('[data-session="d1"] button.reconnect');
     await waitFor(async () => (await seen('d1')).at(-1) === 'connected' && (await seen('d1')).length > 1, 'd1 connected again on the page', 45_000);
     const statuses = await seen('d1');
     // A reconnect is a fresh launch of the session from its saved login: no QR on the way.
@@ -220,9 +219,12 @@ describe('the dashboard, in a real browser', () => {
 
   it('signs out: the server-side sign-in ends, its cookie opens nothing any more', async () => {
     const [cookie] = await page.cookies();
+    // One stream for the whole visit: never cut and reopened.
+    const streamOpens = await page.$eval('.stream', (el) => Number((el as HTMLElement).dataset.opens));
     await Promise.all([page.waitForNavigation(), page.click('.sign-out button')]);
     expect(await page.$('#key')).not.toBeNull();
     expect(await page.cookies()).toEqual([]);
+    expect(streamOpens).toBe(1);
     const replayed = await fetch(`${worker.url}/api/sessions`, { headers: { cookie: `wa_dashboard=${cookie!.value}` } });
     expect(replayed.status).toBe(401);
     const log = await fs.readFile(path.join(dir, 'logs', 'whatsapp-service.log'), 'utf8');

@@ -36,7 +36,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cross-origin-opener-policy': 'same-origin',
 };
 
-/** Seconds between the stream's comments: keeps proxies and idle timers from closing it. */
+/** Between two sends of the list when nothing changed: under the probe's 30 s, and under idle timeouts. */
 const HEARTBEAT_MS = 15_000;
 
 export interface DashboardOptions {
@@ -168,7 +168,9 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     raw.write('retry: 2000\n\n');
     sendSessions();
     const unsubscribe = subscribeToSessionChanges(manager, changed);
-    const heartbeat = setInterval(() => (signIns.valid(token) ? raw.write(': alive\n\n') : raw.end()), HEARTBEAT_MS);
+    // The heartbeat is the list again: it keeps proxies and idle timers from closing the stream,
+    // and refreshes what changes without a status event (last seen alive, after every probe).
+    const heartbeat = setInterval(changed, HEARTBEAT_MS);
     const open = streams.get(token) ?? new Set<ServerResponse>();
     open.add(raw);
     streams.set(token, open);
