@@ -99,6 +99,7 @@ function StartForm({ onNotice }) {
   const [busy, setBusy] = useState(false);
   const submit = async (event) => {
     event.preventDefault();
+    if (busy) return;
     const form = event.currentTarget;
     const body = { session_id: form.elements.session_id.value.trim(), workspace_id: form.elements.workspace_id.value.trim() };
     setBusy(true);
@@ -116,7 +117,7 @@ function StartForm({ onNotice }) {
     <h2 id="start-title">Start a session</h2>
     <div class="field"><label for="start-session">Session id</label><input id="start-session" name="session_id" required pattern=${ID_PATTERN} autocomplete="off" /></div>
     <div class="field"><label for="start-workspace">Workspace id</label><input id="start-workspace" name="workspace_id" required pattern=${ID_PATTERN} autocomplete="off" /></div>
-    <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start session'}</button>
+    <button type="submit" aria-disabled=${busy ? 'true' : 'false'}>${busy ? 'Starting…' : 'Start session'}</button>
   </form>`;
 }
 
@@ -130,11 +131,14 @@ function Timeline() {
   return null;
 }
 
+// Buttons at work are aria-disabled, not disabled: a disabled button drops the keyboard focus to
+// the page, and the operator would have to tab back to the card.
 function SessionCard({ session, now, onNotice }) {
   const [busy, setBusy] = useState(null);
   const meaning = STATUSES[session.status] ?? { label: session.status, tone: 'off', hint: '' };
   const id = session.session_id;
   const act = async (name, method, url, done) => {
+    if (busy !== null) return;
     setBusy(name);
     try {
       await api(method, url);
@@ -148,6 +152,7 @@ function SessionCard({ session, now, onNotice }) {
   const reconnect = () => act('reconnect', 'POST', `/api/sessions/${id}/reconnect`, `Reconnecting ${id}.`);
   const stop = () => act('stop', 'DELETE', `/api/sessions/${id}`, `${id} stopped; its login is kept.`);
   const logOut = () => {
+    if (busy !== null) return;
     if (!window.confirm(`Log out ${id}${session.phone_number ? ` (${session.phone_number})` : ''}? Its login is deleted: the phone must scan a QR again.`)) return;
     act('logout', 'DELETE', `/api/sessions/${id}?logout=true`, `${id} logged out.`);
   };
@@ -180,9 +185,9 @@ function SessionCard({ session, now, onNotice }) {
       ${facts.map(([name, value, title]) => html`<div><dt>${name}</dt><dd title=${title ?? undefined}>${value}</dd></div>`)}
     </dl>
     <div class="actions">
-      <button type="button" class=${session.status === 'connected' ? 'reconnect' : 'reconnect primary'} onClick=${reconnect} disabled=${busy !== null}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
-      <button type="button" onClick=${stop} disabled=${busy !== null}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
-      <button type="button" class="danger" onClick=${logOut} disabled=${busy !== null}>${busy === 'logout' ? 'Logging out…' : 'Log out…'}</button>
+      <button type="button" class=${session.status === 'connected' ? 'reconnect' : 'reconnect primary'} onClick=${reconnect} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
+      <button type="button" onClick=${stop} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
+      <button type="button" class="danger" onClick=${logOut} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'logout' ? 'Logging out…' : 'Log out…'}</button>
     </div>
     <${Timeline} session=${session} />
   </li>`;

@@ -93,6 +93,9 @@ describe('the dashboard, in a real browser', () => {
     await page.type('#key', 'not-the-key-0123456789');
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     expect(await page.$eval('[role=alert]', (el) => el.textContent)).toBe('Wrong API key.');
+    await fs.mkdir(SHOTS_COPY_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(dir, 'sign-in.png') as `${string}.png` });
+    await fs.copyFile(path.join(dir, 'sign-in.png'), path.join(SHOTS_COPY_DIR, 'sign-in.png'));
     expect(page.url()).toBe(`${worker.url}/dashboard?sign-in=wrong-key`);
     expect(await page.$$('[data-session]')).toHaveLength(0);
     expect(await page.cookies()).toEqual([]);
@@ -158,13 +161,16 @@ describe('the dashboard, in a real browser', () => {
 
   it('reconnects with one click: the card leaves connected and comes back, without a reload', async () => {
     await resetSeen();
-    await page.click('[data-session="d1"] button.reconnect');
+    // By keyboard: focused, Enter; the focus stays on the button while the card changes under it.
+    await page.focus('[data-session="d1"] button.reconnect');
+    await page.keyboard.press('Enter');
     await waitFor(async () => (await seen('d1')).at(-1) === 'connected' && (await seen('d1')).length > 1, 'd1 connected again on the page', 45_000);
     const statuses = await seen('d1');
     // A reconnect is a fresh launch of the session from its saved login: no QR on the way.
     expect(statuses).toEqual(['initializing', 'authenticated', 'connected']);
     expect(await page.evaluate(() => (window as unknown as { __notReloaded?: boolean }).__notReloaded)).toBe(true);
     expect(await page.$eval('.notice', (el) => el.textContent)).toBe('Reconnecting d1.');
+    expect(await page.evaluate(() => document.activeElement?.matches('[data-session="d1"] button.reconnect'))).toBe(true);
   });
 
   it("refuses the dashboard's own state change replayed from a page of another origin in the same signed-in browser", async () => {
