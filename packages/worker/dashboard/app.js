@@ -198,6 +198,11 @@ function App() {
   const now = useNow();
   const [notice, setNotice] = useState(null);
   const onNotice = (text, error = false) => setNotice({ text, error });
+  // The tab's title says it too: an operator with the page in a background tab sees trouble.
+  const trouble = sessions ? sessions.filter((s) => s.status === 'failed' || s.status === 'disconnected' || s.status === 'qr_scanning').length : 0;
+  useEffect(() => {
+    document.title = `${trouble > 0 ? `(${trouble} need a person) ` : ''}WhatsApp sessions · wa-worker`;
+  }, [trouble]);
   const sorted = sessions ? [...sessions].sort((a, b) => a.workspace_id.localeCompare(b.workspace_id) || a.session_id.localeCompare(b.session_id)) : [];
   return html`
     <header class="top">
@@ -205,7 +210,7 @@ function App() {
       <${StreamState} stream=${stream} />
       <form method="post" action="/dashboard/sign-out" class="sign-out"><button type="submit">Sign out</button></form>
     </header>
-    <main>
+    <main class=${stream.state === 'live' ? '' : 'stale'}>
       ${sessions === null ? html`<p class="loading">Loading the sessions…</p>` : html`<${Counts} sessions=${sessions} />`}
       <p class=${`notice${notice?.error ? ' notice-error' : ''}`} role="status" aria-live="polite">${notice?.text ?? ''}</p>
       ${sessions !== null && sessions.length === 0 ? html`<p class="empty">This worker runs no session. Start one below.</p>` : null}
