@@ -185,7 +185,7 @@ function SessionCard({ session, now, onNotice }) {
       ${facts.map(([name, value, title]) => html`<div><dt>${name}</dt><dd title=${title ?? undefined}>${value}</dd></div>`)}
     </dl>
     <div class="actions">
-      <button type="button" class=${session.status === 'connected' ? 'reconnect' : 'reconnect primary'} onClick=${reconnect} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
+      <button type="button" class=${session.status === 'failed' || session.status === 'disconnected' ? 'reconnect primary' : 'reconnect'} onClick=${reconnect} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'reconnect' ? 'Reconnecting…' : 'Reconnect'}</button>
       <button type="button" onClick=${stop} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
       <button type="button" class="danger" onClick=${logOut} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'logout' ? 'Logging out…' : 'Log out…'}</button>
     </div>
