@@ -75,6 +75,8 @@ COPY --from=build /src/packages/cli/dist packages/cli/dist
 COPY --from=build /src/packages/worker/dist packages/worker/dist
 COPY packages/cli/bin packages/cli/bin
 COPY packages/worker/bin packages/worker/bin
+# The dashboard's page, script and style, served by the worker from beside dist/.
+COPY packages/worker/dashboard packages/worker/dashboard
 COPY scripts/*.sh scripts/
 
 # `wa-worker` and `wa-sync` on PATH; the data folders belong to the unprivileged user so that

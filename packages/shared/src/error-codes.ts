@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'bad_request',
   // 401: no API key, or the wrong one.
   'unauthorized',
+  // 403: a state change signed in by the dashboard's cookie from a page of another origin.
+  'forbidden_origin',
   // 429: too many failed authentications from one address (with Retry-After).
   'too_many_requests',
   // 404: no such route.

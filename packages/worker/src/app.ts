@@ -8,6 +8,8 @@ import type { ErrorCode, ErrorResponse } from '@wa-session-sync/shared';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle';
 import { CapacityExhaustedError, InvalidIdError, TooManyRequestsError, UnsupportedMediaTypeError, WorkerError } from './errors';
 import type { Logger } from './log';
+import { DashboardSignIns } from './routes/dashboard-auth';
+import { dashboardRoutes } from './routes/dashboard';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { sessionRoutes } from './routes/sessions';
@@ -190,6 +192,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   docsRoutes(app);
   healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now() });
   const throttle = new AuthThrottle(options.authThrottle);
-  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger }));
+  // The dashboard's sign-in is the API's second way in (a cookie), with the key's failed-attempt throttle.
+  const signIns = new DashboardSignIns(options.apiKey);
+  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger, signIns }));
+  await app.register(async (dashboard) => dashboardRoutes(dashboard, { manager: options.manager, signIns, throttle, logger }));
   return app;
 }

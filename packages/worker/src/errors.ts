@@ -105,3 +105,14 @@ export class TooManyRequestsError extends WorkerError {
     super('too_many_requests', `Too many failed authentications from this address: try again in ${retryAfterSec} s`, 429);
   }
 }
+
+/**
+ * Thrown at the HTTP edge for a state-changing request authenticated by the dashboard's cookie
+ * whose `Origin` is not the worker's own (or is missing): a page of another origin, the same host
+ * at another port included, cannot act with the operator's sign-in (`403`).
+ */
+export class ForbiddenOriginError extends WorkerError {
+  constructor() {
+    super('forbidden_origin', "A signed-in change must come from the dashboard's own origin", 403);
+  }
+}

@@ -22,7 +22,8 @@ export function exemptStreams(app: FastifyInstance): void {
   const open = new Set<ServerResponse>();
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.stream !== true) return;
-    request.raw.socket.setTimeout(0);
+    // inject() has a stand-in socket without timeouts.
+    if (typeof request.raw.socket?.setTimeout === 'function') request.raw.socket.setTimeout(0);
     const response = reply.raw;
     open.add(response);
     response.once('close', () => open.delete(response));

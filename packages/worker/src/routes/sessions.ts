@@ -19,10 +19,12 @@ import type { AuthThrottle } from '../auth-throttle';
 import { SessionStateError, TooManyRequestsError, WorkerError } from '../errors';
 import type { Logger } from '../log';
 import type { SessionManager } from '../sessions/manager';
+import type { DashboardSignIns } from './dashboard-auth';
 
 const errors = {
   400: ErrorResponseSchema,
   401: ErrorResponseSchema,
+  403: ErrorResponseSchema,
   404: ErrorResponseSchema,
   409: ErrorResponseSchema,
   413: ErrorResponseSchema,
@@ -44,7 +46,7 @@ class UnauthorizedError extends WorkerError {
 }
 
 /** The `/api/sessions` routes, behind the API key. */
-export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger }) {
+export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger; signIns?: DashboardSignIns }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { manager } = options;
   const expected = digest(options.apiKey);
@@ -55,6 +57,8 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
     const header = request.headers['x-api-key'];
     const query = (request.query as Record<string, unknown> | undefined)?.api_key;
     const given = typeof header === 'string' ? header : typeof query === 'string' ? query : null;
+    // Without a key, the dashboard's sign-in cookie (a state change must then come from its origin).
+    if (given === null && options.signIns?.authenticates(request)) return;
     // Hashing first makes the comparison constant-time whatever the lengths.
     if (given === null || !timingSafeEqual(digest(given), expected)) {
       if (options.throttle.failed(request.ip)) {
