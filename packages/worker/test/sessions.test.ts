@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { REASONS } from '@wa-session-sync/shared';
 import { CapacityExhaustedError, SessionNotFoundError } from '../src/errors';
+import { ReconnectScheduler } from '../src/sessions/reconnect-scheduler';
 import { readManifest, writeManifest } from '../src/sessions/manifest';
 import { prepareRestore, runRestore } from '../src/sessions/restore';
 import { waitFor } from './helpers';
@@ -139,18 +140,27 @@ describe('capacity', () => {
 });
 
 describe('QR timeout', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('stops a session whose QR nobody scans: browser closed, disconnected with QR_TIMEOUT, saved as stopped, never relaunched', async () => {
     h = await sessionHarness({ qrTimeoutMs: 200 });
     h.manager.start('w1', 's1');
     const client = await h.client('s1');
+    const scheduled = jest.spyOn(ReconnectScheduler.prototype, 'schedule');
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     client.emit.qr('qr-1');
-    await new Promise((r) => setTimeout(r, 120));
+    jest.advanceTimersByTime(120);
     client.emit.qr('qr-2'); // a refreshed QR does not extend the wait
-    await waitFor(() => h.manager.get('s1').status === 'disconnected', 'the QR to time out', 1000);
+    jest.advanceTimersByTime(79);
+    expect(h.manager.get('s1').status).toBe('qr_scanning');
+    jest.advanceTimersByTime(1);
+    jest.useRealTimers();
     expect(h.manager.get('s1')).toMatchObject({ status: 'disconnected', reason: REASONS.QR_TIMEOUT, qr: null });
     await waitFor(() => client.destroyed, 'the browser closed');
     await waitFor(async () => (await readManifest(path.join(h.sessionsDir, 'w1', 's1'))).desired === 'stopped', 'saved as stopped');
-    await new Promise((r) => setTimeout(r, 100));
+    // Never relaunched: every relaunch goes through the reconnect scheduler, which got nothing.
+    expect(scheduled).not.toHaveBeenCalled();
+    scheduled.mockRestore();
     expect(h.driver.clientsOf('s1')).toHaveLength(1);
     expect(h.events.filter((e) => e.event === 'session.status').map((e) => e.payload)).toContainEqual({
       status: 'disconnected',
@@ -168,10 +178,11 @@ describe('QR timeout', () => {
     h = await sessionHarness({ qrTimeoutMs: 100 });
     h.manager.start('w1', 's1');
     const client = await h.client('s1');
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     client.emit.qr('qr-1');
     client.emit.authenticated();
     client.emit.ready('628');
-    await new Promise((r) => setTimeout(r, 200));
+    jest.advanceTimersByTime(10_000);
     expect(h.manager.get('s1').status).toBe('connected');
     expect(client.destroyed).toBe(false);
   });
