@@ -81,9 +81,27 @@ describe('wa-worker guessable secrets', () => {
   });
 });
 
-// The whole flow on every browser the worker may pick that this machine has (headless shell,
-// full Chromium in the new headless mode, the bundled headless shell).
-describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [string, BrowserUnderTest]))('wa-worker as a process, on %s', (_name, browser) => {
+// The whole flow as one named scenario, on the browser the worker picks here (every system browser
+// with WA_TEST_BROWSERS=system, CI's matrix). Its steps run in order, each on the worker, sessions
+// and browsers the one before left: a step after a failed one is reported as not run, naming the
+// step that failed, instead of failing for a reason of its own.
+describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [string, BrowserUnderTest]))('scenario: the life of one worker process, on %s', (_name, browser) => {
+  let failedStep: string | undefined;
+  const step = (name: string, run: () => Promise<void>, timeoutMs?: number) =>
+    it(
+      name,
+      async () => {
+        if (failedStep) throw new Error(`not run: the earlier step "${failedStep}" failed`);
+        try {
+          await run();
+        } catch (error) {
+          failedStep = name;
+          throw error;
+        }
+      },
+      timeoutMs,
+    );
+
   let sim: Simulator;
   let receiver: Receiver;
   let dir: string;
@@ -121,7 +139,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(await endProcessSuite({ worker, dir, sim, receiver })).toEqual([]);
   });
 
-  it('launches one Chromium for two concurrent POSTs of one session, then pairs by QR and reports every step', async () => {
+  step('1. launches one Chromium for two concurrent POSTs of one session, then pairs by QR and reports every step', async () => {
     worker = await spawnWorker(env());
     const body = { session_id: 'p1', workspace_id: 'w1' };
     const answers = await Promise.all([worker.api('POST', '/api/sessions', body), worker.api('POST', '/api/sessions', body)]);
@@ -147,7 +165,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(receiver.received.find((r) => r.event.event === 'session.qr' && r.event.session_id === 'p1')?.event.payload).toEqual({ qr });
   });
 
-  it('keeps a second worker off its sessions folder: exit 1 naming the folder and the holder, nothing touched', async () => {
+  step('2. keeps a second worker off its sessions folder: exit 1 naming the folder and the holder, nothing touched', async () => {
     const before = browserProcesses(sessionsDir).sort();
     let code: number | null = null;
     let stderr = '';
@@ -166,7 +184,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect([await status('p1'), await status('p2')]).toEqual(['connected', 'connected']);
   });
 
-  it("keeps the worker's secrets out of every Chromium's environment", async () => {
+  step("3. keeps the worker's secrets out of every Chromium's environment", async () => {
     const pids = processesMentioning(sessionsDir);
     const browsers = browserProcesses(sessionsDir);
     expect(browsers).toHaveLength(2);
@@ -180,7 +198,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     for (const pid of browsers) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`PATH=${browser.env.PATH ?? process.env.PATH}`);
   });
 
-  it('keeps session folders, manifests and logs private to its user', async () => {
+  step('4. keeps session folders, manifests and logs private to its user', async () => {
     const mode = async (file: string) => (await fs.stat(file)).mode & 0o777;
     expect(await mode(sessionsDir)).toBe(0o700);
     expect(await mode(path.join(sessionsDir, 'w1'))).toBe(0o700);
@@ -191,7 +209,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(await mode(logDir)).toBe(0o700);
   });
 
-  it('forwards an incoming message to the webhook with a valid signature', async () => {
+  step('5. forwards an incoming message to the webhook with a valid signature', async () => {
     const id = sim.sendMessage(phones.p2!, '628777', 'pesan masuk');
     const got = await waitFor(() => receiver.received.find((r) => r.event.event === 'message' && JSON.stringify(r.event.payload).includes(id)), 'the message', 45_000);
     expect(got.event).toMatchObject({
@@ -209,7 +227,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(new Set(receiver.received.map((r) => r.event.id)).size).toBe(receiver.received.length);
   });
 
-  it('after a SIGKILL, a new worker restores every session without a QR and leaves no orphan Chromium', async () => {
+  step('6. after a SIGKILL, a new worker restores every session without a QR and leaves no orphan Chromium', async () => {
     worker!.child.kill('SIGKILL');
     await worker!.exited;
     const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
@@ -245,7 +263,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     await waitFor(() => browserProcesses(profile('p1')).length === 1 && browserProcesses(profile('p2')).length === 1, 'one browser per profile', 10_000);
   });
 
-  it('finds a wedged page with its periodic probe and heals it', async () => {
+  step('7. finds a wedged page with its periodic probe and heals it', async () => {
     sim.hang(phones.p1!);
     await sim.waitForPage({ phone: phones.p1!, hung: true });
     await waitFor(async () => (await status('p1')) !== 'connected', 'the probe to notice', 45_000);
@@ -253,7 +271,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(browserProcesses(profile('p1'))).toHaveLength(1);
   });
 
-  it('reconnects by itself after a CONFLICT and is connected again without a QR', async () => {
+  step('8. reconnects by itself after a CONFLICT and is connected again without a QR', async () => {
     const qrsBefore = receiver.received.filter((r) => r.event.event === 'session.qr').length;
     sim.setState(phones.p2!, 'CONFLICT');
     await waitFor(async () => (await status('p2')) === 'reconnecting', 'p2 reconnecting', 45_000);
@@ -266,7 +284,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(reasons).toContainEqual(expect.objectContaining({ status: 'reconnecting', reason: 'CONFLICT' }));
   });
 
-  it('exits 0 on SIGTERM with no Chromium left, and starts again despite a stale lock from another host', async () => {
+  step('9. exits 0 on SIGTERM with no Chromium left, and starts again despite a stale lock from another host', async () => {
     worker!.child.kill('SIGTERM');
     expect(await worker!.exited).toBe(0);
     expect(processesMentioning(sessionsDir)).toEqual([]);
@@ -277,7 +295,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     await waitFor(async () => (await status('p2')) === 'connected', 'p2 restored', 45_000);
   });
 
-  it('goes to qr_scanning with a fresh QR when the phone logs out, without reconnecting', async () => {
+  step('10. goes to qr_scanning with a fresh QR when the phone logs out, without reconnecting', async () => {
     const clientsBefore = browserProcesses(profile('p2'));
     sim.logout(phones.p2!);
     const session = await waitFor(async () => {
@@ -288,7 +306,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     expect(browserProcesses(profile('p2'))).toEqual(clientsBefore);
   });
 
-  it('is failed once its reconnect attempts are exhausted (WhatsApp Web unreachable), with no Chromium left on it', async () => {
+  step('11. is failed once its reconnect attempts are exhausted (WhatsApp Web unreachable), with no Chromium left on it', async () => {
     await sim.stop();
     const [browser] = browserProcesses(profile('p1'));
     process.kill(-browser!, 'SIGKILL');
@@ -297,7 +315,7 @@ describe.each(browsersUnderTest().map((browser) => [browser.name, browser] as [s
     await waitFor(() => processesMentioning(profile('p1')).length === 0, 'no Chromium on p1', 10_000);
   });
 
-  it('stops on SIGINT too, and never writes the API key to its log file', async () => {
+  step('12. stops on SIGINT too, and never writes the API key to its log file', async () => {
     worker!.child.kill('SIGINT');
     expect(await worker!.exited).toBe(0);
     const logs = await fs.readFile(path.join(logDir, 'whatsapp-service.log'), 'utf8');
