@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cleanEnv, spawnProcess } from '@wa-session-sync/test-support';
-import { runInProcess, seedAccounts, startInProcess, startSyncWorld, type SyncWorld } from './support';
+import { ended, runInProcess, seedAccounts, startInProcess, startSyncWorld, type SyncWorld } from './support';
 
 // WA_SYNC_METRICS_FILE on the installed command, against a real Postgres and the worker stand-in:
 // the file node_exporter's textfile collector reads, after a run that synced, one that failed and
@@ -49,9 +49,10 @@ async function samples(): Promise<Record<string, number>> {
 
 /** `promtool check metrics < file`: Prometheus' own linter, run as CI runs it. Fails loudly when promtool is not installed. */
 async function promtoolCheckMetrics(file: string): Promise<{ code: number | null; output: string }> {
-  const result = await spawnProcess('sh', ['-c', 'command -v promtool >/dev/null || { echo "promtool is not installed (Debian: apt-get install prometheus)"; exit 127; }; promtool check metrics < "$1"', 'sh', file], {
+  const promtool = spawnProcess('sh', ['-c', 'command -v promtool >/dev/null || { echo "promtool is not installed (Debian: apt-get install prometheus)"; exit 127; }; promtool check metrics < "$1"', 'sh', file], {
     env: cleanEnv(),
-  }).done;
+  });
+  const result = await ended(promtool.done, `promtool check metrics ${file} to end`);
   return { code: result.code, output: result.stdout + result.stderr };
 }
 

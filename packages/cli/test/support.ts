@@ -21,17 +21,57 @@ import {
   tempDir,
   waitFor,
   cleanEnv,
+  runCli as runCliProcess,
+  startCli as startCliProcess,
+  type CliOptions,
   type CliResult,
+  type ProcessResult,
+  type RunningProcess,
   type LocalServer,
   type TestDatabase,
 } from '@wa-session-sync/test-support';
 import { runCli as runCliWith } from '../src/cli';
 
-export { runCli, startCli, tempDir, type CliResult, type TestDatabase } from '@wa-session-sync/test-support';
+export { tempDir, type CliResult, type TestDatabase } from '@wa-session-sync/test-support';
+
+/** How long a test lets one run of the CLI take before it fails naming the run (below jest's 30 s per test). */
+export const RUN_BOUND_MS = 20_000;
+
+/**
+ * `promise`'s outcome, waited for with `waitFor` so that the wait is bounded and named: a run
+ * that never ends fails the test with "timed out after N ms waiting for <what>", not jest's
+ * anonymous test timeout.
+ */
+export async function ended<T>(promise: Promise<T>, what: string, timeoutMs = RUN_BOUND_MS): Promise<T> {
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+  promise.then(
+    (value) => (outcome = { ok: true, value }),
+    (error: unknown) => (outcome = { ok: false, error }),
+  );
+  const settled = await waitFor(() => outcome, what, { timeoutMs, intervalMs: 10 });
+  if (!settled.ok) throw settled.error;
+  return settled.value;
+}
+
+/** The built CLI as a process (`node bin/wa-sync.js <args>`), its `done` bounded and named (see {@link ended}). */
+export function startCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): RunningProcess {
+  const running = startCliProcess(args, env, options);
+  const done = running.done;
+  let bounded: Promise<ProcessResult> | undefined;
+  // Bounded when awaited, so that a run a test never awaits leaves no timer behind.
+  Object.defineProperty(running, 'done', { get: () => (bounded ??= ended(done, `the wa-sync process (${args.join(' ')}) to end`)) });
+  return running;
+}
+
+/** The built CLI as a process, run to its end (bounded and named, see {@link ended}). */
+export function runCli(args: readonly string[], env: Record<string, string | undefined>, options: CliOptions = {}): Promise<CliResult> {
+  return ended(runCliProcess(args, env, options), `the wa-sync process (${args.join(' ')}) to end`);
+}
 
 /** A run of `wa-sync` inside the test's process (see {@link startInProcess}). */
 export interface InProcessRun {
-  done: Promise<CliResult>;
+  /** The run's result; bounded and named when awaited (see {@link ended}). */
+  readonly done: Promise<CliResult>;
 }
 
 /**
@@ -49,7 +89,7 @@ export function startInProcess(args: readonly string[], env: Record<string, stri
     stdout: { write: (text: string) => (stdout += text), isTTY: false },
     stderr: { write: (text: string) => (stderr += text) },
   };
-  const done = runCliWith([...args], io).then((code): CliResult => {
+  const run = runCliWith([...args], io).then((code): CliResult => {
     const result: CliResult = { code, signal: null, stdout, stderr };
     if (args.includes('--json')) {
       try {
@@ -60,7 +100,13 @@ export function startInProcess(args: readonly string[], env: Record<string, stri
     }
     return result;
   });
-  return { done };
+  let bounded: Promise<CliResult> | undefined;
+  // Bounded when awaited, so that a run a test never awaits leaves no timer behind.
+  return {
+    get done() {
+      return (bounded ??= ended(run, `wa-sync ${args.join(' ')} (in this process) to end`));
+    },
+  };
 }
 
 /** {@link startInProcess} to its end. */

@@ -1,6 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ErrorResponseSchema, HealthResponseSchema, SessionsListResponseSchema, WorkerSessionSchema } from '@wa-session-sync/shared';
-import { API_KEY, offContract, workerSession, WorkerStandIn } from './support';
+import { API_KEY, ended, offContract, workerSession, WorkerStandIn } from './support';
 
 // The CLI's tests trust the stand-in to answer what the worker answers: its answers are checked
 // against the shared schemas, so that it cannot drift from the worker's contract.
@@ -68,5 +68,17 @@ describe('the worker stand-in answers on the contract', () => {
     expect(await response.text()).toBe('<html>oops');
     worker.report(offContract({ ...workerSession({ session_id: 'garbled' }), status: 'online' }), { session_id: 'fine' });
     expect((await call('GET', '/api/sessions')).json).toMatchObject({ sessions: [{ session_id: 'garbled', status: 'online' }, { session_id: 'fine' }] });
+  });
+});
+
+describe('the waits of the CLI tests are bounded and named', () => {
+  it('a run that never ends fails naming what was awaited', async () => {
+    await expect(ended(new Promise(() => undefined), 'a run that never ends', 50)).rejects.toThrow('timed out after 50 ms waiting for a run that never ends');
+    await expect(ended(Promise.reject(new Error('boom')), 'a failing run', 50)).rejects.toThrow('boom');
+    await expect(ended(Promise.resolve(7), 'a run', 50)).resolves.toBe(7);
+  });
+
+  it('a session list request that never comes fails naming the stand-in', async () => {
+    await expect(worker.sessionsRequested(50)).rejects.toThrow(`timed out after 50 ms waiting for the run's GET /api/sessions to reach the worker stand-in at ${worker.url}`);
   });
 });
