@@ -60,9 +60,10 @@ describe('the embedded database (no DATABASE_URL)', () => {
     await worker.sessionsRequested(); // the first process holds the embedded database now
 
     const refusal = `the embedded database at ${env.WA_SYNC_DATA_DIR} is in use by another wa-sync process; set DATABASE_URL to share a real Postgres`;
-    const second = await runCli(['sync-sessions'], env);
+    // Refused at the file lock, before PGlite is loaded: these two run in this process.
+    const second = await runInProcess(['sync-sessions'], env);
     expect(second).toMatchObject({ code: 0, stderr: '', stdout: `⏭️  Sync skipped: ${refusal}\n` });
-    const migrate = await runCli(['migrate'], env);
+    const migrate = await runInProcess(['migrate'], env);
     expect(migrate).toMatchObject({ code: 1, stdout: '', stderr: `wa-sync: ${refusal} [EMBEDDED_DATABASE_LOCKED]\n` });
 
     worker.release();
