@@ -37,7 +37,7 @@ describe('nothing holds a run past its bounds', () => {
     const result = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '1000' });
     const took = Date.now() - started;
     expect(result).toMatchObject({ code: 1, stdout: '', stderr: `wa-sync: the worker is not healthy: ${worker.url}/health timed out [WORKER_UNAVAILABLE]\n` });
-    // One second of trickle plus the process's own start; an idle timeout would never fire.
+    // One second of trickle plus the run's own work (and a loaded machine); an idle timeout would never fire.
     expect(took).toBeLessThan(6_000);
     expect(await accountsBySession(db.client)).toEqual(before);
   });

@@ -300,7 +300,7 @@ describe('wa-sync sync-sessions', () => {
 
   it('leaves alone a row someone changed between the read and the write, and says so', async () => {
     await seedAccounts(db.client, [{ session_id: 'contested' }, { session_id: 'plain' }]);
-    // Backends of earlier runs may linger for a moment after their process exited.
+    // Backends of earlier runs may linger for a moment after their run closed its connections.
     const earlier = (
       await db.client.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'wa-sync'")
     ).rows.map((row) => row.pid as number);
