@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import { unprivilegedUser, waitFor } from '@wa-session-sync/test-support';
-import { accountsBySession, readAuditLines, runCli, seedAccounts, startSyncWorld, type SyncWorld, type TestDatabase, WorkerStandIn } from './support';
+import { accountsBySession, readAuditLines, runCli, runInProcess, seedAccounts, startSyncWorld, type SyncWorld, type TestDatabase, WorkerStandIn } from './support';
 import { SYNC_LOCK_KEY } from '../src/db/lock';
 
 // The CLI bounds itself: whole exchanges, answers, the audit log, the back-off, the lock's age.
@@ -34,10 +34,10 @@ describe('nothing holds a run past its bounds', () => {
     const before = await accountsBySession(db.client);
     worker.health = 'trickle';
     const started = Date.now();
-    const result = await runCli(['sync-sessions'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '1000' });
+    const result = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '1000' });
     const took = Date.now() - started;
     expect(result).toMatchObject({ code: 1, stdout: '', stderr: `wa-sync: the worker is not healthy: ${worker.url}/health timed out [WORKER_UNAVAILABLE]\n` });
-    // One second of trickle plus the process's own start; an idle timeout would never fire.
+    // One second of trickle plus the run's own work (and a loaded machine); an idle timeout would never fire.
     expect(took).toBeLessThan(6_000);
     expect(await accountsBySession(db.client)).toEqual(before);
   });
@@ -45,7 +45,7 @@ describe('nothing holds a run past its bounds', () => {
   it('ends a run at WA_SYNC_RUN_TIMEOUT_SECONDS even when each request has longer', async () => {
     worker.stall();
     const started = Date.now();
-    const result = await runCli(['sync-sessions'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '60000', WA_SYNC_RUN_TIMEOUT_SECONDS: '1' });
+    const result = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '60000', WA_SYNC_RUN_TIMEOUT_SECONDS: '1' });
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(result).toMatchObject({
       code: 1,
@@ -60,7 +60,7 @@ describe('nothing holds a run past its bounds', () => {
     try {
       await holder.query("BEGIN; SELECT 1 FROM whatsapp_accounts WHERE session_id = 'gone' FOR UPDATE");
       const started = Date.now();
-      const result = await runCli(['sync-sessions'], { ...env, WA_SYNC_RUN_TIMEOUT_SECONDS: '1' });
+      const result = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_RUN_TIMEOUT_SECONDS: '1' });
       expect(Date.now() - started).toBeLessThan(8_000);
       expect(result).toMatchObject({
         code: 1,
@@ -91,7 +91,7 @@ describe('the audit log', () => {
     const before = await accountsBySession(db.client);
     const folder = path.join(dir, 'a-folder.log');
     await fs.mkdir(folder, { recursive: true });
-    const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_AUDIT_LOG: folder });
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_AUDIT_LOG: folder });
     expect(result).toMatchObject({
       code: 2,
       stdout: '',
@@ -129,7 +129,7 @@ describe('the audit log', () => {
     const link = path.join(dir, 'dangling.log');
     await fs.rm(link, { force: true });
     await fs.symlink(path.join(dir, 'removed-folder', 'audit.log'), link);
-    const result = await runCli(['sync-sessions', '--json'], { ...env, WA_SYNC_AUDIT_LOG: link });
+    const result = await runInProcess(['sync-sessions', '--json'], { ...env, WA_SYNC_AUDIT_LOG: link });
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(`wa-sync: warning: the audit log ${link} could not be written (ENOENT); 1 line(s) lost\n`);
     expect(result.json).toMatchObject({ ok: true, summary: { statuses_updated: 1 }, audit_log: null });
@@ -148,7 +148,7 @@ describe('rows the plan cannot take', () => {
         metadata: { sync_written_at: updatedAt, sync_revive: true, reconnect_attempts: 35, next_reconnect_at: '2026-01-01T00:00:00.000Z' },
       },
     ]);
-    const result = await runCli(['sync-sessions', '--auto-reconnect', '--json'], { ...env, WA_SYNC_RECONNECT_MAX_ATTEMPTS: '50' });
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect', '--json'], { ...env, WA_SYNC_RECONNECT_MAX_ATTEMPTS: '50' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.json.summary).toMatchObject({ reconnected: 1 });
     const row = (await accountsBySession(db.client)).patient;
@@ -165,7 +165,7 @@ describe('a stuck sync', () => {
     await holder.connect();
     try {
       await holder.query('SELECT pg_try_advisory_lock($1::bigint)', [SYNC_LOCK_KEY]);
-      const overlap = await runCli(['sync-sessions'], env);
+      const overlap = await runInProcess(['sync-sessions'], env);
       expect(overlap).toMatchObject({ code: 0, stdout: '⏭️  Sync skipped: another sync-sessions run holds the lock\n' });
 
       // 0.005 minutes = 300 ms: the holder's connection is made that old before the run looks.
@@ -179,7 +179,7 @@ describe('a stuck sync', () => {
         'the holder to be older than 400 ms',
         5_000,
       );
-      const stuck = await runCli(['sync-sessions'], { ...env, WA_SYNC_STUCK_MINUTES: '0.005' });
+      const stuck = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_STUCK_MINUTES: '0.005' });
       const { rows } = await holder.query('SELECT pg_backend_pid() AS pid');
       expect(stuck.code).toBe(1);
       expect(stuck.stdout).toBe('');
@@ -213,11 +213,11 @@ describe('the id pattern on new rows (migration 002)', () => {
       ALTER TABLE whatsapp_accounts DROP CONSTRAINT whatsapp_accounts_workspace_id_pattern;
       DELETE FROM wa_sync_migrations WHERE name = '002_check_ids';`);
     await seedAccounts(db.client, [{ session_id: 'evil\u001b]0;owned\u0007\u001b[2J' }, { session_id: 'gone' }]);
-    const migrated = await runCli(['migrate'], env);
+    const migrated = await runInProcess(['migrate'], env);
     expect(migrated).toMatchObject({ code: 0, stdout: `Applied 002_check_ids (127.0.0.1:5432/${db.name})\n` });
 
     const before = await accountsBySession(db.client);
-    const result = await runCli(['sync-sessions', '--auto-reconnect'], env);
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect'], env);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain(
       '   evil\\x1b]0;owned\\x07\\x1b[2J (workspace 1): session_id does not match ^[A-Za-z0-9_-]{1,100}$\n',
@@ -227,7 +227,7 @@ describe('the id pattern on new rows (migration 002)', () => {
     expect(worker.posts().map((p) => p.body)).toEqual([JSON.stringify({ session_id: 'gone', workspace_id: '1' })]);
     expect((await accountsBySession(db.client))['evil\u001b]0;owned\u0007\u001b[2J']).toEqual(before['evil\u001b]0;owned\u0007\u001b[2J']);
 
-    const json = await runCli(['sync-sessions', '--json'], env);
+    const json = await runInProcess(['sync-sessions', '--json'], env);
     expect(json.json.invalid_accounts).toEqual([
       { session_id: 'evil\u001b]0;owned\u0007\u001b[2J', workspace_id: '1', reason: 'session_id does not match ^[A-Za-z0-9_-]{1,100}$' },
     ]);

@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { API_KEY, BIN, runCli, startCli, tempDir, WorkerStandIn } from './support';
+import { API_KEY, BIN, runCli, runInProcess, startCli, tempDir, WorkerStandIn } from './support';
 
-// PGlite starts in a few seconds, and this test opens it five times in separate processes.
+// PGlite starts in a few seconds, and this file opens it several times in separate processes.
 jest.setTimeout(90_000);
 
 let worker: WorkerStandIn;
@@ -60,9 +60,10 @@ describe('the embedded database (no DATABASE_URL)', () => {
     await worker.sessionsRequested(); // the first process holds the embedded database now
 
     const refusal = `the embedded database at ${env.WA_SYNC_DATA_DIR} is in use by another wa-sync process; set DATABASE_URL to share a real Postgres`;
-    const second = await runCli(['sync-sessions'], env);
+    // Refused at the file lock, before PGlite is loaded: these two run in this process.
+    const second = await runInProcess(['sync-sessions'], env);
     expect(second).toMatchObject({ code: 0, stderr: '', stdout: `⏭️  Sync skipped: ${refusal}\n` });
-    const migrate = await runCli(['migrate'], env);
+    const migrate = await runInProcess(['migrate'], env);
     expect(migrate).toMatchObject({ code: 1, stdout: '', stderr: `wa-sync: ${refusal} [EMBEDDED_DATABASE_LOCKED]\n` });
 
     worker.release();
@@ -118,12 +119,13 @@ describe('a stuck embedded sync', () => {
       fs.writeFile(`${dataDir}.lock-holder`, JSON.stringify({ since: new Date(Date.now() - minutesAgo * 60_000).toISOString(), pid: 4242 }));
     try {
       await record(1);
-      const overlap = await runCli(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      // Both answers come before PGlite is loaded: in this process (runInProcess).
+      const overlap = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
       expect(overlap).toMatchObject({ code: 0, stderr: '' });
       expect(overlap.stdout).toMatch(/^⏭️  Sync skipped: the embedded database at .+ is in use by another wa-sync process/);
 
       await record(20);
-      const stuck = await runCli(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
+      const stuck = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_DATA_DIR: dataDir });
       expect(stuck.code).toBe(1);
       expect(stuck.stdout).toBe('');
       expect(stuck.stderr).toMatch(

@@ -3,17 +3,18 @@ import path from 'node:path';
 import {
   accountsBySession,
   readAuditLines,
-  runCli,
+  runInProcess,
   seedAccounts,
-  startCli,
+  startInProcess,
   startSyncWorld,
   type SyncWorld,
   WorkerStandIn,
   type TestDatabase,
+  offContract,
 } from './support';
 import { freePort } from '@wa-session-sync/test-support';
 
-// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+// The CLI runs in this process (runInProcess); the installed bin's own smoke tests are in bin.integration.test.ts.
 jest.setTimeout(30_000);
 
 let db: TestDatabase;
@@ -47,7 +48,7 @@ describe('the worker cannot be used', () => {
   it('exits 1 naming the URL when the worker is down, writing nothing', async () => {
     const before = await accountsBySession(db.client);
     const url = `http://127.0.0.1:${await freePort()}`;
-    const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WHATSAPP_NODE_SERVICE_URL: url });
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect'], { ...env, WHATSAPP_NODE_SERVICE_URL: url });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`wa-sync: the worker is not healthy: ${url}/health refused the connection (is the worker running?) [WORKER_UNAVAILABLE]\n`);
@@ -55,13 +56,13 @@ describe('the worker cannot be used', () => {
   });
 
   it.each([
-    ['a non-2xx health answer', { status: 503, body: '{"status":"starting"}' }, /answered HTTP 503/],
-    ['malformed JSON', { status: 200, body: '<html>oops' }, /answered malformed JSON/],
-    ['JSON without the health facts', { status: 200, body: '{"status":"ok"}' }, /without uptime and session counts/],
-  ])('exits 1 on %s, writing nothing', async (_name, health, message) => {
+    ['a non-2xx health answer', { status: 503, body: { error: { code: 'worker_stopping', message: 'stopping' } } }, /answered HTTP 503/],
+    ['malformed JSON', { status: 200, body: offContract('<html>oops') }, /answered malformed JSON/],
+    ['JSON without the health facts', { status: 200, body: offContract({ status: 'ok' }) }, /without uptime and session counts/],
+  ] as const)('exits 1 on %s, writing nothing', async (_name, health, message) => {
     const before = await accountsBySession(db.client);
     worker.health = health;
-    const result = await runCli(['sync-sessions', '--auto-reconnect', '--json'], env);
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect', '--json'], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain(`${worker.url}/health`);
@@ -73,7 +74,7 @@ describe('the worker cannot be used', () => {
   it('exits 1 when /health times out, writing nothing', async () => {
     const before = await accountsBySession(db.client);
     worker.health = 'hang';
-    const result = await runCli(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '300' });
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect'], { ...env, WA_SYNC_REQUEST_TIMEOUT_MS: '300' });
     expect(result).toMatchObject({
       code: 1,
       stdout: '',
@@ -87,8 +88,8 @@ describe('the worker cannot be used', () => {
     ['JSON without a sessions list', '{"items": []}', 'answered JSON without a sessions list'],
   ])('exits 1 when /api/sessions answers %s, writing nothing', async (_name, body, message) => {
     const before = await accountsBySession(db.client);
-    worker.sessionsBody = body;
-    const result = await runCli(['sync-sessions', '--auto-reconnect'], env);
+    worker.sessionsBody = offContract(body);
+    const result = await runInProcess(['sync-sessions', '--auto-reconnect'], env);
     expect(result).toMatchObject({
       code: 1,
       stdout: '',
@@ -99,7 +100,7 @@ describe('the worker cannot be used', () => {
 
   it('exits 1 when the worker rejects the API key, never printing the key', async () => {
     const before = await accountsBySession(db.client);
-    const result = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });
+    const result = await runInProcess(['sync-sessions'], { ...env, WHATSAPP_NODE_API_KEY: 'wrong-key-123' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${worker.url}/api/sessions answered HTTP 401 (unauthorized); check WHATSAPP_NODE_API_KEY`);
     expect(result.stderr).not.toContain('wrong-key-123');
@@ -110,7 +111,7 @@ describe('the worker cannot be used', () => {
 describe('the database cannot be used', () => {
   it('exits 1 naming the host, never the password', async () => {
     const port = await freePort();
-    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/accounts` });
+    const result = await runInProcess(['sync-sessions'], { ...env, DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/accounts` });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `wa-sync: cannot reach the database at 127.0.0.1:${port}/accounts: connect ECONNREFUSED 127.0.0.1:${port} [DATABASE_UNAVAILABLE]\n`,
@@ -122,7 +123,7 @@ describe('the database cannot be used', () => {
   it('exits 1 when the database goes away during the run, writing nothing', async () => {
     const before = await accountsBySession(db.client);
     worker.stall();
-    const run = startCli(['sync-sessions', '--json'], env);
+    const run = startInProcess(['sync-sessions', '--json'], env);
     await worker.sessionsRequested(); // the run holds its connection (and the lock) now
     await db.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wa-sync'");
     worker.release();
@@ -136,13 +137,13 @@ describe('the database cannot be used', () => {
   });
 
   it('exits 1 and says to migrate when the table is missing', async () => {
-    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:5432/postgres' });
+    const result = await runInProcess(['sync-sessions'], { ...env, DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:5432/postgres' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('run `wa-sync migrate` first [SCHEMA_MISSING]');
   });
 
   it('exits 2 on a DATABASE_URL that is not a URL, without echoing it', async () => {
-    const result = await runCli(['sync-sessions'], { ...env, DATABASE_URL: 'host=db password=topsecret' });
+    const result = await runInProcess(['sync-sessions'], { ...env, DATABASE_URL: 'host=db password=topsecret' });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^wa-sync: DATABASE_URL is not a valid URL.*\[CONFIG_INVALID\]\n$/);
     expect(result.stderr).not.toContain('topsecret');
@@ -165,7 +166,7 @@ describe('the database write fails after requests were sent', () => {
       CREATE TRIGGER wa_sync_test_refuse_updates BEFORE UPDATE ON whatsapp_accounts
         FOR EACH STATEMENT EXECUTE FUNCTION wa_sync_test_refuse_updates();`);
     try {
-      const result = await runCli(['sync-sessions', '--auto-reconnect'], env);
+      const result = await runInProcess(['sync-sessions', '--auto-reconnect'], env);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`wa-sync: the database at 127.0.0.1:5432/${db.name} failed: updates refused by the test [DATABASE_UNAVAILABLE]\n`);
@@ -200,7 +201,7 @@ describe('a reconnect whose connection is reset', () => {
     worker.drop.add('dead');
     const audit = path.join(dir, 'audit.log');
     try {
-      const result = await runCli(['sync-sessions', '--auto-reconnect', '--json'], env);
+      const result = await runInProcess(['sync-sessions', '--auto-reconnect', '--json'], env);
       expect(result).toMatchObject({ code: 0, stderr: '' });
       const error = 'the connection was reset before the worker answered (ECONNRESET); not sent again: a reconnect is not idempotent';
       expect(result.json.summary).toMatchObject({ mismatches: 3, reconnected: 2, reconnect_failed: 1 });
@@ -237,7 +238,7 @@ describe('bad arguments', () => {
     [['resync'], "wa-sync: unknown command 'resync'\n"],
   ])('%j exits 2 with one line on stderr', async (args, stderr) => {
     const before = await accountsBySession(db.client);
-    const result = await runCli(args, env);
+    const result = await runInProcess(args, env);
     expect(result).toMatchObject({ code: 2, stdout: '', stderr });
     await expectNothingWritten(before);
   });

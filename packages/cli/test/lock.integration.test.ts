@@ -1,8 +1,9 @@
 import {
   accountsBySession,
-  runCli,
+  runInProcess,
   seedAccounts,
   startCli,
+  startInProcess,
   startSyncWorld,
   type SyncWorld,
   WorkerStandIn,
@@ -10,7 +11,7 @@ import {
 } from './support';
 import { waitFor } from '@wa-session-sync/test-support';
 
-// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+// Each test runs the CLI a few times; generous so a loaded CI machine does not fail them.
 jest.setTimeout(30_000);
 
 let db: TestDatabase;
@@ -36,13 +37,13 @@ beforeEach(async () => {
 describe('never overlapping', () => {
   it('lets exactly one of two concurrent runs sync; the other says it skipped and exits 0', async () => {
     worker.stall();
-    const first = startCli(['sync-sessions', '--json'], env);
+    const first = startInProcess(['sync-sessions', '--json'], env);
     await worker.sessionsRequested(); // the first run holds the lock now
 
-    const second = await runCli(['sync-sessions', '--json'], env);
+    const second = await runInProcess(['sync-sessions', '--json'], env);
     expect(second).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(second.stdout)).toEqual({ ok: true, skipped: true, reason: 'another sync-sessions run holds the lock' });
-    const human = await runCli(['sync-sessions'], env);
+    const human = await runInProcess(['sync-sessions'], env);
     expect(human.stdout).toBe('⏭️  Sync skipped: another sync-sessions run holds the lock\n');
     expect((await accountsBySession(db.client)).gone.status).toBe('connected');
 
@@ -68,7 +69,7 @@ describe('never overlapping', () => {
       { timeoutMs: 15_000, intervalMs: 20 },
     );
 
-    const next = await runCli(['sync-sessions', '--json'], env);
+    const next = await runInProcess(['sync-sessions', '--json'], env);
     expect(next.code).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ skipped: false, summary: { mismatches: 1, statuses_updated: 1 } });
     expect((await accountsBySession(db.client)).gone.status).toBe('disconnected');

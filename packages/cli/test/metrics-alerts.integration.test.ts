@@ -10,7 +10,7 @@ import {
   type LocalServer,
   type RunningProcess,
 } from '@wa-session-sync/test-support';
-import { runCli, seedAccounts, startSyncWorld, type SyncWorld } from './support';
+import { runInProcess, seedAccounts, startSyncWorld, type SyncWorld } from './support';
 
 // From the file to the page: the textfile the installed CLI writes, scraped by a real Prometheus
 // (Debian's `prometheus`, which the CI installs for promtool) that evaluates deploy/prometheus/
@@ -99,8 +99,8 @@ describe('the sync\'s alerts, from the file the CLI writes to a real Prometheus'
       metricsFile,
       `wa_sync_last_run_timestamp_seconds ${anHourAgo}\nwa_sync_last_success_timestamp_seconds ${anHourAgo}\nwa_sync_last_run_success 1\nwa_sync_last_run_given_up 2\n`,
     );
-    world.worker.health = { status: 503, body: '{"status":"starting"}' };
-    expect((await runCli(['sync-sessions'], env)).code).toBe(1);
+    world.worker.health = { status: 503, body: { error: { code: 'worker_stopping', message: 'the worker is stopping' } } };
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(1);
 
     const stale = await waitFor(() => firing('WaSyncNotSucceeding'), 'WaSyncNotSucceeding to fire');
     expect(stale.labels).toMatchObject({ problem: 'stale', severity: 'critical', job: 'node' });
@@ -110,7 +110,7 @@ describe('the sync\'s alerts, from the file the CLI writes to a real Prometheus'
 
     world.worker.reset();
     await seedAccounts(world.db.client, []);
-    expect((await runCli(['sync-sessions'], env)).code).toBe(0);
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(0);
     await waitFor(
       async () => (await alerts()).every((a) => a.labels.alertname !== 'WaSyncNotSucceeding' && a.labels.alertname !== 'WaSyncGivingUp'),
       'the sync alerts to resolve',

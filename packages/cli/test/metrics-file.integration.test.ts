@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cleanEnv, spawnProcess } from '@wa-session-sync/test-support';
-import { runCli, seedAccounts, startCli, startSyncWorld, type SyncWorld } from './support';
+import { ended, runInProcess, seedAccounts, startInProcess, startSyncWorld, type SyncWorld } from './support';
 
 // WA_SYNC_METRICS_FILE on the installed command, against a real Postgres and the worker stand-in:
 // the file node_exporter's textfile collector reads, after a run that synced, one that failed and
@@ -49,16 +49,17 @@ async function samples(): Promise<Record<string, number>> {
 
 /** `promtool check metrics < file`: Prometheus' own linter, run as CI runs it. Fails loudly when promtool is not installed. */
 async function promtoolCheckMetrics(file: string): Promise<{ code: number | null; output: string }> {
-  const result = await spawnProcess('sh', ['-c', 'command -v promtool >/dev/null || { echo "promtool is not installed (Debian: apt-get install prometheus)"; exit 127; }; promtool check metrics < "$1"', 'sh', file], {
+  const promtool = spawnProcess('sh', ['-c', 'command -v promtool >/dev/null || { echo "promtool is not installed (Debian: apt-get install prometheus)"; exit 127; }; promtool check metrics < "$1"', 'sh', file], {
     env: cleanEnv(),
-  }).done;
+  });
+  const result = await ended(promtool.done, `promtool check metrics ${file} to end`);
   return { code: result.code, output: result.stdout + result.stderr };
 }
 
 describe('WA_SYNC_METRICS_FILE', () => {
   it('after a run that synced: every metric, the last success now, and promtool accepts the file', async () => {
     const before = Date.now() / 1000;
-    const run = await runCli(['sync-sessions', '--json'], env);
+    const run = await runInProcess(['sync-sessions', '--json'], env);
     const after = Date.now() / 1000;
     expect(run).toMatchObject({ code: 0, stderr: '' });
 
@@ -92,11 +93,11 @@ describe('WA_SYNC_METRICS_FILE', () => {
   });
 
   it('after a run that failed because the worker is down (exit 1): not successful, the last success kept', async () => {
-    expect((await runCli(['sync-sessions'], env)).code).toBe(0);
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(0);
     const synced = await samples();
 
-    world.worker.health = { status: 503, body: '{"status":"starting"}' };
-    const failed = await runCli(['sync-sessions'], env);
+    world.worker.health = { status: 503, body: { error: { code: 'worker_stopping', message: 'the worker is stopping' } } };
+    const failed = await runInProcess(['sync-sessions'], env);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('[WORKER_UNAVAILABLE]');
     expect(failed.stderr).not.toContain('warning');
@@ -114,22 +115,22 @@ describe('WA_SYNC_METRICS_FILE', () => {
   });
 
   it('after a failed run with no file before: no last success at all (the alert sees it absent)', async () => {
-    world.worker.health = { status: 503, body: '{"status":"starting"}' };
-    expect((await runCli(['sync-sessions'], env)).code).toBe(1);
+    world.worker.health = { status: 503, body: { error: { code: 'worker_stopping', message: 'the worker is stopping' } } };
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(1);
     const values = await samples();
     expect(values.wa_sync_last_run_success).toBe(0);
     expect(values).not.toHaveProperty('wa_sync_last_success_timestamp_seconds');
   });
 
   it('after a run skipped because another holds the lock: skipped, not successful, the last success kept', async () => {
-    expect((await runCli(['sync-sessions'], env)).code).toBe(0);
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(0);
     const synced = await samples();
 
     world.worker.requests = []; // so that sessionsRequested() waits for the next run's request
     world.worker.stall();
-    const first = startCli(['sync-sessions', '--json'], env);
+    const first = startInProcess(['sync-sessions', '--json'], env);
     await world.worker.sessionsRequested(); // the first run holds the lock now
-    const skipped = await runCli(['sync-sessions', '--json'], env);
+    const skipped = await runInProcess(['sync-sessions', '--json'], env);
     expect(skipped).toMatchObject({ code: 0, stderr: '' });
     expect(skipped.json).toMatchObject({ skipped: true });
     const values = await samples();
@@ -148,15 +149,15 @@ describe('WA_SYNC_METRICS_FILE', () => {
   });
 
   it('a configuration error (exit 2) and a dry run write nothing', async () => {
-    expect((await runCli(['sync-sessions'], env)).code).toBe(0);
+    expect((await runInProcess(['sync-sessions'], env)).code).toBe(0);
     const written = await fs.readFile(metricsFile, 'utf8');
 
-    const badUrl = await runCli(['sync-sessions'], { ...env, WHATSAPP_NODE_SERVICE_URL: 'ftp://worker' });
+    const badUrl = await runInProcess(['sync-sessions'], { ...env, WHATSAPP_NODE_SERVICE_URL: 'ftp://worker' });
     expect(badUrl.code).toBe(2);
     // The audit log makes its folder: one under a regular file cannot be made.
-    const badAuditLog = await runCli(['sync-sessions'], { ...env, WA_SYNC_AUDIT_LOG: path.join(metricsFile, 'audit.log') });
+    const badAuditLog = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_AUDIT_LOG: path.join(metricsFile, 'audit.log') });
     expect(badAuditLog).toMatchObject({ code: 2, stderr: expect.stringContaining('[AUDIT_LOG_UNWRITABLE]') });
-    const dryRun = await runCli(['sync-sessions', '--dry-run'], env);
+    const dryRun = await runInProcess(['sync-sessions', '--dry-run'], env);
     expect(dryRun.code).toBe(0);
 
     expect(await fs.readFile(metricsFile, 'utf8')).toBe(written);
@@ -164,19 +165,19 @@ describe('WA_SYNC_METRICS_FILE', () => {
 
   it('a file that cannot be written is a warning on stderr, never the run\'s exit code', async () => {
     const unwritable = path.join(world.dir, 'no-metrics-folder', 'wa_sync.prom');
-    const synced = await runCli(['sync-sessions', '--json'], { ...env, WA_SYNC_METRICS_FILE: unwritable });
+    const synced = await runInProcess(['sync-sessions', '--json'], { ...env, WA_SYNC_METRICS_FILE: unwritable });
     expect(synced.code).toBe(0);
     expect(synced.json).toMatchObject({ ok: true });
     expect(synced.stderr).toBe(`wa-sync: warning: the metrics file ${unwritable} could not be written (ENOENT)\n`);
 
-    world.worker.health = { status: 503, body: '{}' };
-    const failed = await runCli(['sync-sessions'], { ...env, WA_SYNC_METRICS_FILE: unwritable });
+    world.worker.health = { status: 503, body: { error: { code: 'worker_stopping', message: 'the worker is stopping' } } };
+    const failed = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_METRICS_FILE: unwritable });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('could not be written (ENOENT)');
   });
 
   it('refuses a name node_exporter would never read (exit 2)', async () => {
-    const result = await runCli(['sync-sessions'], { ...env, WA_SYNC_METRICS_FILE: path.join(world.dir, 'wa_sync.txt') });
+    const result = await runInProcess(['sync-sessions'], { ...env, WA_SYNC_METRICS_FILE: path.join(world.dir, 'wa_sync.txt') });
     expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('WA_SYNC_METRICS_FILE must name a file ending in .prom') });
   });
 });

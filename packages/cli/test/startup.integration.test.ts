@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanEnv, spawnProcess, tempDir } from '@wa-session-sync/test-support';
-import { BIN, seedAccounts, startSyncWorld, type SyncWorld } from './support';
+import { BIN, ended, seedAccounts, startSyncWorld, type SyncWorld } from './support';
 
 // What a start of the CLI loads is what it costs (each of knex, TypeBox, pg... is tens of
 // milliseconds of every run): these tests pin down which modules each kind of start loads.
@@ -45,7 +45,7 @@ async function loadedBy(entry: string, args: string[], env: Record<string, strin
     process.argv = [process.argv[0], ${JSON.stringify(entry)}, ...${JSON.stringify(args)}];
     process.on('exit', () => require('node:fs').writeSync(2, '\\nLOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));
     require(${JSON.stringify(entry)});`;
-  const result = await spawnProcess(process.execPath, ['-e', script], { env: { ...cleanEnv(), ...env } }).done;
+  const result = await ended(spawnProcess(process.execPath, ['-e', script], { env: { ...cleanEnv(), ...env } }).done, `wa-sync ${args.join(' ')} (listing its modules) to end`);
   const line = /\nLOADED (.*)\n/.exec(result.stderr);
   if (!line) throw new Error(`no module list: ${result.stderr}`);
   const files = JSON.parse(line[1]) as string[];
@@ -148,7 +148,7 @@ describe('the installed command', () => {
     // `script` gives the command a terminal (util-linux, part of every Debian); stdout is then a TTY.
     await seedAccounts(world.db.client, [{ session_id: 'gone' }]);
     const command = [process.execPath, BIN, 'sync-sessions', '--dry-run'].map((word) => `'${word}'`).join(' ');
-    const result = await spawnProcess('script', ['-qec', command, '/dev/null'], { env: { ...cleanEnv(), ...world.env } }).done;
+    const result = await ended(spawnProcess('script', ['-qec', command, '/dev/null'], { env: { ...cleanEnv(), ...world.env } }).done, 'wa-sync sync-sessions --dry-run on a terminal to end');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('\u001b[32m');
     expect(result.stdout).toContain('Worker is healthy');
@@ -174,7 +174,7 @@ describe('a reader that stops reading', () => {
     child.stdout.destroy();
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const [code] = (await ended(once(child, 'close'), 'wa-sync --help with its stdout closed to end')) as [number | null];
     expect(stderr).toBe('');
     expect(code).toBe(0);
   });

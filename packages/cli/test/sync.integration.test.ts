@@ -4,17 +4,19 @@ import {
   accountsBySession,
   API_KEY,
   readAuditLines,
-  runCli,
+  runInProcess,
   seedAccounts,
-  startCli,
+  startInProcess,
   startSyncWorld,
   type SyncWorld,
   WorkerStandIn,
   type TestDatabase,
+  offContract,
+  workerSession,
 } from './support';
 import { waitFor } from '@wa-session-sync/test-support';
 
-// Each test spawns the CLI a few times; generous so a loaded CI machine does not fail them.
+// Each test runs the CLI (in this process) a few times; generous so a loaded CI machine does not fail them.
 jest.setTimeout(30_000);
 
 let db: TestDatabase;
@@ -38,7 +40,7 @@ beforeEach(async () => {
   await fs.rm(auditLog, { force: true });
 });
 
-const sync = (...args: string[]) => runCli(['sync-sessions', ...args], env);
+const sync = (...args: string[]) => runInProcess(['sync-sessions', ...args], env);
 const syncJson = async (...args: string[]) => {
   const result = await sync('--json', ...args);
   expect(result).toMatchObject({ code: 0, stderr: '' });
@@ -47,10 +49,10 @@ const syncJson = async (...args: string[]) => {
 
 describe('wa-sync migrate', () => {
   it('creates whatsapp_accounts with the contract defaults and is idempotent', async () => {
-    const first = await runCli(['migrate'], env);
+    const first = await runInProcess(['migrate'], env);
     expect(first).toMatchObject({ code: 0, stderr: '' });
     expect(first.stdout).toContain('Applied 001_create_whatsapp_accounts');
-    const again = await runCli(['migrate'], env);
+    const again = await runInProcess(['migrate'], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('up to date');
 
@@ -140,8 +142,8 @@ describe('wa-sync sync-sessions', () => {
       { session_id: 'dropped' },
     ]);
     worker.report({ session_id: 'failed-one', status: 'failed' }, { session_id: 'dropped', status: 'disconnected' });
-    worker.answers.set('missing', { status: 201, body: { session_id: 'missing', status: 'qr_scanning' } });
-    worker.answers.set('refused', { status: 500, body: { error: { code: 'BROWSER_LAUNCH_FAILED', message: 'no' } } });
+    worker.answer('missing', { status: 201, body: workerSession({ session_id: 'missing', status: 'qr_scanning' }) });
+    worker.answer('refused', { status: 500, body: { error: { code: 'internal_error', message: 'no' } } });
 
     const report = await syncJson('--auto-reconnect');
     expect(report).toMatchObject({
@@ -179,7 +181,7 @@ describe('wa-sync sync-sessions', () => {
     expect(after.dropped.status).toBe('reconnecting');
     expect(after.refused).toMatchObject({
       status: 'disconnected',
-      metadata: { reconnect_attempts: 1, last_reconnect_error: 'HTTP 500 (BROWSER_LAUNCH_FAILED)' },
+      metadata: { reconnect_attempts: 1, last_reconnect_error: 'HTTP 500 (internal_error)' },
     });
     expect(Object.values(after).some((row) => row.status === 'connected')).toBe(false);
     expect((await readAuditLines(auditLog)).map((line) => `${line.session_id}:${line.result}`).sort()).toEqual([
@@ -212,20 +214,20 @@ describe('wa-sync sync-sessions', () => {
 
   it('backs reconnects off across runs and gives up at the cap', async () => {
     const capped = { ...env, WA_SYNC_RECONNECT_MAX_ATTEMPTS: '2' };
-    const run = async () => JSON.parse((await runCli(['sync-sessions', '--auto-reconnect', '--json'], capped)).stdout);
+    const run = async () => JSON.parse((await runInProcess(['sync-sessions', '--auto-reconnect', '--json'], capped)).stdout);
     const makeDue = () =>
       db.client.query(
         `UPDATE whatsapp_accounts SET metadata = metadata || '{"next_reconnect_at":"2000-01-01T00:00:00.000Z"}' WHERE session_id = 'flaky'`,
       );
     await seedAccounts(db.client, [{ session_id: 'flaky' }]);
-    worker.answers.set('flaky', { status: 503, body: 'busy' });
+    worker.answer('flaky', { status: 503, body: { error: { code: 'worker_stopping', message: 'busy' } } });
 
     expect((await run()).summary).toMatchObject({ reconnect_failed: 1 });
     const backedOff = await run();
     expect(backedOff.summary).toMatchObject({ backed_off: 1, reconnect_failed: 0 });
     expect(backedOff.mismatches[0]).toMatchObject({ result: 'backed_off', reconnect_attempts: 1, next_reconnect_at: expect.any(String) });
     expect(worker.posts()).toHaveLength(1);
-    const dry = JSON.parse((await runCli(['sync-sessions', '--auto-reconnect', '--json', '--dry-run'], capped)).stdout);
+    const dry = JSON.parse((await runInProcess(['sync-sessions', '--auto-reconnect', '--json', '--dry-run'], capped)).stdout);
     expect(dry).toMatchObject({ dry_run: true, summary: { backed_off: 1, statuses_updated: 0 } });
     expect(dry.mismatches[0]).toMatchObject({ result: 'backed_off', reconnect_attempts: 1 });
 
@@ -237,7 +239,7 @@ describe('wa-sync sync-sessions', () => {
     const givenUp = (await accountsBySession(db.client)).flaky;
     expect(givenUp.metadata).toMatchObject({ reconnect_attempts: 2, reconnect_given_up_at: expect.any(String) });
 
-    const human = await runCli(['sync-sessions', '--auto-reconnect'], capped);
+    const human = await runInProcess(['sync-sessions', '--auto-reconnect'], capped);
     expect(human.stdout).toContain('🛑 Given up');
     expect(human.stdout).toContain('Reconnects given up: 1');
     expect(worker.posts()).toHaveLength(2);
@@ -276,8 +278,8 @@ describe('wa-sync sync-sessions', () => {
   it('skips and reports garbage worker entries and sessions the database does not know, writing none of them', async () => {
     await seedAccounts(db.client, [{ session_id: 'garbled' }, { session_id: 'fine', status: 'disconnected' }]);
     worker.report(
-      { session_id: 'garbled', status: 'online' as never },
-      { session_id: undefined, status: 'connected' },
+      offContract({ ...workerSession({ session_id: 'garbled' }), status: 'online' }),
+      offContract({ ...workerSession({ session_id: 'x' }), session_id: undefined }),
       { session_id: 'fine', status: 'connected' },
       { session_id: 'stranger', workspace_id: '9', status: 'connected' },
     );
@@ -298,12 +300,12 @@ describe('wa-sync sync-sessions', () => {
 
   it('leaves alone a row someone changed between the read and the write, and says so', async () => {
     await seedAccounts(db.client, [{ session_id: 'contested' }, { session_id: 'plain' }]);
-    // Backends of earlier runs may linger for a moment after their process exited.
+    // Backends of earlier runs may linger for a moment after their run closed its connections.
     const earlier = (
       await db.client.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'wa-sync'")
     ).rows.map((row) => row.pid as number);
     worker.stall();
-    const run = startCli(['sync-sessions', '--json'], env);
+    const run = startInProcess(['sync-sessions', '--json'], env);
     await worker.sessionsRequested();
     // Wait until this run's connection has finished reading the accounts.
     await waitFor(
@@ -358,7 +360,7 @@ describe('bad values never cost the run', () => {
       { session_id: 'crashed', status: 'failed', phone_number: long },
     );
     // An error code Postgres's jsonb cannot store (a NUL, a lone surrogate) must not fail the write either.
-    worker.answers.set('crashed', { status: 500, body: '{"error":{"code":"\\u0000\\ud800","message":"x"}}' });
+    worker.answer('crashed', { status: 500, body: offContract('{"error":{"code":"\\u0000\\ud800","message":"x"}}') });
 
     const report = await syncJson('--auto-reconnect');
     expect(report.summary).toMatchObject({ mismatches: 4, statuses_updated: 3, reconnected: 1, reconnect_failed: 1, invalid_worker_values: 3 });
