@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** How a process ended and everything it wrote. */
 export interface ProcessResult {
@@ -55,13 +56,28 @@ export interface ProcessUser {
   gid: number;
 }
 
+/** The checkout these tests run from (test-support sits in `packages/test-support`). */
+const CHECKOUT = path.resolve(__dirname, '..', '..', '..');
+
 /**
- * The unprivileged `nobody` of this machine, the way a service runs (systemd's `User=`): for the
- * tests of what production does that root would get away with (a working directory it cannot
- * write, files of another user). Undefined when the tests themselves are not root.
+ * A user without privileges to run a child as, the way a service runs (systemd's `User=`): for
+ * the tests of what production does that root would get away with (a working directory it cannot
+ * write, files of another user). Tests run as root get the machine's `nobody`; tests run as an
+ * ordinary user already are one, and get themselves. `nobody` must reach the built code: every
+ * folder above the checkout must let others through (`o+x`); if one does not, this throws naming
+ * it (`.ci/run` opens the folders above its clone).
  */
-export function unprivilegedUser(): ProcessUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
+export function unprivilegedUser(): ProcessUser {
+  const uid = process.getuid?.();
+  if (uid === undefined) throw new Error('unprivilegedUser: needs a POSIX system');
+  if (uid !== 0) return { uid, gid: process.getgid!() };
+  for (let dir = CHECKOUT; ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(`${dir} is closed to other users (mode ${(mode & 0o777).toString(8)}), so nobody cannot reach the checkout these tests run the worker from: chmod o+x ${dir}`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
   return { uid: 65534, gid: 65534 };
 }
 

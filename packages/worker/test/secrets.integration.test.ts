@@ -143,7 +143,7 @@ describe("Chromium's sandbox", () => {
   });
 
   it('stays on for a worker run as a user of its own where user namespaces work, and the log says so', async () => {
-    const user = unprivilegedUser() ?? { uid: process.getuid!(), gid: process.getgid!() };
+    const user = unprivilegedUser();
     await fs.chmod(dir, 0o755);
     await fs.chown(dir, user.uid, user.gid);
     await fs.chown(browser, user.uid, user.gid);

@@ -10,7 +10,6 @@ import { API_KEY, endProcessSuite, processesMentioning, startReceiver, tempDir, 
 jest.setTimeout(120_000);
 
 const user = unprivilegedUser();
-if (!user) throw new Error('this suite runs the worker as nobody: run it as root');
 const [browser] = browsersUnderTest();
 
 describe('wa-worker as an unprivileged user in a read-only working directory, default web-version cache', () => {
