@@ -32,8 +32,10 @@ describe('privateBytes', () => {
 describe('process scans', () => {
   it('find, measure and kill the processes whose command line mentions a marker', async () => {
     const marker = `--test-support-marker=${randomBytes(6).toString('hex')}`;
-    // Busy for a while so that it has used some CPU, then idle until killed.
-    const script = 'const end = Date.now() + 150; while (Date.now() < end); console.log("ready"); setTimeout(() => {}, 60000)';
+    // Busy until it has used 0.15 s of CPU (not of wall time: a loaded machine gives it less), then
+    // idle until killed.
+    const script =
+      'const used = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; }; const start = used(); while (used() - start < 0.15); console.log("ready"); setTimeout(() => {}, 60000)';
     const proc = spawnProcess(process.execPath, ['-e', script, '--', marker], { env: cleanEnv() });
     await proc.outputMatching(/ready/);
 
