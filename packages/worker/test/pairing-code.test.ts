@@ -1,3 +1,4 @@
+import { subscribeToSessionChanges } from '../src/routes/dashboard-events';
 import { apiHarness, API_HARNESS_KEY, type ApiHarness } from './session-harness';
 
 // POST /api/sessions/:session_id/pairing-code over the fake driver, through Fastify's inject (host
@@ -46,6 +47,15 @@ describe('POST /api/sessions/:session_id/pairing-code', () => {
     // A refresh arriving late is not shown.
     client.emit.code('LATE2345');
     expect((await h.api('GET', '/api/sessions/s1')).json.pairing_code).toBeNull();
+  });
+
+  it("sends the dashboard's list again when WhatsApp Web refreshes the code (no status change)", async () => {
+    const client = await scanning('s1');
+    let sends = 0;
+    const unsubscribe = subscribeToSessionChanges(h.bus, () => sends++);
+    client.emit.code('ZZ3Y4W5V');
+    unsubscribe();
+    expect(sends).toBe(1);
   });
 
   it('answers 400 invalid_request for a bad or missing number, asking WhatsApp nothing', async () => {
