@@ -160,6 +160,7 @@ async function measureFloor(env: Record<string, string>, sessionsDir: string, ro
       { workspaceId: 'bench', sessionId: 'bench0', folder: path.join(sessionsDir, 'bench', 'bench0') },
       {
         qr: () => failed(new Error('the floor session asked for a QR: its saved auth was lost')),
+        code: ignore,
         authenticated: ignore,
         ready: () => ready(),
         disconnected: (reason) => failed(new Error(`the floor session disconnected: ${reason}`)),

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'session_workspace_mismatch',
   // 409: the session shows no QR now.
   'qr_not_available',
+  // 409: a pairing code was asked for a session not waiting to be paired (not `qr_scanning`).
+  'not_pairing',
   // 409: the worker is shutting down.
   'worker_stopping',
   // 503: a start over WHATSAPP_MAX_SESSIONS or under WHATSAPP_MIN_FREE_MEMORY_MB (with Retry-After).

@@ -1,6 +1,7 @@
 import { Type, type Static, type TInteger, type TOptional } from '@sinclair/typebox';
 import { ERROR_CODES } from './error-codes';
 import { IdSchema } from './ids';
+import { PHONE_NUMBER_PATTERN_SOURCE } from './phone';
 import { REASONS } from './reasons';
 import { NullableString, StringEnum } from './schema-kinds';
 import { SESSION_STATUSES, SessionStatusSchema, type SessionStatus } from './status';
@@ -21,6 +22,12 @@ export const WorkerSessionSchema = Type.Object({
   phone_number: NullableString({ description: 'Digits only, e.g. `62811801641`; null until the session is paired' }),
   updated_at: Type.String({ description: 'ISO-8601 UTC time of the last status change' }),
   qr: Type.Optional(NullableString({ description: 'The QR to scan, while `qr_scanning`' })),
+  pairing_code: Type.Optional(
+    NullableString({
+      description:
+        'The code to enter on the phone (8 characters, e.g. `ABCDEFGH`, shown as `ABCD-EFGH`), while `qr_scanning` after a pairing-code request; WhatsApp refreshes it every 3 minutes',
+    }),
+  ),
   reason: Type.Optional(
     NullableString({
       description: `Why the session is in its status, when the worker knows: ${Object.values(REASONS).join(', ')}, STATE_<state>, or another reason whatsapp-web.js gives`,
@@ -60,6 +67,24 @@ export type QrResponse = Static<typeof QrResponseSchema>;
 
 /** `GET /api/sessions/:session_id/qr?format=png`: the QR as an image (documentation only: a Buffer is sent as it is). */
 export const QrPngSchema = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary' });
+
+/**
+ * `POST /api/sessions/:session_id/pairing-code` body: the phone's number with its country code,
+ * the shared phone pattern (a leading `+` is dropped before WhatsApp sees it).
+ */
+export const PairingCodeRequestSchema = Type.Object({
+  phone_number: Type.String({
+    pattern: PHONE_NUMBER_PATTERN_SOURCE,
+    description: 'The number of the phone that will link the session, country code first, digits only (a leading `+` is accepted), e.g. `6281234567890`',
+  }),
+});
+export type PairingCodeRequest = Static<typeof PairingCodeRequestSchema>;
+
+/** `POST /api/sessions/:session_id/pairing-code` */
+export const PairingCodeResponseSchema = Type.Object({
+  code: Type.String({ description: 'The code to enter on the phone (WhatsApp › Linked devices › Link with phone number instead), e.g. `ABCDEFGH`' }),
+});
+export type PairingCodeResponse = Static<typeof PairingCodeResponseSchema>;
 
 /** `DELETE /api/sessions/:session_id` query. */
 export const StopSessionQuerySchema = Type.Object({

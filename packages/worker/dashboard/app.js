@@ -121,9 +121,57 @@ function StartForm({ onNotice }) {
   </form>`;
 }
 
-/** Later: the pairing-code request (POST /api/sessions/:id/pairing-code) goes here, beside the QR. */
-function PairingCode() {
-  return null;
+/** `ABCDEFGH` as the phone shows it, `ABCD-EFGH`. */
+const grouped = (code) => (code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code);
+
+/**
+ * Pairing without a camera: the operator gives the phone's number, the worker asks WhatsApp Web
+ * for a code (POST /api/sessions/:id/pairing-code), and the code is shown to type on the phone.
+ * WhatsApp refreshes it every 3 minutes: the stream's `pairing_code` is the current one.
+ */
+function PairingCode({ session }) {
+  const [busy, setBusy] = useState(false);
+  const [answered, setAnswered] = useState(null);
+  const [error, setError] = useState(null);
+  const id = session.session_id;
+  const code = session.pairing_code ?? answered;
+  const submit = async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    // Spaces and dashes as people write numbers are dropped; the worker checks the rest (400 with why).
+    const phone = event.currentTarget.elements.phone_number.value.replace(/[\s().-]/g, '');
+    // The shared phone pattern (packages/shared/src/phone.ts), said in words before the worker says it in a regex.
+    if (!/^\+?\d{5,32}$/.test(phone)) {
+      setError('Enter the phone number in digits, country code first (e.g. 6281234567890 for Indonesia).');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      setAnswered((await api('POST', `/api/sessions/${id}/pairing-code`, { phone_number: phone })).code);
+    } catch (failure) {
+      setError(`No code: ${failure.message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section class="pairing" aria-labelledby=${`pairing-title-${id}`}>
+    <h4 id=${`pairing-title-${id}`}>Or pair by phone number</h4>
+    <form class="pairing-form" onSubmit=${submit}>
+      <div class="field">
+        <label for=${`pairing-phone-${id}`}>Phone number, country code first</label>
+        <input id=${`pairing-phone-${id}`} name="phone_number" type="tel" inputmode="tel" required minlength="5" maxlength="40" placeholder="6281234567890" autocomplete="off" />
+      </div>
+      <button type="submit" aria-disabled=${busy ? 'true' : 'false'}>${busy ? 'Asking WhatsApp…' : code ? 'Get a new code' : 'Get pairing code'}</button>
+    </form>
+    ${error ? html`<p class="pairing-error" role="alert">${error}</p>` : null}
+    <div aria-live="polite">
+      ${code
+        ? html`<p class="pairing-code"><span class="visually-hidden">Pairing code: </span><strong>${grouped(code)}</strong></p>
+            <p class="pairing-how">On that phone: WhatsApp › Linked devices › Link a device › <em>Link with phone number instead</em>, then type this code. It changes every 3 minutes; this page shows the current one.</p>`
+        : null}
+    </div>
+  </section>`;
 }
 
 /** Later: the session's event timeline and uptime bar (GET /api/sessions/:id/events) go here. */

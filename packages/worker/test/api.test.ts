@@ -145,6 +145,7 @@ describe('HTTP API', () => {
       phone_number: '628111',
       updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
       qr: null,
+      pairing_code: null,
       reason: null,
       reconnect_attempts: 0,
       last_seen_alive_at: expect.any(String),

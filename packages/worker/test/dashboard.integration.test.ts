@@ -13,6 +13,7 @@ jest.setTimeout(120_000);
 
 const SHOTS_COPY_DIR = '/tmp/dashboard-shots';
 const PHONE = '6281100000301';
+const PAIRING_PHONE = '6281100000302';
 
 describe('the dashboard, in a real browser', () => {
   const workerBrowser = browsersUnderTest()[0]!;
@@ -206,6 +207,40 @@ describe('the dashboard, in a real browser', () => {
       // Nothing wider than the screen: no sideways scrolling on a phone.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
     }
+  });
+
+  it('pairs a session by a code the page asks for and shows, typed on the phone as read from the screen', async () => {
+    await resetSeen();
+    const card = '[data-session="d2"]';
+    const input = `${card} input[name=phone_number]`;
+    // A number the worker would refuse: said in words on the page, nothing asked of WhatsApp.
+    await page.type(input, '0812-34ab');
+    await page.keyboard.press('Enter');
+    expect(await (await page.waitForSelector(`${card} .pairing-error`, { timeout: 5000 }))!.evaluate((el) => el.textContent)).toContain('country code first');
+    expect((await worker.api('GET', '/api/sessions/d2')).json.pairing_code).toBeNull();
+    // By keyboard, as people write numbers (spaces and a +).
+    await page.click(input, { count: 3 });
+    await page.type(input, `+62 811 0000 0302`);
+    await page.keyboard.press('Enter');
+    const shown = await page.waitForSelector(`${card} .pairing-code strong`, { timeout: 30_000 });
+    const onScreen = (await shown!.evaluate((el) => el.textContent))!;
+    expect(onScreen).toMatch(/^[1-9A-HJ-NP-TV-Z]{4}-[1-9A-HJ-NP-TV-Z]{4}$/);
+    expect(onScreen.replace('-', '')).toBe((await worker.api('GET', '/api/sessions/d2')).json.pairing_code);
+    expect(await page.$eval(card, (el) => el.textContent)).toContain('Link with phone number instead');
+    expect(await page.$(`${card} .pairing-error`)).toBeNull();
+    await fs.mkdir(SHOTS_COPY_DIR, { recursive: true });
+    await page.setViewport({ width: 390, height: 844 });
+    const file = path.join(dir, 'dashboard-pairing-code-phone.png');
+    await (await page.$(card))!.screenshot({ path: file as `${string}.png` });
+    await fs.copyFile(file, path.join(SHOTS_COPY_DIR, 'dashboard-pairing-code-phone.png'));
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewport({ width: 1366, height: 900 });
+
+    sim.enterCode(onScreen, PAIRING_PHONE);
+    await page.waitForSelector(`${card}[data-status="connected"]`, { timeout: 45_000 });
+    expect(await seen('d2')).toEqual(['qr_scanning', 'authenticated', 'connected']);
+    expect(await page.$eval(card, (el) => el.textContent)).toContain(PAIRING_PHONE);
+    expect(await page.$(`${card} .pairing`)).toBeNull();
   });
 
   it('stops a session with its button, and logs one out after a confirmation', async () => {

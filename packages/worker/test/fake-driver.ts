@@ -10,6 +10,10 @@ export class FakeClient implements SessionClient {
   loggedOut = false;
   killed = false;
   initializeCalls = 0;
+  /** Phone numbers requestPairingCode() was called with. */
+  readonly pairingRequests: string[] = [];
+  /** What requestPairingCode() answers (after emitting it as `code`, as whatsapp-web.js does); default: a fixed code. */
+  onPairingCode: (phoneNumber: string) => Promise<string> = async () => 'ABCDEFGH';
   /** What initialize() does; default: resolve at once. */
   onInitialize: () => Promise<void> = async () => undefined;
 
@@ -28,6 +32,12 @@ export class FakeClient implements SessionClient {
     this.initializeCalls++;
     this.closedSignal.catch(() => undefined);
     return Promise.race([this.onInitialize(), this.closedSignal]);
+  }
+  async requestPairingCode(phoneNumber: string): Promise<string> {
+    this.pairingRequests.push(phoneNumber);
+    const code = await this.onPairingCode(phoneNumber);
+    this.emit.code(code);
+    return code;
   }
   getState(): Promise<string | null> {
     if (this.wedged) return new Promise(() => undefined);

@@ -31,6 +31,11 @@ export type WorkerEvent =
   | (SessionScoped & { type: 'status'; session: WorkerSession; from: WorkerSession['status'] | null; to: WorkerSession['status']; reason: string | null })
   /** A QR to scan (every refresh). */
   | (SessionScoped & { type: 'qr'; qr: string })
+  /**
+   * A pairing code to enter on the phone (the first after a request, then each refresh). The
+   * contract has no webhook event for it: it is for the worker's own views (the dashboard).
+   */
+  | (SessionScoped & { type: 'code'; code: string })
   /** A message received, its body already cut to 4 KiB. */
   | (SessionScoped & { type: 'message'; message: MessagePayload })
   /** A launch ended its first phase: ready, showing a QR, or failed (lost before either). */

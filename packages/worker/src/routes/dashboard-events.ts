@@ -1,7 +1,7 @@
 import type { EventBus, WorkerEventType } from '../events/bus';
 
-/** The events after which the page's list is sent again: a status, a QR refreshed while scanning, a probe (last seen alive). */
-const CHANGES: ReadonlySet<WorkerEventType> = new Set(['status', 'qr', 'probe']);
+/** The events after which the page's list is sent again: a status, a QR or pairing code refreshed while scanning, a probe (last seen alive). */
+const CHANGES: ReadonlySet<WorkerEventType> = new Set(['status', 'qr', 'code', 'probe']);
 
 /**
  * The dashboard's only tie to the worker's events: `listener` runs on every change of what the

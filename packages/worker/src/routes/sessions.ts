@@ -6,6 +6,8 @@ import {
   CreateSessionRequestSchema,
   ErrorResponseSchema,
   ListSessionsQuerySchema,
+  PairingCodeRequestSchema,
+  PairingCodeResponseSchema,
   QrPngSchema,
   QrQuerySchema,
   QrResponseSchema,
@@ -133,6 +135,22 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
       }
       return { qr: current.qr };
     },
+  );
+
+  app.post(
+    '/api/sessions/:session_id/pairing-code',
+    {
+      schema: {
+        summary: 'A code to enter on the phone instead of scanning the QR (while qr_scanning; 409 not_pairing otherwise)',
+        description:
+          'On the phone: WhatsApp › Linked devices › Link a device › Link with phone number instead, then enter the code. The code is also shown on the session as `pairing_code`, refreshed by WhatsApp every 3 minutes; a new request replaces it.',
+        security,
+        params: SessionParamsSchema,
+        body: PairingCodeRequestSchema,
+        response: { 200: PairingCodeResponseSchema, ...errors },
+      },
+    },
+    async (request) => ({ code: await manager.requestPairingCode(request.params.session_id, request.body.phone_number) }),
   );
 
   app.post(

@@ -11,6 +11,8 @@ export interface ClientSpec {
 /** What a client reports. Handlers are called for one client only; the lifecycle ignores stale ones. */
 export interface ClientEvents {
   qr(qr: string): void;
+  /** A pairing code to enter on the phone: the one {@link SessionClient.requestPairingCode} answers, then each refresh. */
+  code(code: string): void;
   authenticated(): void;
   /** Ready: messages flow. `phone` is the paired number, digits only. */
   ready(phone: string | null): void;
@@ -30,6 +32,13 @@ export interface SessionClient {
   initialize(): Promise<void>;
   /** The page's socket state (`CONNECTED`, ...). May never settle on a wedged page: call it under a timeout. */
   getState(): Promise<string | null>;
+  /**
+   * Asks WhatsApp Web for a code that links the session when entered on the phone of
+   * `phoneNumber` (digits, country code first), instead of scanning the QR. Only while the page
+   * shows a QR. The page refreshes the code every 3 minutes (each one reported by `code`); a new
+   * request replaces the current one. May never settle on a wedged page: call it under a timeout.
+   */
+  requestPairingCode(phoneNumber: string): Promise<string>;
   /** The browser is connected and the page is open. */
   isAlive(): boolean;
   /** Closes the browser, keeping the saved auth. */

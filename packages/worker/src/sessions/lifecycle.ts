@@ -180,6 +180,7 @@ export class SessionLifecycle {
     logger.warn('QR not scanned in time; session stopped', { sessionId: record.sessionId, timeoutMs: this.options.qrTimeoutMs });
     const { dispose } = this.release(record, { dispose: 'later' });
     record.qr = null;
+    record.pairingCode = null;
     events.apply(record, 'stop', REASONS.QR_TIMEOUT);
     events.alert(record, 'qr_timeout', REASONS.QR_TIMEOUT);
     void this.serial(record.sessionId, async () => {
@@ -273,8 +274,15 @@ export class SessionLifecycle {
         // From the first QR of a wait: a refreshed QR does not extend it.
         this.qrDeadlines.setOnce(record, this.options.qrTimeoutMs, () => this.qrExpired(record, generation));
       },
+      code: (code) => {
+        // A refresh that raced the pairing (or a late one after a logout) shows nothing.
+        if (!live() || record.status !== 'qr_scanning') return;
+        record.pairingCode = code;
+        events.code(record, code);
+      },
       authenticated: () => {
         if (!live()) return;
+        record.pairingCode = null;
         this.qrDeadlines.clear(record);
         events.apply(record, 'authenticated');
         this.readyDeadlines.setOnce(record, this.options.readyTimeoutMs, () => this.readyExpired(record, generation));
@@ -285,6 +293,7 @@ export class SessionLifecycle {
         this.readyDeadlines.clear(record);
         record.phone = phone ?? record.phone;
         record.qr = null;
+        record.pairingCode = null;
         record.reconnectAttempts = 0;
         record.lastSeenAliveAt = this.options.now();
         events.launchSettled(record, 'ready');
@@ -299,6 +308,7 @@ export class SessionLifecycle {
           // person must link it again, and nothing relaunches it.
           record.phone = null;
           record.qr = null;
+          record.pairingCode = null;
           record.reconnectAttempts = 0;
           this.readyDeadlines.clear(record);
           events.apply(record, 'logout', REASONS.LOGOUT);

@@ -18,6 +18,9 @@ import { SessionEvents } from './session-events';
 import type { Session } from './session';
 import { holdsBrowser } from './state';
 
+/** How long WhatsApp Web may take to give a pairing code (it answers in well under a second). */
+export const PAIRING_CODE_TIMEOUT_MS = 30_000;
+
 /** How long a session that holds no browser (`disconnected`, `failed`) stays listed. */
 export const STOPPED_SESSION_MEMORY_MS = 24 * 60 * 60 * 1000;
 
@@ -282,6 +285,32 @@ export class SessionManager {
       return view;
     });
     return { settled };
+  }
+
+  /**
+   * `POST /:id/pairing-code`: a code that links the session when entered on the phone of
+   * `phoneNumber` (the shared phone pattern; a leading `+` is dropped, WhatsApp wants digits).
+   * Only while the session shows a QR (`not_pairing` otherwise). The code also shows on the
+   * session (`pairing_code`) and is refreshed there by the page.
+   */
+  async requestPairingCode(sessionId: string, phoneNumber: string): Promise<string> {
+    const record = this.registry.get(sessionId);
+    const client = record.client;
+    if (record.status !== 'qr_scanning' || !client) {
+      throw new SessionStateError('not_pairing', `Session ${sessionId} is not waiting to be paired: it is ${record.status}`);
+    }
+    const digits = phoneNumber.replace(/^\+/, '');
+    try {
+      // Bounded: the library's page script waits for WhatsApp Web's linking module without limit.
+      return await withTimeout(client.requestPairingCode(digits), PAIRING_CODE_TIMEOUT_MS, 'requestPairingCode()');
+    } catch (error) {
+      // The session may have been paired, stopped or relaunched meanwhile: that is a 409 too.
+      if (this.registry.find(sessionId) !== record || record.status !== 'qr_scanning') {
+        throw new SessionStateError('not_pairing', `Session ${sessionId} stopped waiting to be paired: it is ${this.registry.find(sessionId)?.status ?? 'stopped'}`);
+      }
+      this.options.logger.warn('Pairing code request failed', { sessionId, error: errorMessage(error) });
+      throw error;
+    }
   }
 
   /** `POST /:id/reconnect`: force cleanup, then start again from saved auth. */

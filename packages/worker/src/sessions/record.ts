@@ -18,6 +18,8 @@ export interface SessionRecord {
   status: SessionStatus;
   reason: string | null;
   qr: string | null;
+  /** The pairing code last given for this launch (a request, or its refresh); null when none is asked for. */
+  pairingCode: string | null;
   phone: string | null;
   updatedAt: Date;
   reconnectAttempts: number;
@@ -66,6 +68,7 @@ export function newRecord(fields: {
     status: 'initializing',
     reason: null,
     qr: null,
+    pairingCode: null,
     phone: fields.phone,
     updatedAt: fields.now,
     reconnectAttempts: 0,
@@ -82,7 +85,7 @@ export function newRecord(fields: {
   };
 }
 
-/** The session as the API and the events show it: the QR only while scanning, no phone then. */
+/** The session as the API and the events show it: the QR and pairing code only while scanning, no phone then. */
 export function viewOf(record: SessionRecord): WorkerSession {
   return {
     session_id: record.sessionId,
@@ -91,6 +94,7 @@ export function viewOf(record: SessionRecord): WorkerSession {
     phone_number: record.status === 'qr_scanning' ? null : record.phone,
     updated_at: record.updatedAt.toISOString(),
     qr: record.status === 'qr_scanning' ? record.qr : null,
+    pairing_code: record.status === 'qr_scanning' ? record.pairingCode : null,
     reason: record.reason,
     reconnect_attempts: record.reconnectAttempts,
     last_seen_alive_at: record.lastSeenAliveAt?.toISOString() ?? null,

@@ -53,6 +53,11 @@ export class SessionEvents {
     this.options.bus.publish({ ...this.scope(record), type: 'qr', qr });
   }
 
+  /** A pairing code for the record's launch (no status change: the session stays `qr_scanning`). */
+  code(record: SessionRecord, code: string): void {
+    this.options.bus.publish({ ...this.scope(record), type: 'code', code });
+  }
+
   /** A body over 4 KiB is cut here, for every driver: a backlog of long messages cost 126 KB each. */
   message(record: SessionRecord, message: MessagePayload): void {
     const at = this.options.now();

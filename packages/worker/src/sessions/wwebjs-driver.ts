@@ -79,6 +79,8 @@ class WwebjsClient implements SessionClient {
       return afterBrowserInitialized();
     };
     client.on('qr', (qr: string) => events.qr(qr));
+    // whatsapp-web.js 1.34.7 emits `code` for the code requestPairingCode answers and for each refresh.
+    client.on('code', (code: string) => events.code(String(code)));
     client.on('authenticated', () => events.authenticated());
     client.on('ready', () => events.ready(this.client.info?.wid?.user ?? null));
     client.on('disconnected', (reason: string) => events.disconnected(String(reason)));
@@ -113,6 +115,11 @@ class WwebjsClient implements SessionClient {
 
   async getState(): Promise<string | null> {
     return (await this.client.getState()) as string | null;
+  }
+
+  requestPairingCode(phoneNumber: string): Promise<string> {
+    // Notification on (the library's default): the phone shows "enter code to link a device".
+    return this.client.requestPairingCode(phoneNumber, true);
   }
 
   isAlive(): boolean {
