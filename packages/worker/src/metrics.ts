@@ -26,6 +26,9 @@ const LAUNCH_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 /** Buckets of the restore histogram, seconds: a whole restore of many sessions, one at a time, runs to many minutes. */
 const RESTORE_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
+/** prom-client default metrics that are gauges with a counter's `_total` suffix. */
+const DEFAULT_GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 type Recording = (metrics: Loaded) => void;
 
 /** The prom-client objects, built once prom-client is loaded. */
@@ -131,6 +134,9 @@ function meantToRun(session: { status: string; reason?: string | null }): boolea
 function build(prom: typeof PromClient, options: WorkerMetricsOptions): Loaded {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry, prefix: 'wa_worker_' });
+  // Three of prom-client's defaults are gauges named `_total`, which `promtool check metrics`
+  // refuses (a `_total` is a counter). Their by-type twins (`..._active_handles{type}` etc.) stay.
+  for (const name of DEFAULT_GAUGES_NAMED_TOTAL) registry.removeSingleMetric(`wa_worker_${name}`);
   const { manager } = options;
   const collectors: Partial<Record<WorkerMetricName, (this: PromClient.Gauge<string>) => void>> = {
     wa_worker_info() {
