@@ -26,6 +26,8 @@ export interface AppOptions {
   authThrottle?: AuthThrottleOptions;
   /** `GET /metrics` is served when given. */
   metrics?: WorkerMetrics;
+  /** `WHATSAPP_WORKER_ID`, shown by `/health`. */
+  workerId?: string;
   /** `WHATSAPP_METRICS_TOKEN`: a bearer token `GET /metrics` takes besides the API key. */
   metricsToken?: string;
   /** The server's idle and request timeouts (30 s each; tests make them short). Routes marked `stream` are exempt. */
@@ -197,7 +199,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   docsRoutes(app);
-  healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now() });
+  healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now(), workerId: options.workerId });
   const throttle = new AuthThrottle(options.authThrottle);
   // The dashboard's sign-in is the API's second way in (a cookie), with the key's failed-attempt throttle.
   const signIns = new DashboardSignIns(options.apiKey);

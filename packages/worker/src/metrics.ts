@@ -162,10 +162,9 @@ function build(prom: typeof PromClient, options: WorkerMetricsOptions): Loaded {
       this.set(options.webhook?.pendingBytes ?? 0);
     },
     wa_worker_capacity_max_sessions() {
-      // No cap set: the gauge is absent rather than a made-up number.
-      this.reset();
-      const { max } = manager.usage();
-      if (max !== null) this.set(max);
+      // No cap (`/health.capacity.max` null) reads 0: prom-client always exposes a label-less
+      // gauge, and the capacity alert asks `max > 0` before dividing by it.
+      this.set(manager.usage().max ?? 0);
     },
     wa_worker_capacity_used_sessions() {
       this.set(manager.usage().used);

@@ -100,7 +100,7 @@ export async function runWorker(
     // worker does not hold is then looked up in memory, never by walking the folder.
     await manager.savedSessions();
   }
-  const app = await buildApp({ apiKey: config.apiKey, manager, logger, metrics, metricsToken: config.metricsToken });
+  const app = await buildApp({ apiKey: config.apiKey, manager, logger, metrics, metricsToken: config.metricsToken, workerId: config.workerId });
   const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
   closeInOrder(app, logger, [

@@ -100,6 +100,7 @@ describe('GET /metrics from the built worker', () => {
     expect(first.type).toMatch(/^text\/plain; version=0\.0\.4/);
     const lint = await promtoolCheckMetrics(first.text, dir);
     expect(lint).toEqual({ code: 0, output: '' });
+    expect((await worker.health()).worker_id).toBe(WORKER_ID);
     expect(sample(first.text, 'wa_worker_info{version="0.1.0",worker_id="worker-under-test-1"}')).toBe(1);
     expect(sample(first.text, 'wa_worker_session_up{session_id="m1",workspace_id="w1"}')).toBe(1);
     expect(sample(first.text, 'wa_worker_session_reconnect_attempts{session_id="m1",workspace_id="w1"}')).toBe(0);
