@@ -31,20 +31,22 @@ describe('WorkerMetrics', () => {
       { ...scoped, type: 'loss', reason: 'CONFLICT', attempts: 1, retry: true },
       { ...scoped, type: 'loss', reason: 'READY_TIMEOUT', attempts: 2, retry: true },
       { ...scoped, type: 'loss', reason: 'NAVIGATION', attempts: 3, retry: false },
+      { ...scoped, type: 'loss', reason: 'Protocol error (Runtime.callFunctionOn): Target closed', attempts: 1, retry: true },
       { ...scoped, type: 'alert', kind: 'reconnect_exhausted', reason: 'NAVIGATION', attempts: 3 },
       { ...scoped, type: 'alert', kind: 'qr_timeout', reason: 'QR_TIMEOUT', attempts: 0 },
       { ...scoped, type: 'status', session: view('s1', 'disconnected'), from: 'qr_scanning', to: 'disconnected', reason: 'QR_TIMEOUT' },
       { ...scoped, type: 'status', session: view('s1', 'disconnected'), from: 'connected', to: 'disconnected', reason: 'LOGOUT' },
       { ...scoped, type: 'probe', ok: false, reason: 'PROBE_TIMEOUT' },
       { ...scoped, type: 'probe', ok: true },
+      { ...scoped, type: 'probe', ok: false },
       { ...scoped, type: 'launch', kind: 'restore', outcome: 'ready', duration_ms: 1500 },
       { ...scoped, type: 'message', message: {} as never },
       { ...scoped, type: 'message', message: {} as never },
       { type: 'worker', at, state: 'started' },
     ];
-    events.slice(0, 4).forEach(metrics.listener); // before the load
+    events.slice(0, 5).forEach(metrics.listener); // before the load
     metrics.load();
-    events.slice(4).forEach(metrics.listener);
+    events.slice(5).forEach(metrics.listener);
     metrics.webhookOutcome('message', 'retried');
     metrics.webhookOutcome('message', 'failed');
     metrics.webhookOutcome('session.qr', 'dropped');
@@ -67,8 +69,10 @@ describe('WorkerMetrics', () => {
     ).toEqual([
       'wa_worker_reconnects_total{reason="CONFLICT"} 1',
       'wa_worker_reconnects_total{reason="READY_TIMEOUT"} 1',
+      'wa_worker_reconnects_total{reason="OTHER"} 1',
       'wa_worker_reconnects_exhausted_total 1',
       'wa_worker_probe_failures_total{reason="PROBE_TIMEOUT"} 1',
+      'wa_worker_probe_failures_total{reason="OTHER"} 1',
       'wa_worker_launch_duration_seconds_sum{kind="restore",outcome="ready"} 1.5',
       'wa_worker_launch_duration_seconds_count{kind="restore",outcome="ready"} 1',
       'wa_worker_restore_duration_seconds_sum 42',

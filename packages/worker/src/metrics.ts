@@ -51,8 +51,8 @@ interface Loaded {
  * Label cardinality: `session_id`/`workspace_id` appear only on the two per-session gauges, one
  * series per session the worker holds (at most `WHATSAPP_MAX_SESSIONS`, `/health.capacity.max`;
  * rebuilt at every scrape, so a session gone is gone from the next scrape). `workspace_id` on the
- * messages counter is bounded by the workspaces of those sessions; `reason`, `kind`, `event`,
- * `outcome` and `status` take values from fixed vocabularies.
+ * messages counter is bounded by the workspaces of those sessions; `kind`, `event`, `outcome`
+ * and `status` take values from fixed vocabularies, `reason` too ({@link reasonLabel}).
  */
 export class WorkerMetrics {
   private loaded: Loaded | null = null;
@@ -99,6 +99,15 @@ export class WorkerMetrics {
   }
 }
 
+/**
+ * A reason as a label value. Reasons are the worker's `REASONS` and WhatsApp Web's state names
+ * (`CONFLICT`, `UNPAIRED`...), all short upper-case words; anything else (a library that one day
+ * passes an error message) is `OTHER`, so no text can grow the series without bound.
+ */
+export function reasonLabel(reason: string | undefined): string {
+  return reason !== undefined && /^[A-Z][A-Z0-9_]{0,39}$/.test(reason) ? reason : 'OTHER';
+}
+
 function recordEvent(m: Loaded, event: WorkerEvent): void {
   switch (event.type) {
     case 'status':
@@ -106,14 +115,14 @@ function recordEvent(m: Loaded, event: WorkerEvent): void {
       return;
     case 'loss':
       if (event.reason === REASONS.READY_TIMEOUT) m.counter('wa_worker_ready_timeouts_total').inc();
-      if (event.retry) m.counter('wa_worker_reconnects_total').inc({ reason: event.reason });
+      if (event.retry) m.counter('wa_worker_reconnects_total').inc({ reason: reasonLabel(event.reason) });
       return;
     case 'alert':
       m.counter('wa_worker_alerts_total').inc({ kind: event.kind });
       if (event.kind === 'reconnect_exhausted') m.counter('wa_worker_reconnects_exhausted_total').inc();
       return;
     case 'probe':
-      if (!event.ok) m.counter('wa_worker_probe_failures_total').inc({ reason: event.reason ?? 'unknown' });
+      if (!event.ok) m.counter('wa_worker_probe_failures_total').inc({ reason: reasonLabel(event.reason) });
       return;
     case 'launch':
       m.histogram('wa_worker_launch_duration_seconds').observe({ kind: event.kind, outcome: event.outcome }, event.duration_ms / 1000);
