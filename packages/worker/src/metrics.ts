@@ -85,8 +85,7 @@ export class WorkerMetrics {
   /** Loads prom-client and builds the registry (once); records what came before. */
   load(): Loaded {
     if (this.loaded) return this.loaded;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const prom = require('prom-client') as typeof PromClient;
+    const prom = require('prom-client') as typeof import('prom-client');
     const loaded = build(prom, this.options);
     this.loaded = loaded;
     for (const recording of this.early.splice(0)) recording(loaded);
