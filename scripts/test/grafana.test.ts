@@ -2,40 +2,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { knownSeriesNames } from '@wa-session-sync/shared';
 import { promtool, promtoolPath } from './promtool';
+import { metricNamesIn } from './promql';
 import { SCRIPTS_DIR, tempDir } from './support';
 
 // deploy/grafana/wa-session-sync.json: every query is valid PromQL (promtool parses each one) and
-// names only metrics the worker and the sync export (packages/shared/src/metrics.ts). The check
-// of those names against a real scrape of the worker belongs with the worker's /metrics.
+// names only metrics the worker and the sync export (packages/shared/src/metrics.ts). The same
+// names against a real scrape of the worker and a real sync's file: metric-names.integration.test.ts.
 
 jest.setTimeout(30_000);
 
 const DASHBOARD = path.resolve(SCRIPTS_DIR, '..', 'deploy', 'grafana', 'wa-session-sync.json');
-
-const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
-
-/**
- * The metric names a PromQL expression selects: identifiers left once strings, label matchers,
- * ranges and grouping clauses are taken out, that are neither a function (followed by `(`), a
- * keyword, a Grafana variable (`$instance`), nor part of a number (`1e3`). Written here rather
- * than with a PromQL parser: none is published for Node, and the dashboard's queries are
- * checked by promtool's own parser besides (below).
- */
-export function metricNamesIn(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const before = stripped[match.index! - 1] ?? '';
-    const after = stripped.slice(match.index! + match[0].length).trimStart()[0];
-    if (before === '$' || /[0-9.]/.test(before) || after === '(' || PROMQL_KEYWORDS.has(match[0].toLowerCase())) continue;
-    names.add(match[0]);
-  }
-  return [...names];
-}
 
 /** Grafana's `label_values(<selector>, <label>)` variable query: the selector; any other query as it is. */
 function variableExpression(query: string): string {

@@ -115,6 +115,7 @@ export const HealthResponseSchema = Type.Object({
     { description: "The worker process's memory in bytes (Chromium not included)" },
   ),
   version: Type.String(),
+  worker_id: Type.Optional(Type.String({ description: 'WHATSAPP_WORKER_ID (default: the host name): this worker among several' })),
   capacity: Type.Object(
     {
       max: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {

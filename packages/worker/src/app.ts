@@ -8,10 +8,12 @@ import type { ErrorCode, ErrorResponse } from '@wa-session-sync/shared';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle';
 import { CapacityExhaustedError, InvalidIdError, TooManyRequestsError, UnsupportedMediaTypeError, WorkerError } from './errors';
 import type { Logger } from './log';
+import type { WorkerMetrics } from './metrics';
 import { DashboardSignIns } from './routes/dashboard-auth';
 import { dashboardRoutes } from './routes/dashboard';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
 import { sessionRoutes } from './routes/sessions';
 import type { SessionManager } from './sessions/manager';
 import { exemptStreams } from './streams';
@@ -22,11 +24,18 @@ export interface AppOptions {
   logger: Logger;
   /** How failed authentications are throttled per client address (10 per minute by default). */
   authThrottle?: AuthThrottleOptions;
+  /** `GET /metrics` is served when given. */
+  metrics?: WorkerMetrics;
+  /** `WHATSAPP_WORKER_ID`, shown by `/health`. */
+  workerId?: string;
+  /** `WHATSAPP_METRICS_TOKEN`: a bearer token `GET /metrics` takes besides the API key. */
+  metricsToken?: string;
   /** The server's idle and request timeouts (30 s each; tests make them short). Routes marked `stream` are exempt. */
   timeoutMs?: number;
 }
 
-function packageVersion(): string {
+/** The worker's version (its package.json). */
+export function packageVersion(): string {
   try {
     const file = path.join(__dirname, '..', 'package.json');
     return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
@@ -190,11 +199,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   docsRoutes(app);
-  healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now() });
+  healthRoutes(app, { manager: options.manager, version: packageVersion(), startedAt: Date.now(), workerId: options.workerId });
   const throttle = new AuthThrottle(options.authThrottle);
   // The dashboard's sign-in is the API's second way in (a cookie), with the key's failed-attempt throttle.
   const signIns = new DashboardSignIns(options.apiKey);
   await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger, signIns }));
+  const { metrics } = options;
+  if (metrics) metricsRoutes(app, { metrics, apiKey: options.apiKey, metricsToken: options.metricsToken, throttle, logger });
   await app.register(async (dashboard) => dashboardRoutes(dashboard, { manager: options.manager, signIns, throttle, logger }));
   return app;
 }

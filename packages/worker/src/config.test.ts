@@ -61,6 +61,14 @@ describe('config', () => {
     expect([1, 2, 3, 4, 8].map((cores) => defaultLaunchConcurrency(cores))).toEqual([1, 1, 1, 2, 4]);
   });
 
+  it('reads the metrics token and the worker id (the host name by default)', () => {
+    expect(loadConfig(base)).toMatchObject({ metricsToken: undefined, workerId: os.hostname() });
+    expect(loadConfig({ ...base, WHATSAPP_METRICS_TOKEN: '9c1e7a3f5b2d4e6a8c0b', WHATSAPP_WORKER_ID: ' worker-b ' })).toMatchObject({
+      metricsToken: '9c1e7a3f5b2d4e6a8c0b',
+      workerId: 'worker-b',
+    });
+  });
+
   it('reads the capacity and QR limits', () => {
     expect(
       loadConfig({ ...base, WHATSAPP_LAUNCH_CONCURRENCY: '3', WHATSAPP_MAX_SESSIONS: '6', WHATSAPP_MIN_FREE_MEMORY_MB: '0', WHATSAPP_QR_TIMEOUT_SECONDS: '1.5' }),
@@ -72,6 +80,8 @@ describe('config', () => {
     ['WHATSAPP_NODE_API_KEY', 'short-key-15chr', 'WHATSAPP_NODE_API_KEY: must be at least 16 characters (e.g. openssl rand -hex 32)'],
     ['WHATSAPP_NODE_API_KEY', 'change-me-worker-api-key', 'WHATSAPP_NODE_API_KEY: is the placeholder from .env.example: set a secret of your own (e.g. openssl rand -hex 32)'],
     ['WHATSAPP_WEBHOOK_SECRET', 'tiny', 'WHATSAPP_WEBHOOK_SECRET: must be at least 16 characters (e.g. openssl rand -hex 32)'],
+    ['WHATSAPP_METRICS_TOKEN', 'tiny-token', 'WHATSAPP_METRICS_TOKEN: must be at least 16 characters (e.g. openssl rand -hex 32)'],
+    ['WHATSAPP_METRICS_TOKEN', 'abababababababababab', 'WHATSAPP_METRICS_TOKEN: is a shorter string repeated: set a random secret (e.g. openssl rand -hex 32)'],
   ])('refuses a weak %s (%s) without echoing it', (name, value, message) => {
     const env = { ...base, WHATSAPP_WEBHOOK_URL: 'http://127.0.0.1:9/hook', WHATSAPP_WEBHOOK_SECRET: 'webhook-secret-0123', [name]: value };
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
@@ -217,6 +227,9 @@ describe('config', () => {
         WHATSAPP_WEBHOOK_SECRET_FILE: secretFile('0f1e2d3c4b5a69788796a5b4c3d2e1f0\r\n'),
       });
       expect(config).toMatchObject({ apiKey: KEY, webhookSecret: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' });
+      expect(loadConfig({ WHATSAPP_NODE_API_KEY: KEY, WHATSAPP_METRICS_TOKEN_FILE: secretFile('5f4e3d2c1b0a99887766554433221100\n') }).metricsToken).toBe(
+        '5f4e3d2c1b0a99887766554433221100',
+      );
     });
 
     it('refuses a variable given both ways', () => {

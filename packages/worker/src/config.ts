@@ -57,6 +57,10 @@ export interface WorkerConfig {
   readyTimeoutSec: number;
   /** The memory one session is expected to take: admission and the default cap use it (WHATSAPP_SESSION_MEMORY_MB). */
   sessionMemoryMb: number;
+  /** A second way into `GET /metrics` besides the API key: `Authorization: Bearer <token>` (WHATSAPP_METRICS_TOKEN; a secret). */
+  metricsToken: string | undefined;
+  /** This worker's name among several (WHATSAPP_WORKER_ID, default the host name): `wa_worker_info{worker_id}`. */
+  workerId: string;
 }
 
 /**
@@ -257,6 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
   const qrTimeoutSec = e.get('WHATSAPP_QR_TIMEOUT_SECONDS', positiveNumber, 300);
   const readyTimeoutSec = e.get('WHATSAPP_READY_TIMEOUT_SECONDS', positiveNumber, 120);
   const sessionMemoryMb = e.get('WHATSAPP_SESSION_MEMORY_MB', int(1, 1_000_000), DEFAULT_SESSION_MEMORY_MB);
+  const metricsToken = e.secret('WHATSAPP_METRICS_TOKEN', secret);
+  const workerId = e.get('WHATSAPP_WORKER_ID', text, os.hostname());
   const webVersionCache = resolveWebVersionCache(webVersionCacheType, sessionsDir, webVersionRemotePath);
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
@@ -300,6 +306,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
     qrTimeoutSec,
     readyTimeoutSec,
     sessionMemoryMb,
+    metricsToken,
+    workerId,
   };
 }
 

@@ -7,7 +7,7 @@ import { ConfigError } from './errors';
  * (`readSecretFile`). `DATABASE_URL` is among them although the worker reads it only with a
  * Postgres auth store: a shared env file hands it to the worker anyway.
  */
-export const SECRET_VARIABLES = ['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET', 'DATABASE_URL'] as const;
+export const SECRET_VARIABLES = ['WHATSAPP_NODE_API_KEY', 'WHATSAPP_WEBHOOK_SECRET', 'WHATSAPP_METRICS_TOKEN', 'DATABASE_URL'] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
 /** {@link readSharedSecretFile} as a configuration error of the worker (exit 2). */

@@ -1,4 +1,4 @@
-import { buildApp } from './app';
+import { buildApp, packageVersion } from './app';
 import type { SessionsDirLock } from './browser/dir-lock';
 import type { BrowserChoice } from './browser/discovery';
 import { markerArg } from './browser/launch';
@@ -10,6 +10,7 @@ import { WebhookDispatcher } from './events/webhook';
 import { webhookListener } from './events/webhook-events';
 import { installCrashPolicy } from './crash-policy';
 import { closeLogger, createLogger } from './log';
+import { WorkerMetrics } from './metrics';
 import { closeInOrder } from './shutdown';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/health-monitor';
@@ -47,6 +48,8 @@ export async function runWorker(
 
   // Everything the sessions do is published here; the webhook dispatcher is one subscriber.
   const bus = new EventBus(logger);
+  // Declared before the dispatcher, which reports its outcomes to it; the manager is given below.
+  let metrics: WorkerMetrics | undefined;
   const dispatcher = config.webhookUrl
     ? new WebhookDispatcher({
         url: config.webhookUrl,
@@ -54,6 +57,7 @@ export async function runWorker(
         logger,
         retryBaseMs: config.webhookRetryBaseMs,
         maxQueueBytes: config.webhookMaxQueueBytes,
+        onOutcome: (event, outcome) => metrics?.webhookOutcome(event, outcome),
       })
     : null;
   if (dispatcher) bus.subscribe(webhookListener(dispatcher));
@@ -81,6 +85,8 @@ export async function runWorker(
     qrTimeoutMs: config.qrTimeoutSec * 1000,
     readyTimeoutMs: config.readyTimeoutSec * 1000,
   });
+  metrics = new WorkerMetrics({ manager, webhook: dispatcher, version: packageVersion(), workerId: config.workerId });
+  bus.subscribe(metrics.listener);
   // The saved sessions are registered before the API answers: a start for one of them (a sync
   // run at once after a restart) answers with it instead of launching it a second time.
   let prepared: PreparedRestore | null = null;
@@ -94,7 +100,7 @@ export async function runWorker(
     // worker does not hold is then looked up in memory, never by walking the folder.
     await manager.savedSessions();
   }
-  const app = await buildApp({ apiKey: config.apiKey, manager, logger });
+  const app = await buildApp({ apiKey: config.apiKey, manager, logger, metrics, metricsToken: config.metricsToken, workerId: config.workerId });
   const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
   closeInOrder(app, logger, [
@@ -124,11 +130,17 @@ export async function runWorker(
   bus.publish({ type: 'worker', at: new Date(), state: 'started' });
 
   monitor.start();
+  // prom-client (~55 ms to load) once the API answers; events until then wait in memory.
+  const metricsReady = metrics;
+  setImmediate(() => metricsReady.load());
   // Launched only once the HTTP server answers, so /health works throughout.
   if (prepared) {
+    const restoreStarted = Date.now();
     void runRestore(prepared, { manager, concurrency: config.restoreConcurrency, logger }).then(
-      (report) =>
-        logger.info('Restore finished', { restored: report.restored.length, pending: report.pending, broken: report.broken, overCapacity: report.overCapacity }),
+      (report) => {
+        metricsReady.restoreFinished(Date.now() - restoreStarted);
+        logger.info('Restore finished', { restored: report.restored.length, pending: report.pending, broken: report.broken, overCapacity: report.overCapacity });
+      },
       (error: unknown) => logger.error('Restore failed', { error: errorMessage(error) }),
     );
   } else if (!config.restoreOnStart) {

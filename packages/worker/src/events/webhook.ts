@@ -59,6 +59,8 @@ export interface WebhookOptions {
   dropReportMs?: number;
   /** The clock the signatures' timestamps are read from (ms since the epoch). */
   now?: () => number;
+  /** Told every attempt's outcome (`retried`: failed, another attempt follows) and every drop: the metrics. */
+  onOutcome?: (event: WebhookEventName, outcome: 'delivered' | 'retried' | 'failed' | 'dropped') => void;
 }
 
 /**
@@ -186,6 +188,7 @@ export class WebhookDispatcher implements EventSink {
         }
         this.forget(item);
         this.stats.dropped++;
+        this.options.onOutcome?.(item.event, 'dropped');
         this.droppedSinceReport[item.event] = (this.droppedSinceReport[item.event] ?? 0) + 1;
         this.scheduleDropReport();
         return true;
@@ -275,6 +278,7 @@ export class WebhookDispatcher implements EventSink {
       );
       if (status >= 200 && status < 300) {
         this.stats.delivered++;
+        this.options.onOutcome?.(item.event, 'delivered');
         return null;
       }
       failure = `HTTP ${status}`;
@@ -283,9 +287,11 @@ export class WebhookDispatcher implements EventSink {
     }
     if (item.attempts >= this.maxAttempts || this.closed) {
       this.stats.failed++;
+      this.options.onOutcome?.(item.event, 'failed');
       this.options.logger.warn('Webhook delivery failed', { id: item.id, event: item.event, sessionId: item.sessionId, attempts: item.attempts, error: failure });
       return null;
     }
+    this.options.onOutcome?.(item.event, 'retried');
     return backoffDelay({ baseDelayMs: this.retryBaseMs, maxDelayMs: this.retryMaxMs }, item.attempts);
   }
 

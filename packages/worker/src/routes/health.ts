@@ -4,7 +4,7 @@ import { HealthResponseSchema, type HealthResponse } from '@wa-session-sync/shar
 import type { SessionManager } from '../sessions/manager';
 
 /** `GET /health`: no auth; counts only, never session details. */
-export function healthRoutes(instance: FastifyInstance, options: { manager: SessionManager; version: string; startedAt: number }) {
+export function healthRoutes(instance: FastifyInstance, options: { manager: SessionManager; version: string; startedAt: number; workerId?: string }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/health',
@@ -20,6 +20,7 @@ export function healthRoutes(instance: FastifyInstance, options: { manager: Sess
         sessions: { total: sessions.length, connected: byStatus.connected ?? 0, by_status: byStatus },
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
         version: options.version,
+        ...(options.workerId === undefined ? {} : { worker_id: options.workerId }),
         capacity: options.manager.usage(),
       };
     },
