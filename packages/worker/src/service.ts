@@ -13,6 +13,7 @@ import { closeLogger, createLogger } from './log';
 import { closeInOrder } from './shutdown';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/health-monitor';
+import { SessionHistory } from './sessions/history';
 import { prepareRestore, runRestore, type PreparedRestore } from './sessions/restore';
 import { errorMessage } from './util';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
@@ -57,6 +58,9 @@ export async function runWorker(
       })
     : null;
   if (dispatcher) bus.subscribe(webhookListener(dispatcher));
+  // The sessions' history and message counts (session folders) and the worker's heartbeat.
+  const history = new SessionHistory({ sessionsDir: config.sessionsDir, logger });
+  history.subscribe(bus);
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
@@ -81,6 +85,9 @@ export async function runWorker(
     qrTimeoutMs: config.qrTimeoutSec * 1000,
     readyTimeoutMs: config.readyTimeoutSec * 1000,
   });
+  manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
+  // Before the saved sessions are registered: a crash's downtime is closed, then the start recorded.
+  await history.start(await manager.savedSessions()).catch((error: unknown) => logger.error('History start failed', { error: errorMessage(error) }));
   // The saved sessions are registered before the API answers: a start for one of them (a sync
   // run at once after a restart) answers with it instead of launching it a second time.
   let prepared: PreparedRestore | null = null;
@@ -94,12 +101,14 @@ export async function runWorker(
     // worker does not hold is then looked up in memory, never by walking the folder.
     await manager.savedSessions();
   }
-  const app = await buildApp({ apiKey: config.apiKey, manager, logger });
+  const app = await buildApp({ apiKey: config.apiKey, manager, logger, history });
   const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
   closeInOrder(app, logger, [
     { name: 'health monitor', close: () => monitor.stop() },
     { name: 'sessions', close: () => manager.shutdown(config.shutdownTimeoutMs) },
+    // After the sessions: the worker's stop is recorded for each, the heartbeat removed.
+    { name: 'history', close: () => history.stop() },
     // Anything launched while we were closing, and the earlier worker's browsers not reaped yet.
     {
       name: 'browsers left',

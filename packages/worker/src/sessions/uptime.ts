@@ -41,6 +41,13 @@ function step(state: ReplayState, entry: HistoryEntry): ReplayState {
   return { workerUp: true, status: entry.to, meant: !onPurpose };
 }
 
+/** Whether the session is meant to run after `entries` (in time order), and whether the last of them is a worker stop. */
+export function stateAfter(entries: readonly HistoryEntry[]): { meant: boolean; workerStopped: boolean } {
+  let state: ReplayState = { workerUp: true, status: null, meant: false };
+  for (const entry of entries) state = step(state, entry);
+  return { meant: state.meant, workerStopped: !state.workerUp };
+}
+
 /**
  * The share of `[windowStart, now]` the session was `connected` while it was meant to run, 0..1;
  * null when it was never meant to run in the window (never started, stopped on purpose throughout,
