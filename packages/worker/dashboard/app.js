@@ -204,7 +204,7 @@ function Timeline({ session, now }) {
             <svg viewBox=${`0 0 ${span} 10`} preserveAspectRatio="none" role="img" aria-label=${`Last 24 hours: uptime ${percent(session.uptime_24h)}`}>
               ${parts.map((p) => html`<rect class=${`seg seg-${p.kind}`} x=${(p.from - (now - DAY_MS)) / 1000} y="0" width=${(p.to - p.from) / 1000} height="10"><title>${`${SEGMENT_LABELS[p.kind]} ${clock(p.from)}–${clock(p.to)}`}</title></rect>`)}
             </svg>
-            <figcaption><span>24 h ago</span> <span class="legend"><i class="key seg-up"></i>connected <i class="key seg-down"></i>not connected <i class="key seg-worker"></i>worker down <i class="key seg-idle"></i>not running</span> <span>now</span></figcaption>
+            <figcaption><span class="ends"><span>24 h ago</span><span>now</span></span><span class="legend"><span><i class="key seg-up"></i>connected</span> <span><i class="key seg-down"></i>not connected</span> <span><i class="key seg-worker"></i>worker down</span> <span><i class="key seg-idle"></i>not meant to run</span></span></figcaption>
           </figure>
           ${events.length === 0
             ? html`<p class="empty">No history yet.</p>`
