@@ -115,6 +115,20 @@ describe('SessionHistory', () => {
     await history.stop();
   });
 
+  it('drops entries over 30 days old (rewriting an old history once it is a day past the bound)', async () => {
+    const { bus, history } = newHistory();
+    await history.start([]);
+    status(bus, 's1', null, 'initializing');
+    advance(1000);
+    status(bus, 's1', 'initializing', 'connected');
+    advance(31 * 24 * 60 * 60 * 1000);
+    status(bus, 's1', 'connected', 'reconnecting', 'BROWSER_GONE');
+    await history.flushAll();
+    expect(historyLines('s1')).toEqual([{ at: clock.toISOString(), from: 'connected', to: 'reconnecting', reason: 'BROWSER_GONE' }]);
+    expect(fs.statSync(path.join(folderOf('s1'), HISTORY_FILE)).mode & 0o777).toBe(0o600);
+    await history.stop();
+  });
+
   it('filters by since, and counts messages of the last 24 h', async () => {
     const { bus, history } = newHistory();
     await history.start([]);

@@ -39,6 +39,11 @@ interface Loaded {
   minutes: Map<number, number>;
   lastMessageAt: string | null;
   messagesDirty: boolean;
+  /**
+   * The last uptimes computed, with what they were computed from: the dashboard's stream sends
+   * every view after every status change of any session, and a replay is up to 2,000 entries twice.
+   */
+  uptimes?: { entries: HistoryEntry[]; length: number; second: number; day: number | null; week: number | null };
 }
 
 export interface SessionHistoryOptions {
@@ -152,9 +157,22 @@ export class SessionHistory {
     const firstMinute = Math.floor((now.getTime() - DAY_MS) / MINUTE_MS) + 1;
     let messages = 0;
     for (const [minute, count] of loaded.minutes) if (minute >= firstMinute) messages += count;
+    // Recomputed once a second at most while nothing was appended (the share moves with the clock).
+    const second = Math.floor(now.getTime() / 1000);
+    const cached = loaded.uptimes;
+    const uptimes =
+      cached && cached.entries === loaded.entries && cached.length === loaded.entries.length && cached.second === second
+        ? cached
+        : (loaded.uptimes = {
+            entries: loaded.entries,
+            length: loaded.entries.length,
+            second,
+            day: uptimeShare(loaded.entries, new Date(now.getTime() - DAY_MS), now),
+            week: uptimeShare(loaded.entries, new Date(now.getTime() - 7 * DAY_MS), now),
+          });
     return {
-      uptime_24h: uptimeShare(loaded.entries, new Date(now.getTime() - DAY_MS), now),
-      uptime_7d: uptimeShare(loaded.entries, new Date(now.getTime() - 7 * DAY_MS), now),
+      uptime_24h: uptimes.day,
+      uptime_7d: uptimes.week,
       last_message_at: loaded.lastMessageAt,
       messages_24h: messages,
     };
