@@ -35,6 +35,17 @@ export const WorkerSessionSchema = Type.Object({
   ),
   reconnect_attempts: Type.Optional(Type.Integer({ minimum: 0, description: 'Reconnect attempts made since the session was last connected' })),
   last_seen_alive_at: Type.Optional(NullableString({ description: 'ISO-8601 UTC time the session was last seen alive' })),
+  // Optional: a worker older than the history sends none of these, and the CLI still accepts it.
+  uptime_24h: Type.Optional(
+    Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], {
+      description: 'Share of the last 24 h the session was `connected` while meant to run (started and not stopped on purpose; worker downtime counts as down), 0..1; null when it was not meant to run at all in that time',
+    }),
+  ),
+  uptime_7d: Type.Optional(
+    Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'The same share over the last 7 days' }),
+  ),
+  last_message_at: Type.Optional(NullableString({ description: 'ISO-8601 UTC time the last message was received; null before the first' })),
+  messages_24h: Type.Optional(Type.Integer({ minimum: 0, description: 'Messages received in the last 24 h (counted per minute)' })),
 });
 export type WorkerSession = Static<typeof WorkerSessionSchema>;
 
@@ -53,6 +64,30 @@ export type CreateSessionRequest = Static<typeof CreateSessionRequestSchema>;
 /** The path of every `/api/sessions/:session_id...` route. */
 export const SessionParamsSchema = Type.Object({ session_id: IdSchema });
 export type SessionParams = Static<typeof SessionParamsSchema>;
+
+/** `GET /api/sessions/:session_id/events` query. */
+export const SessionEventsQuerySchema = Type.Object({
+  since: Type.Optional(Type.String({ description: 'ISO-8601 time: only the entries at or after it' })),
+  api_key: apiKeyQuery,
+});
+export type SessionEventsQuery = Static<typeof SessionEventsQuerySchema>;
+
+/**
+ * One entry of a session's history: a status change (`from` null for a session just registered),
+ * or the worker starting or stopping (`from` and `to` null, `reason` `WORKER_STARTED` /
+ * `WORKER_STOPPED`; after a crash the stop is dated at the worker's last heartbeat).
+ */
+export const SessionHistoryEntrySchema = Type.Object({
+  at: Type.String({ description: 'ISO-8601 UTC time' }),
+  from: Type.Union([SessionStatusSchema, Type.Null()]),
+  to: Type.Union([SessionStatusSchema, Type.Null()]),
+  reason: NullableString({ description: 'The status reason, or `WORKER_STARTED` / `WORKER_STOPPED` for an entry of the worker' }),
+});
+export type SessionHistoryEntry = Static<typeof SessionHistoryEntrySchema>;
+
+/** `GET /api/sessions/:session_id/events`: oldest first, 30 days or 2,000 entries at most. */
+export const SessionEventsResponseSchema = Type.Object({ events: Type.Array(SessionHistoryEntrySchema) });
+export type SessionEventsResponse = Static<typeof SessionEventsResponseSchema>;
 
 /** `GET /api/sessions/:session_id/qr` query. */
 export const QrQuerySchema = Type.Object({

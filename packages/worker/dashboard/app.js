@@ -174,9 +174,98 @@ function PairingCode({ session }) {
   </section>`;
 }
 
-/** Later: the session's event timeline and uptime bar (GET /api/sessions/:id/events) go here. */
-function Timeline() {
-  return null;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const STOPS_ON_PURPOSE = new Set(['STOPPED', 'LOGGED_OUT']);
+
+/**
+ * The last 24 h as segments, replaying the history as the worker's uptime does (`uptime.ts`):
+ * `up` connected, `down` meant to run and not connected, `worker` meant to run while the worker
+ * was down, `idle` not meant to run (never started, or stopped on purpose).
+ */
+function segments(events, now) {
+  const start = now - DAY_MS;
+  let state = { workerUp: true, status: null, meant: false };
+  const kind = () => (!state.meant ? 'idle' : !state.workerUp ? 'worker' : state.status === 'connected' ? 'up' : 'down');
+  const out = [];
+  let cursor = start;
+  const add = (until) => {
+    if (until <= cursor) return;
+    const last = out[out.length - 1];
+    if (last && last.kind === kind()) last.to = until;
+    else out.push({ kind: kind(), from: cursor, to: until });
+    cursor = until;
+  };
+  for (const event of events) {
+    const t = Date.parse(event.at);
+    if (!(t <= now)) continue;
+    add(t);
+    if (event.to === null) {
+      if (event.reason === 'WORKER_STARTED') state = { ...state, workerUp: true, status: null };
+      if (event.reason === 'WORKER_STOPPED') state = { ...state, workerUp: false, status: null };
+    } else {
+      state = { workerUp: true, status: event.to, meant: !(event.to === 'disconnected' && STOPS_ON_PURPOSE.has(event.reason)) };
+    }
+  }
+  add(now);
+  return out;
+}
+
+const SEGMENT_LABELS = { up: 'connected', down: 'not connected', worker: 'worker down', idle: 'not meant to run' };
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+/** One line of the timeline: a status change, or the worker starting or stopping. */
+function describe(event) {
+  if (event.to === null) return event.reason === 'WORKER_STARTED' ? 'Worker started' : event.reason === 'WORKER_STOPPED' ? 'Worker stopped' : shown(event.reason);
+  const to = STATUSES[event.to]?.label ?? event.to;
+  return event.from === null ? `Registered: ${to}` : `${STATUSES[event.from]?.label ?? event.from} → ${to}`;
+}
+
+/**
+ * The session's history (GET /api/sessions/:id/events), fetched when the operator opens it and
+ * again whenever the session's status changes while open: a 24 h uptime bar (SVG rectangles, so
+ * the page's CSP needs no inline style) and the entries, newest first.
+ */
+function Timeline({ session, now }) {
+  const [open, setOpen] = useState(false);
+  const [events, setEvents] = useState(null);
+  const [error, setError] = useState(null);
+  const id = session.session_id;
+  useEffect(() => {
+    if (!open) return undefined;
+    let current = true;
+    api('GET', `/api/sessions/${id}/events`).then(
+      (data) => current && (setEvents(data.events), setError(null)),
+      (failure) => current && setError(failure.message),
+    );
+    return () => {
+      current = false;
+    };
+  }, [open, id, session.status, session.updated_at]);
+  const parts = events ? segments(events, now) : [];
+  const span = DAY_MS / 1000;
+  return html`<details class="timeline" onToggle=${(e) => setOpen(e.currentTarget.open)}>
+    <summary>History and uptime</summary>
+    ${error ? html`<p class="notice-error">${error}</p>` : null}
+    ${open && events === null && !error ? html`<p class="loading">Loading the history…</p>` : null}
+    ${events
+      ? html`<figure class="uptime-bar">
+            <svg viewBox=${`0 0 ${span} 10`} preserveAspectRatio="none" role="img" aria-label=${`Last 24 hours: uptime ${percent(session.uptime_24h)}`}>
+              ${parts.map((p) => html`<rect class=${`seg seg-${p.kind}`} x=${(p.from - (now - DAY_MS)) / 1000} y="0" width=${(p.to - p.from) / 1000} height="10"><title>${`${SEGMENT_LABELS[p.kind]} ${clock(p.from)}–${clock(p.to)}`}</title></rect>`)}
+            </svg>
+            <figcaption><span class="ends"><span>24 h ago</span><span>now</span></span><span class="legend"><span><i class="key seg-up"></i>connected</span> <span><i class="key seg-down"></i>not connected</span> <span><i class="key seg-worker"></i>worker down</span> <span><i class="key seg-idle"></i>not meant to run</span></span></figcaption>
+          </figure>
+          ${events.length === 0
+            ? html`<p class="empty">No history yet.</p>`
+            : html`<ol class="events" aria-label=${`History of ${id}, newest first`}>
+                ${[...events].reverse().slice(0, 50).map(
+                  (event) => html`<li class="event" data-to=${event.to ?? ''} data-reason=${event.reason ?? ''}>
+                    <time datetime=${event.at} title=${event.at}>${new Date(event.at).toLocaleString()}</time>
+                    <span class="what">${describe(event)}</span>${event.to !== null && event.reason ? html` <code>${event.reason}</code>` : null}
+                  </li>`,
+                )}
+              </ol>`}`
+      : null}
+  </details>`;
 }
 
 // Buttons at work are aria-disabled, not disabled: a disabled button drops the keyboard focus to
@@ -237,7 +326,7 @@ function SessionCard({ session, now, onNotice }) {
       <button type="button" onClick=${stop} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
       <button type="button" class="danger" onClick=${logOut} aria-disabled=${busy !== null ? 'true' : 'false'}>${busy === 'logout' ? 'Logging out…' : 'Log out…'}</button>
     </div>
-    <${Timeline} session=${session} />
+    <${Timeline} session=${session} now=${now} />
   </li>`;
 }
 

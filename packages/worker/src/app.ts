@@ -16,12 +16,15 @@ import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { sessionRoutes } from './routes/sessions';
 import type { SessionManager } from './sessions/manager';
+import type { SessionHistory } from './sessions/history';
 import { exemptStreams } from './streams';
 
 export interface AppOptions {
   apiKey: string;
   manager: SessionManager;
   logger: Logger;
+  /** The sessions' history (`GET /api/sessions/:session_id/events`); the route is absent without it. */
+  history?: SessionHistory;
   /** How failed authentications are throttled per client address (10 per minute by default). */
   authThrottle?: AuthThrottleOptions;
   /** `GET /metrics` is served when given. */
@@ -203,7 +206,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const throttle = new AuthThrottle(options.authThrottle);
   // The dashboard's sign-in is the API's second way in (a cookie), with the key's failed-attempt throttle.
   const signIns = new DashboardSignIns(options.apiKey);
-  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger, signIns }));
+  await app.register(async (api) => sessionRoutes(api, { manager: options.manager, apiKey: options.apiKey, throttle, logger, signIns, history: options.history }));
   const { metrics } = options;
   if (metrics) metricsRoutes(app, { metrics, apiKey: options.apiKey, metricsToken: options.metricsToken, throttle, logger });
   await app.register(async (dashboard) => dashboardRoutes(dashboard, { manager: options.manager, signIns, throttle, logger }));

@@ -14,6 +14,7 @@ import { WorkerMetrics } from './metrics';
 import { closeInOrder } from './shutdown';
 import { SessionManager } from './sessions/manager';
 import { HealthMonitor } from './sessions/health-monitor';
+import { SessionHistory } from './sessions/history';
 import { prepareRestore, runRestore, type PreparedRestore } from './sessions/restore';
 import { errorMessage } from './util';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
@@ -61,6 +62,9 @@ export async function runWorker(
       })
     : null;
   if (dispatcher) bus.subscribe(webhookListener(dispatcher));
+  // The sessions' history and message counts (session folders) and the worker's heartbeat.
+  const history = new SessionHistory({ sessionsDir: config.sessionsDir, logger });
+  history.subscribe(bus);
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
@@ -87,6 +91,9 @@ export async function runWorker(
   });
   metrics = new WorkerMetrics({ manager, webhook: dispatcher, version: packageVersion(), workerId: config.workerId });
   bus.subscribe(metrics.listener);
+  manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
+  // Before the saved sessions are registered: a crash's downtime is closed, then the start recorded.
+  await history.start(await manager.savedSessions()).catch((error: unknown) => logger.error('History start failed', { error: errorMessage(error) }));
   // The saved sessions are registered before the API answers: a start for one of them (a sync
   // run at once after a restart) answers with it instead of launching it a second time.
   let prepared: PreparedRestore | null = null;
@@ -100,12 +107,14 @@ export async function runWorker(
     // worker does not hold is then looked up in memory, never by walking the folder.
     await manager.savedSessions();
   }
-  const app = await buildApp({ apiKey: config.apiKey, manager, logger, metrics, metricsToken: config.metricsToken, workerId: config.workerId });
+  const app = await buildApp({ apiKey: config.apiKey, manager, logger, metrics, metricsToken: config.metricsToken, workerId: config.workerId, history });
   const monitor = new HealthMonitor(manager, config.healthCheckIntervalSec, logger);
   // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
   closeInOrder(app, logger, [
     { name: 'health monitor', close: () => monitor.stop() },
     { name: 'sessions', close: () => manager.shutdown(config.shutdownTimeoutMs) },
+    // After the sessions: the worker's stop is recorded for each, the heartbeat removed.
+    { name: 'history', close: () => history.stop() },
     // Anything launched while we were closing, and the earlier worker's browsers not reaped yet.
     {
       name: 'browsers left',

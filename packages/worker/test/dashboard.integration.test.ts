@@ -174,6 +174,33 @@ describe('the dashboard, in a real browser', () => {
     expect(await page.evaluate(() => document.activeElement?.matches('[data-session="d1"] button.reconnect'))).toBe(true);
   });
 
+  it("opens d1's timeline by keyboard: its transitions and a 24 h uptime bar, kept live while open", async () => {
+    await page.focus('[data-session="d1"] .timeline summary');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-session="d1"] .events li', { timeout: 10_000 });
+    const entries = () => page.$$eval('[data-session="d1"] .events li', (items) => items.map((li) => `${(li as HTMLElement).dataset.to}|${(li as HTMLElement).dataset.reason}`));
+    const shown = await entries();
+    // Newest first: the reconnect's connection, the drop healed before it, the pairing by QR.
+    expect(shown[0]).toBe('connected|');
+    for (const to of ['initializing', 'qr_scanning', 'authenticated', 'reconnecting']) expect(shown.some((e) => e.startsWith(`${to}|`))).toBe(true);
+    expect(shown.filter((e) => e.startsWith('connected|')).length).toBeGreaterThanOrEqual(3);
+    // The bar: connected time and the time before the first connection.
+    expect(await page.$$('[data-session="d1"] .uptime-bar rect.seg-up')).not.toHaveLength(0);
+    expect(await page.$$('[data-session="d1"] .uptime-bar rect.seg-down')).not.toHaveLength(0);
+    const label = await page.$eval('[data-session="d1"] .uptime-bar svg', (el) => el.getAttribute('aria-label'));
+    expect(label).toMatch(/^Last 24 hours: uptime \d+\.\d %$/);
+    const uptime = (await worker.api('GET', '/api/sessions/d1')).json.uptime_24h as number;
+    expect(uptime).toBeGreaterThan(0);
+    expect(uptime).toBeLessThan(1);
+
+    // A drop while it is open shows in the timeline without a reload or reopening it.
+    const connections = shown.filter((e) => e.startsWith('connected|')).length;
+    sim.setState(PHONE, 'CONFLICT');
+    await waitFor(async () => (await entries()).some((e, i) => i < 3 && e.startsWith('reconnecting|')), 'the drop in the open timeline', 30_000);
+    await waitFor(async () => (await entries()).filter((e) => e.startsWith('connected|')).length === connections + 1, 'the heal in the open timeline', 45_000);
+    expect(await page.evaluate(() => (window as unknown as { __notReloaded?: boolean }).__notReloaded)).toBe(true);
+  });
+
   it("refuses the dashboard's own state change replayed from a page of another origin in the same signed-in browser", async () => {
     const before = await apiSession('d1');
     const other = await browser.newPage();

@@ -6,6 +6,7 @@ import { buildApp, type AppOptions } from '../src/app';
 import { EventBus, type WorkerEvent } from '../src/events/bus';
 import { webhookListener } from '../src/events/webhook-events';
 import { closeLogger, createLogger, type Logger } from '../src/log';
+import { SessionHistory } from '../src/sessions/history';
 import { SessionManager, type ManagerOptions } from '../src/sessions/manager';
 import { FakeDriver, type FakeClient } from './fake-driver';
 import { tempDir, waitFor } from './helpers';
@@ -92,9 +93,19 @@ export interface ApiHarness extends SessionHarness {
   api(method: 'GET' | 'POST' | 'DELETE', url: string, body?: object, key?: string | null): Promise<{ status: number; json: any; type: string; raw: Buffer }>;
 }
 
-export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptions: Pick<AppOptions, 'authThrottle' | 'timeoutMs'> = {}): Promise<ApiHarness> {
+export async function apiHarness(
+  options: Partial<ManagerOptions> = {},
+  appOptions: Pick<AppOptions, 'authThrottle' | 'timeoutMs'> & { history?: boolean } = {},
+): Promise<ApiHarness> {
   const base = await sessionHarness(options);
-  const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger, ...appOptions });
+  // The history as the service wires it (bus subscriber, view fields, the events route), when asked for.
+  const { history: withHistory, ...rest } = appOptions;
+  const history = withHistory ? new SessionHistory({ sessionsDir: base.sessionsDir, logger: base.logger, now: options.now }) : undefined;
+  if (history) {
+    history.subscribe(base.bus);
+    base.manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
+  }
+  const app = await buildApp({ apiKey: API_HARNESS_KEY, manager: base.manager, logger: base.logger, history, ...rest });
   const closeBase = base.close;
   return Object.assign(base, {
     app,
@@ -106,6 +117,7 @@ export async function apiHarness(options: Partial<ManagerOptions> = {}, appOptio
     async close() {
       await base.manager.shutdown(1000);
       await app.close();
+      await history?.stop();
       await closeBase();
     },
   });

@@ -11,6 +11,8 @@ import {
   QrPngSchema,
   QrQuerySchema,
   QrResponseSchema,
+  SessionEventsQuerySchema,
+  SessionEventsResponseSchema,
   SessionParamsSchema,
   SessionsListResponseSchema,
   StopSessionQuerySchema,
@@ -18,8 +20,9 @@ import {
   WorkerSessionSchema,
 } from '@wa-session-sync/shared';
 import type { AuthThrottle } from '../auth-throttle';
-import { SessionStateError, TooManyRequestsError, WorkerError } from '../errors';
+import { SessionNotFoundError, SessionStateError, TooManyRequestsError, WorkerError } from '../errors';
 import type { Logger } from '../log';
+import type { SessionHistory } from '../sessions/history';
 import type { SessionManager } from '../sessions/manager';
 import type { DashboardSignIns } from './dashboard-auth';
 
@@ -48,7 +51,7 @@ class UnauthorizedError extends WorkerError {
 }
 
 /** The `/api/sessions` routes, behind the API key. */
-export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger; signIns?: DashboardSignIns }) {
+export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger; signIns?: DashboardSignIns; history?: SessionHistory }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { manager } = options;
   const expected = digest(options.apiKey);
@@ -107,6 +110,36 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
     },
     async (request) => manager.get(request.params.session_id),
   );
+
+  const { history } = options;
+  if (history) {
+    app.get(
+      '/api/sessions/:session_id/events',
+      {
+        schema: {
+          summary: "The session's history: status changes, worker starts and stops (?since=<ISO time>)",
+          description:
+            'Oldest first; 30 days or 2,000 entries at most. A worker start or stop is an entry with `from` and `to` null and `reason` `WORKER_STARTED` or `WORKER_STOPPED` (after a crash, the stop is dated at the last heartbeat). Known sessions only: held now, or saved on disk.',
+          security,
+          params: SessionParamsSchema,
+          querystring: SessionEventsQuerySchema,
+          response: { 200: SessionEventsResponseSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const { session_id } = request.params;
+        const { since } = request.query;
+        // Date.parse alone takes "1" or "March 7" as a date: an ISO-8601 shape is asked for first.
+        const sinceMs = since === undefined ? null : /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(since) ? Date.parse(since) : NaN;
+        if (sinceMs !== null && !Number.isFinite(sinceMs)) throw new WorkerError('invalid_request', '`since` must be an ISO-8601 time, e.g. 2026-01-31T12:00:00Z', 400);
+        const known = manager.session(session_id);
+        const saved = known ? null : (await manager.savedSessions()).find((entry) => entry.sessionId === session_id);
+        const where = known ?? (saved ? { workspaceId: saved.workspaceId, sessionId: saved.sessionId, folder: saved.folder } : null);
+        if (!where) throw new SessionNotFoundError(session_id);
+        return { events: history.entries(where.workspaceId, where.sessionId, where.folder, sinceMs === null ? undefined : new Date(sinceMs)) };
+      },
+    );
+  }
 
   app.get(
     '/api/sessions/:session_id/qr',

@@ -96,6 +96,7 @@ export class SessionManager {
   private readonly lifecycle: SessionLifecycle;
   private readonly capacity: Capacity;
   private closing = false;
+  private readonly viewFields: Array<(view: WorkerSession, folder: string) => Partial<WorkerSession>> = [];
   private readonly destroyTimeoutMs: number;
   private readonly now: () => Date;
 
@@ -139,13 +140,29 @@ export class SessionManager {
   /** The sessions in memory: those holding a browser, and those stopped by themselves less than a day ago. */
   list(workspaceId?: string): WorkerSession[] {
     this.forgetStopped();
-    return this.registry.views(workspaceId);
+    return this.registry.views(workspaceId).map((view) => this.withExtraFields(view));
+  }
+
+  /**
+   * Adds fields to every view `list` and `get` answer (the history's uptime and message rate), as
+   * computed from the view's session and folder. The events' views (`session.status` webhooks)
+   * stay as they are.
+   */
+  addViewFields(fields: (view: WorkerSession, folder: string) => Partial<WorkerSession>): void {
+    this.viewFields.push(fields);
+  }
+
+  private withExtraFields(view: WorkerSession): WorkerSession {
+    if (this.viewFields.length === 0) return view;
+    const folder = this.registry.known(view.session_id)?.folder;
+    if (folder === undefined) return view;
+    return Object.assign({}, view, ...this.viewFields.map((fields) => fields(view, folder))) as WorkerSession;
   }
 
   /** One session; `SessionNotFoundError` when the worker does not hold it. */
   get(sessionId: string): WorkerSession {
     this.forgetStopped();
-    return viewOf(this.registry.get(sessionId));
+    return this.withExtraFields(viewOf(this.registry.get(sessionId)));
   }
 
   /**
