@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import { parseStat, processIds, readProcess, readStat } from './proc';
+import { fileLockOwners, processIds, processIdsAsync, readProcess, readProcessAsync, readStat } from './proc';
 
-export { readStat, type ProcStat } from './proc';
+export { fileLockOwners, readStat, type ProcStat } from './proc';
 
 /** A process whose command line matched. */
 export interface MatchedProcess {
@@ -62,25 +60,12 @@ export function killProcesses(matched: readonly MatchedProcess[]): number[] {
  * every launch while the HTTP API must keep answering).
  */
 export async function findProcessesAsync(requiredArgs: readonly string[], oneOf?: readonly string[]): Promise<MatchedProcess[]> {
-  let entries: string[];
-  try {
-    entries = await fsp.readdir('/proc');
-  } catch {
-    return [];
-  }
   const found: MatchedProcess[] = [];
   await Promise.all(
-    entries.map(async (entry) => {
-      if (!/^\d+$/.test(entry)) return;
-      const pid = Number(entry);
+    (await processIdsAsync()).map(async (pid) => {
       if (pid === process.pid) return;
-      try {
-        const args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-        if (!matches(args, requiredArgs, oneOf)) return;
-        found.push({ pid, ...parseStat(await fsp.readFile(`/proc/${pid}/stat`, 'utf8')) });
-      } catch {
-        // gone
-      }
+      const info = await readProcessAsync(pid);
+      if (info && matches(info.args, requiredArgs, oneOf)) found.push({ pid, pgid: info.pgid, startTicks: info.startTicks });
     }),
   );
   return found;
@@ -94,24 +79,6 @@ export function groupMembers(pgids: ReadonlySet<number>): Map<number, number[]> 
     if (stat) members.get(stat.pgid)?.push(pid);
   }
   return members;
-}
-
-/** Pids holding a file lock (`/proc/locks`: flock, POSIX and lease locks name their owner); null if unreadable. */
-export function fileLockOwners(): Set<number> | null {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/locks', 'utf8');
-  } catch {
-    return null;
-  }
-  const owners = new Set<number>();
-  for (const line of text.split('\n')) {
-    // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (a "->" marks a waiter, one field more)
-    const fields = line.trim().split(/\s+/);
-    const pid = Number(fields[fields[1] === '->' ? 5 : 4]);
-    if (Number.isInteger(pid) && pid > 0) owners.add(pid);
-  }
-  return owners;
 }
 
 /** Alive and not a zombie (an exited process nobody has reaped yet holds nothing). */

@@ -1,23 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { readStat } from './orphans';
-
-/** Every descendant of `pid` (children of all its threads, recursively), `pid` included. */
-async function processTree(pid: number): Promise<number[]> {
-  const all: number[] = [];
-  const pending = [pid];
-  while (pending.length > 0) {
-    const current = pending.pop()!;
-    all.push(current);
-    const tasks = await fs.readdir(`/proc/${current}/task`).catch(() => [] as string[]);
-    for (const tid of tasks) {
-      const children = await fs.readFile(`/proc/${current}/task/${tid}/children`, 'utf8').catch(() => '');
-      for (const child of children.split(' ').filter(Boolean)) pending.push(Number(child));
-    }
-  }
-  return all;
-}
+import { processTree, readStat, threadIds } from './proc';
 
 /**
  * Gives every thread of a Chromium browser process and of its descendants the niceness `nice`
@@ -40,10 +24,9 @@ export async function lowerProcessTreePriority(pid: number, nice: number): Promi
   if (isSessionLeader(pid)) await fs.writeFile(`/proc/${pid}/autogroup`, String(nice)).catch(() => undefined);
   let changed = 0;
   for (const member of await processTree(pid)) {
-    const tasks = await fs.readdir(`/proc/${member}/task`).catch(() => [] as string[]);
-    for (const tid of tasks) {
+    for (const tid of await threadIds(member)) {
       try {
-        os.setPriority(Number(tid), nice);
+        os.setPriority(tid, nice);
         changed++;
       } catch {
         // not permitted or gone
