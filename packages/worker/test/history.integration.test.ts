@@ -91,7 +91,6 @@ describe('history and uptime across a SIGKILL', () => {
     expect(downMs).toBeGreaterThanOrEqual(lowest);
     expect(downMs).toBeLessThanOrEqual(highest);
     expect(downMs).toBeGreaterThanOrEqual(GAP_MS);
-    console.log(`uptime_24h ${view!.uptime_24h} over ${meantMs} ms: down ${Math.round(downMs)} ms (bounds ${lowest}..${highest}); gap ${restartedAt - killedAt} ms, heartbeat lag ${killedAt - Date.parse(lastHeartbeat)} ms`);
 
     expect(await worker.kill('SIGTERM')).toBe(0);
     // A clean stop is recorded through the shutdown path, and leaves no heartbeat.
