@@ -82,8 +82,10 @@ describe('admission against the memory floor', () => {
       if (client.spec.sessionId === 's1') client.onInitialize = () => new Promise((resolve) => (finishFirst = resolve));
     };
     h.manager.start('w1', 's1');
-    h.manager.start('w1', 's2'); // admitted: waits in the gate behind s1
+    // s1 holds the launch gate (its launch hangs) before s2 is started: two starts at once reach
+    // the gate in whichever order their profile checks finish (a loaded machine let s2 in first).
     const first = await h.client('s1');
+    h.manager.start('w1', 's2'); // admitted: waits in the gate behind s1
     memory.available = FLOOR + ESTIMATE - 1; // s1's browser and something else took the room
     finishFirst();
     first.emit.ready('628');
