@@ -10,7 +10,7 @@ import { lockSessionsDir, SessionsDirLockedError, SessionsDirUnlockableError } f
 import { findBrowserOnThisMachine } from './browser/discovery';
 import { markerArg, puppeteerOptions } from './browser/launch';
 import { sandboxOnThisMachine } from './browser/sandbox';
-import type { WorkerConfig } from './config';
+import { isLoopbackHost, type WorkerConfig } from './config';
 import { ConfigError, WorkerError } from './errors';
 import { availableMemoryMb, defaultMaxSessions, totalMemoryMb } from './sessions/capacity';
 import { withTimeout } from './util/timeout';
@@ -145,15 +145,13 @@ const browser: PreflightCheck = {
   },
 };
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
-
 const webhook: PreflightCheck = {
   name: 'webhook URL',
   async run(config) {
     if (!config.webhookUrl) return pass('none set (WHATSAPP_WEBHOOK_URL): no events are sent');
     const url = new URL(config.webhookUrl);
     // The configuration already refused plain http to another host unless WHATSAPP_WEBHOOK_ALLOW_HTTP.
-    const plain = url.protocol === 'http:' && !LOOPBACK.test(url.hostname) ? ', plain http allowed by WHATSAPP_WEBHOOK_ALLOW_HTTP' : '';
+    const plain = url.protocol === 'http:' && !isLoopbackHost(url.hostname) ? ', plain http allowed by WHATSAPP_WEBHOOK_ALLOW_HTTP' : '';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     try {
       const { address } = await withTimeout(dns.lookup(host), DNS_TIMEOUT_MS, `the DNS lookup of ${host}`);

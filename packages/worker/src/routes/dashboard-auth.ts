@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
+import { secretMatcher } from '../auth';
 import { ForbiddenOriginError } from '../errors';
 
 /** The dashboard's session cookie. */
@@ -12,8 +13,10 @@ const SIGN_IN_TTL_MS = 12 * 60 * 60 * 1000;
 /** Sign-ins kept at most; beyond it the oldest end first (one operator rarely holds more than a few). */
 const MAX_SIGN_INS = 1000;
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+
+/** What is kept of a sign-in's token: its SHA-256, never the token. */
+function tokenId(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Methods that change nothing: every other one, signed in by cookie, must come from the worker's own origin. */
@@ -33,19 +36,19 @@ export function ownOrigin(request: FastifyRequest): string {
 export class DashboardSignIns {
   /** sha256(token) in hex -> expiry (ms since the epoch); a Map keeps insertion order, oldest first. */
   private readonly signIns = new Map<string, number>();
-  private readonly expectedKey: Buffer;
+  private readonly isApiKey: (given: string) => boolean;
 
   constructor(
     apiKey: string,
     private readonly now: () => number = Date.now,
     private readonly ttlMs = SIGN_IN_TTL_MS,
   ) {
-    this.expectedKey = digest(apiKey);
+    this.isApiKey = secretMatcher(apiKey);
   }
 
   /** Whether `given` is the API key, compared in constant time whatever its length. */
   keyMatches(given: string): boolean {
-    return timingSafeEqual(digest(given), this.expectedKey);
+    return this.isApiKey(given);
   }
 
   /** A new sign-in: its token (for the cookie only). */
@@ -53,14 +56,14 @@ export class DashboardSignIns {
     this.forgetExpired();
     while (this.signIns.size >= MAX_SIGN_INS) this.signIns.delete(this.signIns.keys().next().value!);
     const token = randomBytes(32).toString('base64url');
-    this.signIns.set(digest(token).toString('hex'), this.now() + this.ttlMs);
+    this.signIns.set(tokenId(token), this.now() + this.ttlMs);
     return token;
   }
 
   /** Whether `token` is a live sign-in. */
   valid(token: string | undefined): token is string {
     if (!token) return false;
-    const id = digest(token).toString('hex');
+    const id = tokenId(token);
     const expiry = this.signIns.get(id);
     if (expiry === undefined) return false;
     if (expiry <= this.now()) {
@@ -72,7 +75,7 @@ export class DashboardSignIns {
 
   /** Ends a sign-in (sign-out); nothing when it is not one. */
   end(token: string | undefined): void {
-    if (token) this.signIns.delete(digest(token).toString('hex'));
+    if (token) this.signIns.delete(tokenId(token));
   }
 
   /** The token of the request's cookie, live or not. */

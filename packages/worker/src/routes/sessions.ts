@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type QRCodeModule from 'qrcode';
@@ -19,8 +18,9 @@ import {
   StopSessionResponseSchema,
   WorkerSessionSchema,
 } from '@wa-session-sync/shared';
+import { apiKeyOf, failedAuthentication, refuseThrottled, secretMatcher } from '../auth';
 import type { AuthThrottle } from '../auth-throttle';
-import { SessionNotFoundError, SessionStateError, TooManyRequestsError, WorkerError } from '../errors';
+import { SessionNotFoundError, SessionStateError, WorkerError } from '../errors';
 import type { Logger } from '../log';
 import type { SessionHistory } from '../sessions/history';
 import type { SessionManager } from '../sessions/manager';
@@ -40,37 +40,19 @@ const errors = {
 };
 const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { apiKeyQuery: [] }];
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-class UnauthorizedError extends WorkerError {
-  constructor() {
-    super('unauthorized', 'A valid API key is required (X-API-Key header or api_key query parameter)', 401);
-  }
-}
 
 /** The `/api/sessions` routes, behind the API key. */
 export function sessionRoutes(instance: FastifyInstance, options: { manager: SessionManager; apiKey: string; throttle: AuthThrottle; logger: Logger; signIns?: DashboardSignIns; history?: SessionHistory }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { manager } = options;
-  const expected = digest(options.apiKey);
+  const isApiKey = secretMatcher(options.apiKey);
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    const refusedFor = options.throttle.refusedFor(request.ip);
-    if (refusedFor !== undefined) throw new TooManyRequestsError(refusedFor);
-    const header = request.headers['x-api-key'];
-    const query = (request.query as Record<string, unknown> | undefined)?.api_key;
-    const given = typeof header === 'string' ? header : typeof query === 'string' ? query : null;
+    refuseThrottled(request, options.throttle);
+    const given = apiKeyOf(request);
     // Without a key, the dashboard's sign-in cookie (a state change must then come from its origin).
     if (given === null && options.signIns?.authenticates(request)) return;
-    // Hashing first makes the comparison constant-time whatever the lengths.
-    if (given === null || !timingSafeEqual(digest(given), expected)) {
-      if (options.throttle.failed(request.ip)) {
-        options.logger.warn('Failed API key attempts: address throttled', { address: request.ip, retryAfterSec: options.throttle.refusedFor(request.ip) });
-      }
-      throw new UnauthorizedError();
-    }
+    if (!isApiKey(given)) failedAuthentication(request, options.throttle, options.logger, 'A valid API key is required (X-API-Key header or api_key query parameter)');
   });
 
   app.get(
