@@ -125,7 +125,7 @@ describe('the database cannot be used', () => {
     worker.stall();
     const run = startInProcess(['sync-sessions', '--json'], env);
     await worker.sessionsRequested(); // the run holds its connection (and the lock) now
-    await db.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wa-sync'");
+    await db.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wa-sync' AND datname = current_database()");
     worker.release();
 
     const result = await run.done;

@@ -64,7 +64,7 @@ describe('never overlapping', () => {
     // Postgres ends the killed client's session as soon as it reads the closed socket (there
     // is no timeout to wait for); wait for that, so the next run cannot race it.
     await waitFor(
-      async () => (await db.client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync'")).rows.length === 0,
+      async () => (await db.client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'wa-sync' AND datname = current_database()")).rows.length === 0,
       "Postgres to end the killed run's session",
       { timeoutMs: 15_000, intervalMs: 20 },
     );

@@ -302,7 +302,7 @@ describe('wa-sync sync-sessions', () => {
     await seedAccounts(db.client, [{ session_id: 'contested' }, { session_id: 'plain' }]);
     // Backends of earlier runs may linger for a moment after their run closed its connections.
     const earlier = (
-      await db.client.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'wa-sync'")
+      await db.client.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'wa-sync' AND datname = current_database()")
     ).rows.map((row) => row.pid as number);
     worker.stall();
     const run = startInProcess(['sync-sessions', '--json'], env);
@@ -313,7 +313,7 @@ describe('wa-sync sync-sessions', () => {
         (
           await db.client.query(
             `SELECT 1 FROM pg_stat_activity
-              WHERE application_name = 'wa-sync' AND state = 'idle' AND query LIKE 'SELECT id::text%' AND NOT (pid = ANY($1::int[]))`,
+              WHERE application_name = 'wa-sync' AND datname = current_database() AND state = 'idle' AND query LIKE 'SELECT id::text%' AND NOT (pid = ANY($1::int[]))`,
             [earlier],
           )
         ).rows.length > 0,
