@@ -168,5 +168,12 @@ export type HealthResponse = Static<typeof HealthResponseSchema>;
 export const ErrorCodeSchema = StringEnum(ERROR_CODES);
 
 /** Every error answer of the worker. */
-export const ErrorResponseSchema = Type.Object({ error: Type.Object({ code: ErrorCodeSchema, message: Type.String() }) });
+export const ErrorResponseSchema = Type.Object({
+  error: Type.Object({
+    code: ErrorCodeSchema,
+    message: Type.String(),
+    /** `session_leased_elsewhere`: the worker id that holds the session's lease. */
+    holder: Type.Optional(Type.String()),
+  }),
+});
 export type ErrorResponse = Static<typeof ErrorResponseSchema>;
