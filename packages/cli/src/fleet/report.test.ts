@@ -68,10 +68,15 @@ describe('renderFleetReport', () => {
     const evil: Plan = {
       allDown: false,
       workers: [{ ...fleet.workers[0], workerId: 'w\u001b[2J' }],
-      decisions: [{ sessionId: 's\u202e', action: 'start', workerId: 'w\u001b[2J', reason: 'new' }],
+      decisions: [
+        { sessionId: 'd\u0007', action: 'keep', workerId: 'w\u001b[2J', reason: 'duplicate' },
+        { sessionId: 'd\u0007', action: 'stop', workerId: 'w\u001b[2J', reason: 'duplicate' },
+        { sessionId: 's\u202e', action: 'start', workerId: 'w\u001b[2J', reason: 'new' },
+      ],
     };
     const plain = renderFleetReport(evil, { color: false }).join('\n');
     expect(plain).toContain('s\\u202e: start on w\\x1b[2J (new');
+    expect(plain).toContain('d\\x07: stop on w\\x1b[2J');
     expect(plain).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
     const coloured = renderFleetReport(evil, { color: true }).join('\n');
     expect(coloured).toContain('\u001b[32m');
@@ -105,7 +110,8 @@ describe('fleetJson', () => {
   });
 
   it('gives workers and every move with its reason, leaving plain keeps out', () => {
-    expect(fleetJson(fleet)).toEqual({
+    // Strict: a key set to `undefined` (a `from` on a start) is a key `--json` should not have.
+    expect(fleetJson(fleet)).toStrictEqual({
       all_down: false,
       workers: [
         { worker_id: 'w1', url: 'http://w1:3001', verdict: 'healthy', draining: false, capacity: { max: 10, used: 3 }, sessions: 3, free: 5, assigned: 2 },
@@ -129,6 +135,6 @@ describe('fleetJson', () => {
 
   it('holds only JSON values (no Date, no undefined key), so --json prints what the text says', () => {
     const json = fleetJson(fleet);
-    expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+    expect(JSON.parse(JSON.stringify(json))).toStrictEqual(json);
   });
 });
