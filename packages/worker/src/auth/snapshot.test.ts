@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
-import { restoreProfile, snapshotProfile, SnapshotRejectedError, SnapshotTooLargeError } from './snapshot';
+import { restoreProfile, snapshotProfile, SnapshotRejectedError, SnapshotTooLargeError, SnapshotUnsettledError } from './snapshot';
 
 const IDB = 'Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb';
 const LOCAL = 'Default/Local Storage/leveldb';
@@ -152,6 +152,24 @@ describe('snapshotProfile', () => {
     const small = await profile('compressible', { ...PAIRED, [`${IDB}/000005.ldb`]: Buffer.alloc(64 * 1024, 'a') });
     expect((await snapshotProfile(small, { maxBytes: 16 * 1024 }))!.sizeBytes).toBeLessThan(16 * 1024);
   });
+  it('never keeps a copy taken while a file changed: a page that never stops writing gets SnapshotUnsettledError', async () => {
+    const dir = await profile('busy', PAIRED);
+    let writing = true;
+    const writer = (async () => {
+      while (writing) await fs.appendFile(path.join(dir, `${IDB}/000003.log`), 'x');
+    })();
+    try {
+      await expect(snapshotProfile(dir, { maxBytes: 1_000_000 })).rejects.toBeInstanceOf(SnapshotUnsettledError);
+    } finally {
+      writing = false;
+      await writer;
+    }
+    // once it stops, the snapshot holds what was written last
+    const settled = await snapshotProfile(dir, { maxBytes: 1_000_000 });
+    const restored = path.join(root, 'restored', 'session');
+    await restoreProfile(restored, settled!.data);
+    expect(await fs.readFile(path.join(restored, `${IDB}/000003.log`), 'utf8')).toBe(await fs.readFile(path.join(dir, `${IDB}/000003.log`), 'utf8'));
+  });
 });
 
 describe('restoreProfile', () => {
@@ -199,22 +217,22 @@ describe('restoreProfile', () => {
   });
 
   it.each([
-    ['a `..` path', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: '../x', body: 'escaped' }]],
-    ['a `..` inside an allowed folder', [{ path: `${LOCAL}/../../../x`, body: 'escaped' }]],
-    ['an absolute path', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: '/tmp/wa-snapshot-test-absolute', body: 'escaped' }]],
-    ['a symlink', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: `${LOCAL}/000003.log`, type: 'SymbolicLink', linkpath: '/etc/passwd' }]],
-    ['a hard link', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: `${LOCAL}/000003.log`, type: 'Link', linkpath: 'Default/Cookies' }]],
-    ['a device', [{ path: `${LOCAL}/null`, type: 'CharacterDevice' }]],
-    ['a FIFO', [{ path: `${LOCAL}/fifo`, type: 'FIFO' }]],
-    ['an entry outside the origin storage', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: 'Default/Preferences', body: '{"evil":1}' }]],
-    ['an archive without a file', [{ path: `${LOCAL}/`, type: 'Directory' }]],
-  ] as const)('refuses an archive with %s and changes nothing', async (_what, entries) => {
+    ['a `..` path', 'a `..` segment', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: '../x', body: 'escaped' }]],
+    ['a `..` inside an allowed folder', 'a `..` segment', [{ path: `${LOCAL}/../../../x`, body: 'escaped' }]],
+    ['an absolute path', 'an absolute path', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: '/tmp/wa-snapshot-test-absolute', body: 'escaped' }]],
+    ['a symlink', 'a SymbolicLink entry', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: `${LOCAL}/000003.log`, type: 'SymbolicLink', linkpath: '/etc/passwd' }]],
+    ['a hard link', 'a Link entry', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: `${LOCAL}/000003.log`, type: 'Link', linkpath: 'Default/Cookies' }]],
+    ['a device', 'a CharacterDevice entry', [{ path: `${LOCAL}/null`, type: 'CharacterDevice' }]],
+    ['a FIFO', 'a FIFO entry', [{ path: `${LOCAL}/fifo`, type: 'FIFO' }]],
+    ['an entry outside the origin storage', 'outside the WhatsApp origin storage', [{ path: `${LOCAL}/CURRENT`, body: 'ok' }, { path: 'Default/Preferences', body: '{"evil":1}' }]],
+    ['an archive without a file', 'holds no file', [{ path: `${LOCAL}/`, type: 'Directory' }]],
+  ] as const)('refuses an archive with %s and changes nothing', async (_what, reason, entries) => {
     const target = await profile('target', { ...PAIRED, 'Default/Cookies': 'cookies' });
     const before = await tree(path.join(root, 'target'));
 
     const error = await restoreProfile(target, craftedArchive([...entries])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SnapshotRejectedError);
-    expect(error).toMatchObject({ code: 'auth_snapshot_rejected' });
+    expect(error).toMatchObject({ code: 'auth_snapshot_rejected', message: expect.stringContaining(reason) });
     expect(await tree(path.join(root, 'target'))).toEqual(before);
     expect(await fs.readdir(root)).toEqual(['target']);
     await expect(fs.lstat('/tmp/wa-snapshot-test-absolute')).rejects.toMatchObject({ code: 'ENOENT' });
