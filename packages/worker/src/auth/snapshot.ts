@@ -256,7 +256,12 @@ export async function restoreProfile(profileDir: string, data: Buffer): Promise<
     if (existing) {
       const old = path.join(parent, `.${base}.old-${randomBytes(6).toString('hex')}`);
       await fs.rename(profileDir, old);
-      await fs.rename(staging, profileDir);
+      try {
+        await fs.rename(staging, profileDir);
+      } catch (error) {
+        await fs.rename(old, profileDir); // put the old one back: a failed restore changes nothing
+        throw error;
+      }
       await fs.rm(old, { recursive: true, force: true });
     } else {
       await fs.rename(staging, profileDir);
