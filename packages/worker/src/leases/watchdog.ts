@@ -18,6 +18,15 @@ export interface Watchdog {
   stop(): Promise<void>;
 }
 
+/** The watchdog thread. */
+export interface ThreadWatchdog extends Watchdog {
+  /**
+   * Settles once the first thread runs (tens of ms after the start; it guards nothing before).
+   * The worker starts it at boot, long before a browser; tests that block the event loop wait for it.
+   */
+  online: Promise<void>;
+}
+
 /** What the thread is told. */
 type Command =
   | { type: 'set'; sessionId: string; pgid: number; killAtNs: bigint }
@@ -64,17 +73,21 @@ parentPort.on('message', (command) => {
  * Starts the watchdog thread. It does not keep the process alive (unref), and dies with it. If it
  * ever fails, it is started again with the browsers it was watching, and the failure is logged.
  */
-export function startWatchdog(logger: Logger): Watchdog {
+export function startWatchdog(logger: Logger): ThreadWatchdog {
   // The main thread's copy, to hand a restarted thread what it must watch.
   const watched = new Map<string, { pgid: number; killAtNs: bigint }>();
   // Never our own group: a browser launched without `detached` would share it.
   const ownGroup = readStat(process.pid)?.pgid ?? process.pid;
   let stopping = false;
   let thread = spawn();
+  // A thread that fails to start is logged by its 'error' listener and started again.
+  const online = once(thread, 'online').then(
+    () => undefined,
+    () => undefined,
+  );
 
   function spawn(): Worker {
     const worker = new Worker(THREAD_SOURCE, { eval: true, stdout: false, stderr: false });
-    worker.unref();
     worker.on('message', (report: Report) => {
       if (report.type === 'killed') {
         watched.delete(report.sessionId);
@@ -96,6 +109,8 @@ export function startWatchdog(logger: Logger): Watchdog {
       thread = spawn();
       for (const [sessionId, entry] of watched) post({ type: 'set', sessionId, ...entry });
     });
+    // After the listeners: adding a 'message' listener refs the thread's port again (Node 20).
+    worker.unref();
     return worker;
   }
 
@@ -104,6 +119,7 @@ export function startWatchdog(logger: Logger): Watchdog {
   }
 
   return {
+    online,
     set(sessionId, pgid, killAtNs) {
       if (!Number.isInteger(pgid) || pgid <= 1 || pgid === ownGroup || pgid === process.pid) {
         throw new RangeError(`${pgid} is not a browser's own process group (launch the browser detached)`);
