@@ -3,7 +3,7 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import {
-  browserForTests,
+  browsersUnderTest,
   createTestDatabase,
   processesMentioning,
   simulatedWorkerEnv,
@@ -56,7 +56,7 @@ async function startOn(node: Node, env: Record<string, string> = {}): Promise<Wo
     apiKey: API_KEY,
     env: {
       ...simulatedWorkerEnv(sim, { sessionsDir: path.join(node.dir, 'sessions'), logDir: path.join(node.dir, 'logs') }),
-      ...browserForTests().env,
+      ...browsersUnderTest()[0]!.env,
       WHATSAPP_WORKER_ID: node.id,
       WHATSAPP_AUTH_STORE: 'postgres',
       DATABASE_URL: node.proxy.urlThrough(db.url),
@@ -265,5 +265,57 @@ describe('portable sessions across workers (WHATSAPP_AUTH_STORE=postgres)', () =
     expect((await workerB.api('DELETE', '/api/sessions/s1?logout=true')).status).toBe(200);
     expect(await savedLogin('s1')).toBeUndefined();
     expect(await lease('s1')).toMatchObject({ live: false });
+  });
+});
+
+describe('the control: the same saved login on two workers without leases', () => {
+  it('is seen by the simulator as exactly one double login (so an empty list above means something)', async () => {
+    // A simulator of its own: the steps above assert theirs saw none.
+    const control = await startSimulator({ quiet: true });
+    const dir = path.join(root, 'control');
+    const workerEnv = (name: string) => ({
+      ...simulatedWorkerEnv(control, { sessionsDir: path.join(dir, name, 'sessions'), logDir: path.join(dir, name, 'logs') }),
+      ...browsersUnderTest()[0]!.env,
+      WHATSAPP_WORKER_ID: name,
+      // Leases bypassed: each worker's profile is its login, as with WHATSAPP_AUTH_STORE=local.
+      WHATSAPP_AUTH_STORE: 'local',
+      // One double login, not a ping-pong of relaunches after the CONFLICT.
+      WHATSAPP_WEBJS_AUTO_RECONNECT: 'false',
+    });
+    const started: WorkerProcess[] = [];
+    try {
+      const d = await startWorker({ apiKey: API_KEY, env: workerEnv('worker-d') });
+      started.push(d);
+      expect((await d.api('POST', '/api/sessions', { session_id: 's9', workspace_id: 'w1' })).status).toBe(201);
+      await waitFor(async () => (await d.session('s9'))?.qr != null, 's9 showing a QR', 60_000);
+      control.scan((await d.session('s9'))!.qr!, '6281100000909');
+      await waitFor(async () => (await status(d, 's9')) === 'connected', 's9 connected on D', 60_000);
+      // A graceful stop keeps the session saved as running, its profile closed and complete.
+      d.child.kill('SIGTERM');
+      await d.exited;
+      await fs.cp(path.join(dir, 'worker-d', 'sessions', 'w1', 's9'), path.join(dir, 'worker-e', 'sessions', 'w1', 's9'), { recursive: true });
+      expect(control.doubleLogins()).toEqual([]);
+
+      // Both restore the same login.
+      const [d2, e] = await Promise.all([startWorker({ apiKey: API_KEY, env: workerEnv('worker-d') }), startWorker({ apiKey: API_KEY, env: workerEnv('worker-e') })]);
+      started.push(d2, e);
+      await waitFor(() => control.doubleLogins().length > 0, 'the simulator to see the double login', 60_000);
+      // The older page was sent CONFLICT and, without auto-reconnect, stays down: one, not more.
+      await waitFor(
+        async () => [await status(d2, 's9'), await status(e, 's9')].filter((s) => s === 'connected').length === 1,
+        'one of the two left connected',
+        30_000,
+      );
+      expect(control.doubleLogins()).toEqual([expect.objectContaining({ phone: '6281100000909' })]);
+    } finally {
+      for (const worker of started) {
+        if (worker.child.exitCode === null && worker.child.signalCode === null) {
+          worker.child.kill('SIGKILL');
+          await worker.exited;
+        }
+      }
+      await waitFor(() => processesMentioning(dir).length === 0, 'Chromium of the control to exit', 10_000).catch(() => undefined);
+      await control.stop();
+    }
   });
 });

@@ -38,6 +38,9 @@ class ScriptedAuth implements SessionAuth {
   browserStarted(target: AuthTarget, pid: number) {
     this.calls.push(`browserStarted ${target.sessionId} ${pid}`);
   }
+  browserClosed(target: AuthTarget, pid: number) {
+    this.calls.push(`browserClosed ${target.sessionId} ${pid}`);
+  }
   ready(target: AuthTarget) {
     this.calls.push(`ready ${target.sessionId}`);
   }
@@ -101,6 +104,7 @@ describe('a start under leases', () => {
   it('stops: the final save comes after the browser has closed, then the lease is let go', async () => {
     await h.api('POST', '/api/sessions', { session_id: 's1', workspace_id: 'w1' });
     const client = await h.client('s1');
+    client.emit.browserStarted?.(4243);
     client.emit.ready('628');
     let destroyedAtEnd: boolean | undefined;
     const ended = auth.ended.bind(auth);
@@ -109,7 +113,7 @@ describe('a start under leases', () => {
       return ended(target, how);
     };
     expect((await h.api('DELETE', '/api/sessions/s1')).status).toBe(200);
-    expect(auth.calls).toContain('ended s1 stopped');
+    expect(auth.calls.slice(-2)).toEqual(['browserClosed s1 4243', 'ended s1 stopped']);
     expect(destroyedAtEnd).toBe(true);
   });
 
@@ -137,8 +141,12 @@ describe('a lease lost', () => {
     await h.api('POST', '/api/sessions', { session_id: 's1', workspace_id: 'w1' });
     const first = await h.client('s1');
     first.emit.ready('628');
+    first.emit.browserStarted?.(4244);
     h.manager.leaseLost('s1');
     expect(first.destroyed || first.killed).toBe(true);
+    // The watchdog keeps watching it until it has exited, not merely until it was asked to close.
+    expect(auth.calls).not.toContain('browserClosed s1 4244');
+    await waitFor(() => auth.calls.includes('browserClosed s1 4244'), 'the lost browser forgotten once closed');
     expect((await h.api('GET', '/api/sessions/s1')).json).toMatchObject({ status: 'reconnecting', reason: REASONS.LEASE_LOST });
     const second = await h.client('s1', 2);
     second.emit.ready('628');

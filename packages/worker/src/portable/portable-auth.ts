@@ -60,6 +60,8 @@ export class PortableAuth implements SessionAuth {
   /** Sessions whose too-large login was reported: once, not at every cadence. */
   private readonly tooLarge = new Set<string>();
   private sweep: NodeJS.Timeout | null = null;
+  /** The browser (its process group's pid) the watchdog watches, per session. */
+  private readonly browsers = new Map<string, number>();
 
   constructor(private readonly options: PortableAuthOptions) {
     const { knex, workerId } = options;
@@ -137,7 +139,15 @@ export class PortableAuth implements SessionAuth {
   }
 
   browserStarted(target: AuthTarget, pid: number): void {
+    this.browsers.set(target.sessionId, pid);
     this.keeper.attachBrowser(target.sessionId, pid);
+  }
+
+  browserClosed(target: AuthTarget, pid: number): void {
+    // A later launch's browser may be attached already: only this one is forgotten.
+    if (this.browsers.get(target.sessionId) !== pid) return;
+    this.browsers.delete(target.sessionId);
+    this.keeper.detachBrowser(target.sessionId);
   }
 
   ready(target: AuthTarget): void {
@@ -153,8 +163,8 @@ export class PortableAuth implements SessionAuth {
   }
 
   paused(target: AuthTarget): void {
+    // The browser stays watched until it has exited (browserClosed): its close may hang.
     this.stopSaving(target.sessionId);
-    this.keeper.detachBrowser(target.sessionId);
   }
 
   loggedOutByPhone(target: AuthTarget): void {
@@ -163,7 +173,6 @@ export class PortableAuth implements SessionAuth {
 
   async ended(target: AuthTarget, how: AuthEnd): Promise<void> {
     this.stopSaving(target.sessionId);
-    this.keeper.detachBrowser(target.sessionId);
     try {
       if (this.keeper.tokenOf(target.sessionId) === null) return;
       if (how === 'stopped') await this.save(target, 'final');

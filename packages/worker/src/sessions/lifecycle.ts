@@ -50,6 +50,8 @@ export interface LifecycleOptions {
 export class SessionLifecycle {
   private readonly chains = new KeyedSerial();
   private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
+  /** The pid leading each client's Chromium process group, once it runs. */
+  private readonly browserPids = new WeakMap<SessionClient, number>();
   /** The pending QR deadline of each record showing a QR. */
   private readonly qrDeadlines = new Deadlines();
   /** The pending ready deadline of each record authenticated and not yet ready. */
@@ -278,6 +280,8 @@ export class SessionLifecycle {
     }
     await client.kill().catch(() => undefined);
     await this.killProfileProcesses(record.folder);
+    const pid = this.browserPids.get(client);
+    if (pid !== undefined) this.options.auth.browserClosed(record, pid);
   }
 
   /** What the client of `generation` reports, turned into state machine events. */
@@ -350,7 +354,9 @@ export class SessionLifecycle {
         if (live()) events.message(record, message);
       },
       browserStarted: (pid) => {
-        if (live()) this.options.auth.browserStarted(record, pid);
+        if (!live() || !record.client) return;
+        this.browserPids.set(record.client, pid);
+        this.options.auth.browserStarted(record, pid);
       },
       browserGone: (reason) => {
         if (!live()) return;

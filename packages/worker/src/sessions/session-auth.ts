@@ -41,6 +41,8 @@ export interface SessionAuth {
   beforeLaunch(target: AuthTarget): Promise<void>;
   /** The browser's process group (its leader's pid), for the watchdog that kills it before a lease could lapse. */
   browserStarted(target: AuthTarget, pid: number): void;
+  /** That browser has exited (closed or killed): the watchdog forgets it, so a reused pid is never killed. */
+  browserClosed(target: AuthTarget, pid: number): void;
   /** The session is connected: its login is saved once the profile has settled, then again whenever it changed. */
   ready(target: AuthTarget): void;
   /** The client is lost (it will be relaunched or given up): no more saves from its running browser. */
@@ -59,6 +61,7 @@ export const LOCAL_AUTH: SessionAuth = {
   claim: async () => ({ fresh: false }),
   beforeLaunch: async () => undefined,
   browserStarted: () => undefined,
+  browserClosed: () => undefined,
   ready: () => undefined,
   paused: () => undefined,
   loggedOutByPhone: () => undefined,
