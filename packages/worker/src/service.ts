@@ -101,6 +101,8 @@ export async function runWorker(
   metrics = new WorkerMetrics({ manager, webhook: dispatcher, version: packageVersion(), workerId: config.workerId });
   bus.subscribe(metrics.listener);
   manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
+  // Every view names the worker that runs the session (a fleet's sync records it).
+  manager.addViewFields(() => ({ worker_id: config.workerId }));
   // Before the saved sessions are registered: a crash's downtime is closed, then the start recorded.
   await history.start(await manager.savedSessions()).catch((error: unknown) => logger.error('History start failed', { error: errorMessage(error) }));
   // The saved sessions are registered before the API answers: a start for one of them (a sync

@@ -161,6 +161,7 @@ describe('portable sessions across workers (WHATSAPP_AUTH_STORE=postgres)', () =
     await waitFor(async () => (await workerA.session('s1'))?.qr != null, 's1 showing a QR', 60_000);
     sim.scan((await workerA.session('s1'))!.qr!, PHONE);
     await waitFor(async () => (await status(workerA, 's1')) === 'connected', 's1 connected on A', 60_000);
+    expect((await workerA.session('s1'))!.worker_id).toBe('worker-a');
     expect(await lease('s1')).toMatchObject({ worker_id: 'worker-a', live: true });
     await waitFor(async () => (await savedLogin('s1'))?.saved_by === 'worker-a', 's1 login saved by A', 30_000);
     const saved = (await savedLogin('s1'))!;
