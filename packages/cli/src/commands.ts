@@ -1,7 +1,7 @@
 import type { CliIo } from './cli';
 import type { DatabaseConfig, SyncConfig } from './config';
 import { openDatabase } from './db/knex';
-import { migrateToLatest } from './db/migrations';
+import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { isWaSyncError } from './errors';
 import type { RunResult } from './sync/metrics-file';
 
