@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_WATCH_SECONDS, resolveDatabaseConfig, resolveSyncConfig, type Env, type SyncConfig, type SyncFlags } from './config';
+import { DEFAULT_WATCH_SECONDS, resolveDatabaseConfig, resolveDrainConfig, resolveSyncConfig, type Env, type SyncConfig, type SyncFlags } from './config';
 import { isWaSyncError } from './errors';
 import { redact } from './redact';
 
@@ -69,6 +69,34 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return;
       }
       exitCode = await commands().watchSyncSessions(config, io, (error) => fail(error, io, json));
+    });
+
+  program
+    .command('drain')
+    .description('keep new sessions off a worker, then move its sessions elsewhere one at a time')
+    .argument('<worker_id>', 'the worker, as its /health names it (WHATSAPP_WORKER_ID)')
+    .option('--json', 'print one JSON object instead of the report')
+    .action(async (workerId: string, flags: { json?: boolean }) => {
+      try {
+        const config = resolveDrainConfig(flags, io.env);
+        exitCode = await commands().drain(config, workerId, io);
+      } catch (error) {
+        exitCode = fail(error, io, flags.json === true);
+      }
+    });
+
+  program
+    .command('undrain')
+    .description('end a drain: the worker takes new sessions again')
+    .argument('<worker_id>', 'the worker, as its /health names it (WHATSAPP_WORKER_ID)')
+    .option('--json', 'print one JSON object instead of the report')
+    .action(async (workerId: string, flags: { json?: boolean }) => {
+      try {
+        const config = resolveDrainConfig(flags, io.env);
+        exitCode = await commands().undrain(config, workerId, io);
+      } catch (error) {
+        exitCode = fail(error, io, flags.json === true);
+      }
     });
 
   program

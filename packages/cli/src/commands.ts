@@ -1,5 +1,5 @@
 import type { CliIo } from './cli';
-import type { DatabaseConfig, SyncConfig } from './config';
+import type { DatabaseConfig, DrainConfig, SyncConfig } from './config';
 import { openDatabase } from './db/knex';
 import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { isWaSyncError } from './errors';
@@ -149,3 +149,14 @@ export async function migrate(config: DatabaseConfig, io: CliIo): Promise<void> 
   }
 }
 
+/** `wa-sync drain <worker_id>`: see `fleet/drain.ts`. */
+export async function drain(config: DrainConfig, workerId: string, io: CliIo): Promise<number> {
+  const { drainWorker } = require('./fleet/drain') as typeof import('./fleet/drain');
+  return drainWorker(config, workerId, io);
+}
+
+/** `wa-sync undrain <worker_id>`: the worker takes new sessions again. */
+export async function undrain(config: DrainConfig, workerId: string, io: CliIo): Promise<number> {
+  const { undrainWorker } = require('./fleet/drain') as typeof import('./fleet/drain');
+  return undrainWorker(config, workerId, io);
+}

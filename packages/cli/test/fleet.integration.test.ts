@@ -48,6 +48,8 @@ beforeEach(async () => {
   for (const w of Object.values(workers)) {
     w.reset();
     w.down = false;
+    w.fleet!.max = 5;
+    w.startStatus = 'connected';
   }
   await db.client.query('TRUNCATE whatsapp_workers');
 });
@@ -154,5 +156,93 @@ describe('sync-sessions over a fleet', () => {
     const { rows } = await db.client.query(`SELECT worker_id, metadata FROM whatsapp_accounts WHERE session_id = 'leased'`);
     expect(rows[0].worker_id).toBeNull();
     expect(rows[0].metadata.reconnect_attempts).toBeUndefined();
+  });
+});
+
+describe('wa-sync drain / undrain', () => {
+  const placeOn = async (placement: Record<'a' | 'b' | 'c', string[]>) => {
+    const all = Object.values(placement).flat();
+    await seedAccounts(db.client, all.map((session_id) => ({ session_id, status: 'connected' })));
+    for (const [name, sessions] of Object.entries(placement)) {
+      workers[name as 'a'].report(...sessions.map((session_id) => ({ session_id })));
+      if (sessions.length > 0) await db.client.query(`UPDATE whatsapp_accounts SET worker_id = $1 WHERE session_id = ANY($2)`, [`worker-${name}`, sessions]);
+    }
+  };
+  const draining = async () =>
+    Object.fromEntries((await db.client.query('SELECT worker_id, draining FROM whatsapp_workers')).rows.map((r: { worker_id: string; draining: boolean }) => [r.worker_id, r.draining]));
+
+  it('moves every session off the worker, one at a time, to where there is room; nothing new lands there; undrain reopens it', async () => {
+    await placeOn({ a: ['s1', 's2', 's3'], b: ['s4'], c: ['s5', 's6'] });
+    const drained = await runInProcess(['drain', 'worker-a', '--json'], env);
+    expect(drained).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(drained.stdout)).toEqual({
+      ok: true,
+      worker_id: 'worker-a',
+      drained: true,
+      moved: [
+        { session_id: 's1', from: 'worker-a', to: 'worker-b', seconds: expect.any(Number) },
+        { session_id: 's2', from: 'worker-a', to: 'worker-b', seconds: expect.any(Number) },
+        { session_id: 's3', from: 'worker-a', to: 'worker-c', seconds: expect.any(Number) },
+      ],
+    });
+    expect(workers.a.sessionIds()).toEqual([]);
+    expect(workers.b.sessionIds()).toEqual(['s1', 's2', 's4']);
+    expect(workers.c.sessionIds()).toEqual(['s3', 's5', 's6']);
+    // Stopped without logging out, one at a time (each stop followed by its start).
+    expect(workers.a.requests.filter((r) => r.method === 'DELETE').map((r) => r.url)).toEqual(['/api/sessions/s1', '/api/sessions/s2', '/api/sessions/s3']);
+    const recorded = await recordedWorkers();
+    expect(recorded).toMatchObject({ s1: 'worker-b', s2: 'worker-b', s3: 'worker-c' });
+    expect(await draining()).toMatchObject({ 'worker-a': true });
+
+    // A sync run puts a new session on a worker that is not draining, though worker-a has the most room.
+    await db.client.query(`INSERT INTO whatsapp_accounts (workspace_id, session_id, status) VALUES ('1', 'new1', 'connected')`);
+    const run = await syncJson('--auto-reconnect');
+    expect(run.code).toBe(0);
+    expect(run.report.fleet.workers.find((w: { worker_id: string }) => w.worker_id === 'worker-a')).toMatchObject({ verdict: 'draining', assigned: 0 });
+    expect(workers.a.sessionIds()).toEqual([]);
+    expect(run.report.fleet.moves).toEqual([{ session_id: 'new1', action: 'start', worker_id: 'worker-b', reason: 'new' }]);
+
+    const undrained = await runInProcess(['undrain', 'worker-a'], env);
+    expect(undrained).toMatchObject({ code: 0, stdout: '✅ worker-a takes new sessions again\n', stderr: '' });
+    expect(await draining()).toMatchObject({ 'worker-a': false });
+    await db.client.query(`INSERT INTO whatsapp_accounts (workspace_id, session_id, status) VALUES ('1', 'new2', 'connected')`);
+    const reopened = await syncJson('--auto-reconnect');
+    expect(reopened.report.fleet.moves).toEqual([{ session_id: 'new2', action: 'start', worker_id: 'worker-a', reason: 'new' }]);
+    expect(workers.a.sessionIds()).toEqual(['new2']);
+  });
+
+  it('stops, naming the session, when no other worker has room; the session stays where it runs (exit 1)', async () => {
+    await placeOn({ a: ['s1', 's2'], b: ['s3'], c: ['s4'] });
+    workers.b.fleet!.max = 2;
+    workers.c.fleet!.max = 1;
+    const drained = await runInProcess(['drain', 'worker-a'], env);
+    expect(drained.code).toBe(1);
+    expect(drained.stdout).toContain('s1: worker-a → worker-b');
+    expect(drained.stderr).toBe(
+      'wa-sync: cannot move "s2": no other healthy worker has room; it stays on worker-a. Add a worker or raise WHATSAPP_MAX_SESSIONS, then run drain again [DRAIN_NO_CAPACITY]\n',
+    );
+    expect(workers.a.sessionIds()).toEqual(['s2']);
+    expect(workers.a.requests.filter((r) => r.method === 'DELETE').map((r) => r.url)).toEqual(['/api/sessions/s1']);
+    expect((await recordedWorkers()).s2).toBe('worker-a');
+  });
+
+  it('stops when a moved session is not connected in time, and says where it is (exit 1)', async () => {
+    await placeOn({ a: ['s1'], b: [], c: [] });
+    workers.b.startStatus = 'qr_scanning';
+    workers.c.down = true;
+    const drained = await runInProcess(['drain', 'worker-a', '--json'], { ...env, WA_SYNC_DRAIN_CONNECT_TIMEOUT_SECONDS: '1' });
+    expect(drained.code).toBe(1);
+    expect(drained.stderr).toMatch(/^wa-sync: "s1" was started on worker-b but is not connected within WA_SYNC_DRAIN_CONNECT_TIMEOUT_SECONDS \(last: qr_scanning\); .*\[DRAIN_MOVE_FAILED\]\n$/);
+    expect(JSON.parse(drained.stdout)).toMatchObject({ ok: false, moved: [], error: { code: 'DRAIN_MOVE_FAILED' } });
+    expect((await recordedWorkers()).s1).toBe('worker-b');
+  });
+
+  it('refuses to move anything from a worker that does not answer', async () => {
+    await placeOn({ a: ['s1'], b: [], c: [] });
+    workers.a.down = true;
+    const drained = await runInProcess(['drain', 'worker-a'], env);
+    expect(drained.code).toBe(1);
+    expect(drained.stderr).toMatch(/^wa-sync: no worker of the fleet answers as "worker-a" \(not answering: .*\[DRAIN_WORKER_UNAVAILABLE\]\n$/);
+    expect(await draining()).toMatchObject({ 'worker-a': true });
   });
 });

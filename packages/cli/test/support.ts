@@ -421,7 +421,7 @@ export class WorkerStandIn {
         return send('/health answer', 200, contract.health, healthReport(this.reported, this.fleet));
       }
       if (apiKey !== API_KEY) return send('401 answer', 401, contract.error, { error: { code: 'unauthorized', message: 'bad key' } });
-      if (req.method === 'GET' && url.startsWith('/api/sessions')) {
+      if (req.method === 'GET' && (url === '/api/sessions' || url.startsWith('/api/sessions?'))) {
         const list = { sessions: this.reported.map((s) => (s instanceof OffContract ? s.value : s)) };
         // A list with an off-contract entry is off contract as a whole, by the test's choice.
         const listed = this.reported.some((s) => s instanceof OffContract) ? offContract(list) : list;

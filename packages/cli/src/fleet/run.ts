@@ -254,7 +254,7 @@ export async function runFleetSync(config: SyncConfig, clock: () => Date = () =>
 }
 
 /** Every active account, read a page at a time with its `worker_id`. A fleet's run keeps them all: placement needs each. */
-async function readAllAccounts(database: Database, workspaceId: string | undefined, connection: unknown): Promise<Account[]> {
+export async function readAllAccounts(database: Database, workspaceId: string | undefined, connection: unknown): Promise<Account[]> {
   const pages = readActiveAccountPages(database.knex, workspaceId, connection, undefined, true);
   const accounts: Account[] = [];
   try {
@@ -266,7 +266,7 @@ async function readAllAccounts(database: Database, workspaceId: string | undefin
 }
 
 /** Accounts as placement reads them; `shouldRun`: the sync's plan starts it this run. */
-function placementAccounts(accounts: readonly Account[], starting: ReadonlySet<string>) {
+export function placementAccounts(accounts: readonly Account[], starting: ReadonlySet<string>) {
   return accounts.map((a) => ({
     sessionId: a.session_id,
     workspaceId: a.workspace_id,
