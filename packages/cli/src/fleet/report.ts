@@ -204,3 +204,41 @@ function summarize(decisions: readonly Decision[]): FleetJson['summary'] {
     duplicates: new Set(decisions.filter((d) => d.reason === 'duplicate').map((d) => d.sessionId)).size,
   };
 }
+
+/**
+ * The lines a fleet's run adds before the sync's report: the plan ({@link renderFleetReport}),
+ * then the workers that did not answer and what each request to a worker came to.
+ */
+export function renderFleetRun(
+  plan: Plan,
+  run: { unreachable: ReadonlyArray<{ url: string; error: string }>; requests: ReadonlyArray<{ session_id: string; action: string; worker_id: string; from?: string; result: string; error?: string }>; workers_recorded: number },
+  options: { color: boolean },
+): string[] {
+  const { Chalk } = require('chalk') as typeof import('chalk');
+  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const lines = renderFleetReport(plan, options);
+  if (run.unreachable.length > 0) {
+    lines.push(c.yellow('📵 Workers that did not answer:'));
+    for (const w of run.unreachable) lines.push(`   ${escapeUnprintable(w.url)}: ${escapeUnprintable(w.error)}`);
+  }
+  if (run.requests.length > 0) {
+    lines.push(c.bold('📨 Requests:'));
+    for (const r of run.requests) {
+      const where = r.from ? `${escapeUnprintable(r.from)} → ${escapeUnprintable(r.worker_id)}` : escapeUnprintable(r.worker_id);
+      const error = r.error ? `: ${escapeUnprintable(r.error)}` : '';
+      lines.push(`   ${escapeUnprintable(r.session_id)}: ${r.action} on ${where}: ${REQUEST_RESULT[r.result] ?? r.result}${error}`);
+    }
+  }
+  lines.push(`   Rows given their worker: ${run.workers_recorded}`);
+  lines.push('');
+  return lines;
+}
+
+const REQUEST_RESULT: Record<string, string> = {
+  done: 'done',
+  failed: 'failed',
+  lease_wait: 'waits: the old worker still holds its lease (the next run tries again)',
+  planned: 'planned (dry run)',
+  not_started: 'not started this run (without --auto-reconnect, backed off or given up)',
+  left_to_drain: 'left to `wa-sync drain`, which moves one session at a time',
+};

@@ -20,6 +20,8 @@ export interface Account {
    * Absent or `null` for a row whose `metadata` is an object.
    */
   invalid_metadata?: { value: unknown } | null;
+  /** `whatsapp_accounts.worker_id`, read by a fleet's run only (absent otherwise). */
+  worker_id?: string | null;
 }
 
 /** A worker answer entry the sync refused to use (unknown status, no id, duplicate...). */
