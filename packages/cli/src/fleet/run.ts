@@ -102,7 +102,7 @@ export async function runFleetSync(config: SyncConfig, clock: () => Date = () =>
     // duplicate's copy is the one placement keeps), so the status plan is the single-worker one.
     const firstPass = placeSessions({ accounts: placementAccounts(accounts, new Set()), workers: inputs, leases, now });
     const snapshot = mergedSnapshot(readings, firstPass.decisions);
-    const planner = new Planner(snapshot.merged, { autoReconnect: config.autoReconnect, backoff: config.backoff }, now);
+    const planner = new Planner(snapshot.merged, { autoReconnect: config.autoReconnect, backoff: config.backoff, startNew: true }, now);
     planner.add(accounts);
     const planned = planner.finish();
     const starting = new Set(planned.changes.filter((c) => c.action === 'start').map((c) => c.account.session_id));

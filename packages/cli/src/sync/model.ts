@@ -66,6 +66,12 @@ export interface WorkerSnapshot {
 export interface PlanOptions {
   autoReconnect: boolean;
   backoff: BackoffPolicy;
+  /**
+   * A fleet (WHATSAPP_NODE_SERVICE_URLS): a new account (see `isNewAccount`) is started too, on
+   * the worker placement picks, since the application cannot know which one. With one worker the
+   * application starts its new sessions itself, and the sync only revives.
+   */
+  startNew?: boolean;
 }
 
 /**
