@@ -17,8 +17,9 @@ module.exports = function preset(packageDir, overrides = {}) {
     transformIgnorePatterns: ['/node_modules/(?!(chalk)/)'],
     moduleNameMapper: {
       '^@wa-session-sync/(shared|simulator|cli|worker|test-support)$': path.join(__dirname, 'packages', '$1', 'src'),
-      // A module imported alone from a package's build (the worker's /proc reader): its source.
-      '^@wa-session-sync/(cli|worker)/dist/(.*)$': path.join(__dirname, 'packages', '$1', 'src', '$2'),
+      // A module imported alone from a package's build (the worker's /proc reader, shared's
+      // migrations and id pattern): its source.
+      '^@wa-session-sync/(shared|cli|worker)/dist/(.*)$': path.join(__dirname, 'packages', '$1', 'src', '$2'),
     },
     ...overrides,
   };

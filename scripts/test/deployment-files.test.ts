@@ -70,11 +70,12 @@ describe('deployment files', () => {
     expect(missingFrom(new Set([...WORKER_VARIABLES, ...CLI_VARIABLES]), readmeTable)).toEqual([]);
   });
 
-  it('keeps DATABASE_URL out of the worker: neither its env file nor its container holds it', () => {
+  it('keeps DATABASE_URL out of the single worker: its container holds none, its env file only a commented-out line for the postgres store', () => {
     const config = resolvedCompose();
     const worker = serviceBlock(config, 'wa-worker');
 
-    expect(read('.env.worker.example')).not.toMatch(/^\s*#?\s*DATABASE_URL=/m);
+    expect(read('.env.worker.example')).not.toMatch(/^\s*DATABASE_URL=/m);
+    expect(read('.env.worker.example')).toMatch(/^# WHATSAPP_AUTH_STORE=local$/m);
     expect([...environmentOf(worker)]).toEqual(expect.arrayContaining(['WHATSAPP_NODE_API_KEY', 'WHATSAPP_SESSIONS_DIR', 'LOG_DIR']));
     expect(environmentOf(worker).has('DATABASE_URL')).toBe(false);
     expect([...environmentOf(serviceBlock(config, 'wa-sync'))]).toEqual(

@@ -28,7 +28,7 @@ import { Agent, request } from 'undici';
 import knexFactory from 'knex';
 // The CLI's database modules alone: the floor times the database work, not the rest of the CLI.
 import { readActiveAccounts, writeAccounts, type AccountWrite } from '@wa-session-sync/cli/dist/db/accounts';
-import { migrateToLatest } from '@wa-session-sync/cli/dist/db/migrations';
+import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { CLI_BIN, createTestDatabase, DEFAULT_PG_ADMIN_URL, runCli, spawnProcess, startLocalServer, tempDir, type LocalServer } from '@wa-session-sync/test-support';
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS) || 10_000;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { resolveDatabaseConfig, resolveSyncConfig, type Env, type SyncFlags } from './config';
+import { DEFAULT_WATCH_SECONDS, resolveDatabaseConfig, resolveDrainConfig, resolveSyncConfig, type Env, type SyncConfig, type SyncFlags } from './config';
 import { isWaSyncError } from './errors';
 import { redact } from './redact';
 
@@ -48,15 +48,54 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--auto-reconnect', 'ask the worker to start or reconnect sessions that a crash took down')
     .addOption(new Option('--workspace <id>', 'only this workspace\'s accounts and sessions'))
     .option('--dry-run', 'print the plan; send and write nothing')
-    .option('--json', 'print one JSON object instead of the report')
+    .option('--json', 'print one JSON object instead of the report (with --watch: one line per run)')
+    .option('--watch [seconds]', `run again every <seconds> (default ${DEFAULT_WATCH_SECONDS}) until SIGTERM/SIGINT, which end it after the current run: a fleet's controller`)
     .action(async (flags: SyncFlags) => {
       const json = flags.json === true;
+      let config: SyncConfig;
       try {
         // Resolved before the handlers are loaded: a bad configuration needs nothing heavy.
-        const config = resolveSyncConfig(flags, io.env, io.stdout.isTTY === true);
-        await commands().syncSessions(config, io);
+        config = resolveSyncConfig(flags, io.env, io.stdout.isTTY === true);
       } catch (error) {
         exitCode = fail(error, io, json);
+        return;
+      }
+      if (config.watchSeconds === undefined) {
+        try {
+          exitCode = await commands().syncSessions(config, io);
+        } catch (error) {
+          exitCode = fail(error, io, json);
+        }
+        return;
+      }
+      exitCode = await commands().watchSyncSessions(config, io, (error) => fail(error, io, json));
+    });
+
+  program
+    .command('drain')
+    .description('keep new sessions off a worker, then move its sessions elsewhere one at a time')
+    .argument('<worker_id>', 'the worker, as its /health names it (WHATSAPP_WORKER_ID)')
+    .option('--json', 'print one JSON object instead of the report')
+    .action(async (workerId: string, flags: { json?: boolean }) => {
+      try {
+        const config = resolveDrainConfig(flags, io.env);
+        exitCode = await commands().drain(config, workerId, io);
+      } catch (error) {
+        exitCode = fail(error, io, flags.json === true);
+      }
+    });
+
+  program
+    .command('undrain')
+    .description('end a drain: the worker takes new sessions again')
+    .argument('<worker_id>', 'the worker, as its /health names it (WHATSAPP_WORKER_ID)')
+    .option('--json', 'print one JSON object instead of the report')
+    .action(async (workerId: string, flags: { json?: boolean }) => {
+      try {
+        const config = resolveDrainConfig(flags, io.env);
+        exitCode = await commands().undrain(config, workerId, io);
+      } catch (error) {
+        exitCode = fail(error, io, flags.json === true);
       }
     });
 

@@ -1,7 +1,7 @@
 import type { CliIo } from './cli';
-import type { DatabaseConfig, SyncConfig } from './config';
+import type { DatabaseConfig, DrainConfig, SyncConfig } from './config';
 import { openDatabase } from './db/knex';
-import { migrateToLatest } from './db/migrations';
+import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { isWaSyncError } from './errors';
 import type { RunResult } from './sync/metrics-file';
 
@@ -12,7 +12,9 @@ import type { RunResult } from './sync/metrics-file';
 // validators, the report) are loaded by `sync-sessions` alone. A handler that cannot do its work
 // throws; `cli.ts` turns the error into one line and an exit code.
 
-export async function syncSessions(config: SyncConfig, io: CliIo): Promise<void> {
+/** One run of `sync-sessions`; resolves to its exit code (a fleet with no worker answering: 1, its report printed). */
+export async function syncSessions(config: SyncConfig, io: CliIo): Promise<number> {
+  if (config.fleet) return syncFleet(config, io);
   const { runSync } = require('./sync/run') as typeof import('./sync/run');
   const { renderReport, reportJson } = require('./sync/report') as typeof import('./sync/report');
   const startedAt = Date.now();
@@ -29,7 +31,7 @@ export async function syncSessions(config: SyncConfig, io: CliIo): Promise<void>
     await recordRun(config, io, { outcome: 'skipped' }, startedAt);
     if (config.json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason: outcome.reason })}\n`);
     else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
-    return;
+    return 0;
   }
   const { summary } = outcome.report;
   await recordRun(
@@ -50,6 +52,72 @@ export async function syncSessions(config: SyncConfig, io: CliIo): Promise<void>
   for (const warning of outcome.report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(outcome.report))}\n`);
   else io.stdout.write(renderReport(outcome.report, { color: config.color }));
+  return 0;
+}
+
+/**
+ * `sync-sessions --watch`: runs until SIGTERM/SIGINT, which end it after the current run (exit 0).
+ * `onError` reports a run that threw, as a single run's error would be, and gives its exit code.
+ */
+export async function watchSyncSessions(config: SyncConfig, io: CliIo, onError: (error: unknown) => number): Promise<number> {
+  const { watch, stopOnSignals } = require('./watch') as typeof import('./watch');
+  const stop = stopOnSignals();
+  try {
+    return await watch(() => syncSessions(config, io), { intervalMs: config.watchSeconds! * 1_000, stop: stop.signal, onError });
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** `sync-sessions` over `WHATSAPP_NODE_SERVICE_URLS`: placement, moves and `worker_id`, then the sync's report. */
+async function syncFleet(config: SyncConfig, io: CliIo): Promise<number> {
+  const { runFleetSync } = require('./fleet/run') as typeof import('./fleet/run');
+  const { renderReport, reportJson } = require('./sync/report') as typeof import('./sync/report');
+  const { renderFleetRun } = require('./fleet/report') as typeof import('./fleet/report');
+  const startedAt = Date.now();
+  let outcome: Awaited<ReturnType<typeof runFleetSync>>;
+  try {
+    outcome = await runFleetSync(config);
+  } catch (error) {
+    if (!isWaSyncError(error) || error.exitCode === 1) await recordRun(config, io, { outcome: 'failed' }, startedAt);
+    throw error;
+  }
+  if (outcome.kind === 'skipped') {
+    await recordRun(config, io, { outcome: 'skipped' }, startedAt);
+    if (config.json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason: outcome.reason })}\n`);
+    else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
+    return 0;
+  }
+  const { report } = outcome;
+  if (outcome.allDown) {
+    // No worker answered: as the single worker's run, nothing was sent or written, and exit 1.
+    await recordRun(config, io, { outcome: 'failed' }, startedAt);
+    const message = `no worker of the fleet answered (${report.fleet.unreachable.map((w) => `${w.url}: ${w.error}`).join('; ')})`;
+    io.stderr.write(`wa-sync: ${message} [FLEET_DOWN]\n`);
+    if (config.json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'FLEET_DOWN', message }, fleet: report.fleet })}\n`);
+    else io.stdout.write(`${renderFleetRun(outcome.plan, report.fleet, { color: config.color }).join('\n')}\n`);
+    return 1;
+  }
+  const { summary } = report;
+  await recordRun(
+    config,
+    io,
+    {
+      outcome: 'synced',
+      counts: {
+        mismatches: summary.mismatches,
+        reconnected: summary.reconnected,
+        reconnectFailed: summary.reconnect_failed,
+        givenUp: summary.given_up,
+        unknownSessions: summary.unknown_worker_sessions,
+      },
+    },
+    startedAt,
+  );
+  for (const warning of report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
+  if (config.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
+  else io.stdout.write(`${renderFleetRun(outcome.plan, report.fleet, { color: config.color }).join('\n')}\n${renderReport(report, { color: config.color })}`);
+  return 0;
 }
 
 /**
@@ -79,4 +147,16 @@ export async function migrate(config: DatabaseConfig, io: CliIo): Promise<void> 
   } finally {
     await db.close();
   }
+}
+
+/** `wa-sync drain <worker_id>`: see `fleet/drain.ts`. */
+export async function drain(config: DrainConfig, workerId: string, io: CliIo): Promise<number> {
+  const { drainWorker } = require('./fleet/drain') as typeof import('./fleet/drain');
+  return drainWorker(config, workerId, io);
+}
+
+/** `wa-sync undrain <worker_id>`: the worker takes new sessions again. */
+export async function undrain(config: DrainConfig, workerId: string, io: CliIo): Promise<number> {
+  const { undrainWorker } = require('./fleet/drain') as typeof import('./fleet/drain');
+  return undrainWorker(config, workerId, io);
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveDatabaseConfig, resolveSyncConfig } from './config';
+import { resolveDatabaseConfig, resolveDrainConfig, resolveSyncConfig } from './config';
 import { ConfigError } from './errors';
 
 describe('resolveSyncConfig', () => {
@@ -152,5 +152,46 @@ describe('secrets from files', () => {
     expect(() => resolveSyncConfig({}, { WHATSAPP_NODE_API_KEY_FILE: path.join(dir, 'none') }, false)).toThrow(
       new ConfigError(`WHATSAPP_NODE_API_KEY_FILE: cannot read ${path.join(dir, 'none')} (ENOENT)`),
     );
+  });
+});
+
+describe('the fleet and --watch', () => {
+  it('reads WHATSAPP_NODE_SERVICE_URLS trimmed, without trailing slashes, each URL once', () => {
+    const config = resolveSyncConfig({}, { WHATSAPP_NODE_SERVICE_URLS: ' http://w1:3001/ ,https://w2:3001,http://w1:3001' }, false);
+    expect(config.fleet).toEqual(['http://w1:3001', 'https://w2:3001']);
+    expect(config.workerUrl).toBe('http://w1:3001');
+  });
+
+  it('keeps the single-worker sync with WHATSAPP_NODE_SERVICE_URL alone (no fleet)', () => {
+    expect(resolveSyncConfig({}, { WHATSAPP_NODE_SERVICE_URL: 'http://w1:3001' }, false)).toMatchObject({ fleet: null, workerUrl: 'http://w1:3001' });
+  });
+
+  it('names the bad entry of the list', () => {
+    const resolve = (urls: string) => () => resolveSyncConfig({}, { WHATSAPP_NODE_SERVICE_URLS: urls }, false);
+    expect(resolve('http://w1:3001,ftp://w2')).toThrow(new ConfigError('WHATSAPP_NODE_SERVICE_URLS entry 2 must be an http(s) URL, got ftp:// ("w2")'));
+    expect(resolve('http://w1:3001,,http://w2')).toThrow(new ConfigError('WHATSAPP_NODE_SERVICE_URLS entry 2 is empty (a stray comma?)'));
+    expect(resolve('nope')).toThrow(new ConfigError('WHATSAPP_NODE_SERVICE_URLS entry 1 is not a valid URL: "nope"'));
+    expect(resolve('http://u:pw@w1:3001')).toThrow(
+      new ConfigError('WHATSAPP_NODE_SERVICE_URLS entry 1 must not carry credentials or a query; use WHATSAPP_NODE_API_KEY'),
+    );
+  });
+
+  it('refuses both variables set', () => {
+    expect(() => resolveSyncConfig({}, { WHATSAPP_NODE_SERVICE_URL: 'http://w1', WHATSAPP_NODE_SERVICE_URLS: 'http://w1,http://w2' }, false)).toThrow(
+      new ConfigError('WHATSAPP_NODE_SERVICE_URL and WHATSAPP_NODE_SERVICE_URLS are both set: set one (URLS for a fleet, URL for one worker)'),
+    );
+  });
+
+  it('takes --watch alone as 15 seconds, --watch=N as N, and refuses anything else', () => {
+    expect(resolveSyncConfig({}, {}, false).watchSeconds).toBeUndefined();
+    expect(resolveSyncConfig({ watch: true }, {}, false).watchSeconds).toBe(15);
+    expect(resolveSyncConfig({ watch: '30' }, {}, false).watchSeconds).toBe(30);
+    expect(() => resolveSyncConfig({ watch: '0' }, {}, false)).toThrow(new ConfigError('--watch takes whole seconds from 1 to 86400 (--watch=15), got "0"'));
+    expect(() => resolveSyncConfig({ watch: '1.5' }, {}, false)).toThrow(ConfigError);
+  });
+
+  it('gives drain the fleet, or the one worker', () => {
+    expect(resolveDrainConfig({}, { WHATSAPP_NODE_SERVICE_URLS: 'http://w1,http://w2' }).fleet).toEqual(['http://w1', 'http://w2']);
+    expect(resolveDrainConfig({}, {})).toMatchObject({ fleet: ['http://localhost:3001'], connectTimeoutMs: 120_000 });
   });
 });

@@ -26,8 +26,19 @@ export interface BackoffPolicy {
 
 /** Everything `wa-sync sync-sessions` needs, resolved once from flags and environment. */
 export interface SyncConfig {
-  /** Worker base URL without a trailing slash (`WHATSAPP_NODE_SERVICE_URL`). */
+  /**
+   * Worker base URL without a trailing slash (`WHATSAPP_NODE_SERVICE_URL`); with a fleet, the
+   * first of `fleet` (what the single-worker report names).
+   */
   workerUrl: string;
+  /**
+   * `WHATSAPP_NODE_SERVICE_URLS`: the fleet's base URLs (trimmed, without trailing slashes, each
+   * once). Set, the run places sessions across these workers, records `whatsapp_accounts.worker_id`
+   * and keeps `whatsapp_workers`; `null`: one worker, the single-worker sync as it always was.
+   */
+  fleet: string[] | null;
+  /** `--watch[=<seconds>]`: run again this many seconds after each run ends, until SIGTERM/SIGINT; `undefined`: run once. */
+  watchSeconds: number | undefined;
   /** `WHATSAPP_NODE_API_KEY` (or the file `WHATSAPP_NODE_API_KEY_FILE` names), sent as `X-API-Key`; never printed. */
   apiKey: string | undefined;
   database: DatabaseConfig;
@@ -64,6 +75,8 @@ export interface SyncConfig {
 
 export interface SyncFlags {
   autoReconnect?: boolean;
+  /** `--watch` alone is `true`; `--watch=30` is `'30'`. */
+  watch?: boolean | string;
   workspace?: string;
   dryRun?: boolean;
   json?: boolean;
@@ -80,8 +93,10 @@ export function resolveSyncConfig(flags: SyncFlags, env: Env, stdoutIsTTY: boole
   if (workspaceId !== undefined && !ID_PATTERN.test(workspaceId)) {
     throw new ConfigError(`--workspace must match ${ID_PATTERN.source}, got ${JSON.stringify(workspaceId)}`);
   }
+  const workers = resolveWorkers(env);
   return {
-    workerUrl: resolveWorkerUrl(env.WHATSAPP_NODE_SERVICE_URL),
+    ...workers,
+    watchSeconds: resolveWatch(flags.watch),
     apiKey: secret(env, 'WHATSAPP_NODE_API_KEY'),
     database: resolveDatabaseConfig(env),
     auditLogPath: path.resolve(env.WA_SYNC_AUDIT_LOG || DEFAULT_AUDIT_LOG),
@@ -119,6 +134,65 @@ function secret(env: Env, name: 'WHATSAPP_NODE_API_KEY' | 'DATABASE_URL'): strin
   }
 }
 
+/** Everything `wa-sync drain` / `undrain` need: the fleet, its key, the database and the bounds. */
+export interface DrainConfig {
+  /** The fleet (`WHATSAPP_NODE_SERVICE_URLS`, or the one `WHATSAPP_NODE_SERVICE_URL`). */
+  fleet: string[];
+  apiKey: string | undefined;
+  database: DatabaseConfig;
+  requestTimeoutMs: number;
+  /** How long one moved session may take to be `connected` on its new worker (`WA_SYNC_DRAIN_CONNECT_TIMEOUT_SECONDS`, default 120). */
+  connectTimeoutMs: number;
+  /** How long to wait for a sync run to let go of the lock before each move (`WA_SYNC_RUN_TIMEOUT_SECONDS`: a run is bounded by it). */
+  lockWaitMs: number;
+  json: boolean;
+}
+
+export function resolveDrainConfig(flags: { json?: boolean }, env: Env): DrainConfig {
+  const workers = resolveWorkers(env);
+  return {
+    fleet: workers.fleet ?? [workers.workerUrl],
+    apiKey: secret(env, 'WHATSAPP_NODE_API_KEY'),
+    database: resolveDatabaseConfig(env),
+    requestTimeoutMs: boundedInt(env, 'WA_SYNC_REQUEST_TIMEOUT_MS', 10_000, 100, 300_000),
+    connectTimeoutMs: boundedInt(env, 'WA_SYNC_DRAIN_CONNECT_TIMEOUT_SECONDS', 120, 1, 3_600) * 1_000,
+    lockWaitMs: boundedInt(env, 'WA_SYNC_RUN_TIMEOUT_SECONDS', 240, 1, 3_600) * 1_000,
+    json: flags.json === true,
+  };
+}
+
+/** `--watch`'s interval when none is given. */
+export const DEFAULT_WATCH_SECONDS = 15;
+
+function resolveWatch(value: boolean | string | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_WATCH_SECONDS;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 86_400) {
+    throw new ConfigError(`--watch takes whole seconds from 1 to 86400 (--watch=15), got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/**
+ * The worker or the fleet. `WHATSAPP_NODE_SERVICE_URLS` and `WHATSAPP_NODE_SERVICE_URL` both set
+ * is refused: which one wins would be a guess, and a guess that drops a worker moves its sessions.
+ */
+function resolveWorkers(env: Env): { workerUrl: string; fleet: string[] | null } {
+  const list = env.WHATSAPP_NODE_SERVICE_URLS;
+  if (list === undefined || list === '') return { workerUrl: resolveWorkerUrl(env.WHATSAPP_NODE_SERVICE_URL), fleet: null };
+  if (env.WHATSAPP_NODE_SERVICE_URL) {
+    throw new ConfigError('WHATSAPP_NODE_SERVICE_URL and WHATSAPP_NODE_SERVICE_URLS are both set: set one (URLS for a fleet, URL for one worker)');
+  }
+  const fleet: string[] = [];
+  for (const [i, entry] of list.split(',').entries()) {
+    const trimmed = entry.trim();
+    if (trimmed === '') throw new ConfigError(`WHATSAPP_NODE_SERVICE_URLS entry ${i + 1} is empty (a stray comma?)`);
+    const url = resolveWorkerUrl(trimmed, `WHATSAPP_NODE_SERVICE_URLS entry ${i + 1}`);
+    if (!fleet.includes(url)) fleet.push(url);
+  }
+  return { workerUrl: fleet[0], fleet };
+}
+
 export function resolveDatabaseConfig(env: Env): DatabaseConfig {
   const url = secret(env, 'DATABASE_URL');
   if (!url) {
@@ -139,19 +213,20 @@ export function resolveDatabaseConfig(env: Env): DatabaseConfig {
   return { kind: 'postgres', url, label: `${parsed.hostname}:${parsed.port || '5432'}/${database}` };
 }
 
-function resolveWorkerUrl(value: string | undefined): string {
+function resolveWorkerUrl(value: string | undefined, name = 'WHATSAPP_NODE_SERVICE_URL'): string {
   const raw = value || DEFAULT_WORKER_URL;
   let parsed: URL;
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(`WHATSAPP_NODE_SERVICE_URL is not a valid URL: ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${name} is not a valid URL: ${JSON.stringify(raw)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ConfigError(`WHATSAPP_NODE_SERVICE_URL must be an http(s) URL, got ${parsed.protocol}//`);
+    throw new ConfigError(`${name} must be an http(s) URL, got ${parsed.protocol}// (${JSON.stringify(parsed.host)})`);
   }
   if (parsed.username || parsed.password || parsed.search) {
-    throw new ConfigError('WHATSAPP_NODE_SERVICE_URL must not carry credentials or a query; use WHATSAPP_NODE_API_KEY');
+    // The value itself is not echoed: it may carry a password.
+    throw new ConfigError(`${name} must not carry credentials or a query; use WHATSAPP_NODE_API_KEY`);
   }
   return parsed.toString().replace(/\/+$/, '');
 }

@@ -90,3 +90,27 @@ export class SyncStuckError extends WaSyncError {
   readonly code = 'SYNC_STUCK';
   readonly exitCode = 1;
 }
+
+/** `wa-sync drain`: a session of the worker fits on no other worker; it stays where it runs, and the drain stops. */
+export class DrainNoCapacityError extends WaSyncError {
+  readonly code = 'DRAIN_NO_CAPACITY';
+  readonly exitCode = 1;
+}
+
+/** `wa-sync drain`: a move failed (the stop, the start, or `connected` within the deadline); the drain stops there. */
+export class DrainMoveFailedError extends WaSyncError {
+  readonly code = 'DRAIN_MOVE_FAILED';
+  readonly exitCode = 1;
+}
+
+/** `wa-sync drain`: the worker to drain does not answer (or is not in the fleet): nothing can be moved from it safely. */
+export class DrainWorkerUnavailableError extends WaSyncError {
+  readonly code = 'DRAIN_WORKER_UNAVAILABLE';
+  readonly exitCode = 1;
+}
+
+/** `wa-sync drain`: a sync run kept the lock longer than a run may take (`WA_SYNC_RUN_TIMEOUT_SECONDS`). */
+export class SyncLockBusyError extends WaSyncError {
+  readonly code = 'SYNC_LOCK_BUSY';
+  readonly exitCode = 1;
+}

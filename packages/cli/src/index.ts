@@ -3,7 +3,7 @@ export { runCli, type CliIo } from './cli';
 export * from './config';
 export * from './errors';
 export { openDatabase, type Database } from './db/knex';
-export { migrateToLatest } from './db/migrations';
+export { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 export { readActiveAccounts, writeAccounts, ACCOUNTS_TABLE } from './db/accounts';
 export { acquireSyncLock, SYNC_LOCK_KEY } from './db/lock';
 export { WorkerClient, validateSessions } from './worker-client';

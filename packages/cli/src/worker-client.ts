@@ -41,6 +41,21 @@ export interface WorkerHealth {
   connected: number;
 }
 
+/** What placement needs of `/health` besides {@link WorkerHealth}: who the worker is and how much it takes. */
+export interface WorkerIdentity {
+  /** `WHATSAPP_WORKER_ID`; `null` from a worker older than the fleet (it sends none). */
+  workerId: string | null;
+  /** `max: null`: no cap. */
+  capacity: { max: number | null; used: number };
+}
+
+/** A fleet request's answer: its HTTP status, the error code of an error answer, the session's status of a session answer. */
+export interface SessionAnswer {
+  statusCode: number;
+  code: string | null;
+  status: SessionStatus | null;
+}
+
 export type SessionRequest = { kind: 'start' | 'reconnect'; session_id: string; workspace_id: string };
 
 // The worker's answers are checked with the shared schemas the worker itself answers by.
@@ -50,6 +65,14 @@ const healthFacts = TypeCompiler.Compile(
   Type.Object({
     uptime: HealthResponseSchema.properties.uptime,
     sessions: Type.Pick(HealthResponseSchema.properties.sessions, ['total', 'connected']),
+  }),
+);
+
+/** The fleet's facts of `/health`, optional as far as the sync is concerned (a worker without them is placed as uncapped, by its URL). */
+const identityFacts = TypeCompiler.Compile(
+  Type.Object({
+    worker_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    capacity: Type.Optional(HealthResponseSchema.properties.capacity),
   }),
 );
 
@@ -90,7 +113,7 @@ interface BodyReader {
 }
 
 interface Call {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   headers: Record<string, string>;
   body?: string;
   /**
@@ -145,13 +168,51 @@ export class WorkerClient {
 
   /** `GET /health`; anything but a 2xx JSON health object is a `WorkerUnavailableError`. */
   async health(): Promise<WorkerHealth> {
+    return (await this.healthWithIdentity()).health;
+  }
+
+  /** {@link health} with the worker's id and capacity, for placing sessions across a fleet. */
+  async healthWithIdentity(): Promise<{ health: WorkerHealth; identity: WorkerIdentity }> {
     const where = `${this.options.baseUrl}/health`;
     const body = await this.getJson(where, false, WorkerUnavailableError, 'the worker is not healthy');
     if (!healthFacts.Check(body)) {
       throw new WorkerUnavailableError(`the worker is not healthy: ${where} answered JSON without uptime and session counts`);
     }
     const { uptime, sessions } = body;
-    return { uptime, total: sessions.total, connected: sessions.connected };
+    const facts: { worker_id?: string; capacity?: WorkerIdentity['capacity'] } = identityFacts.Check(body) ? body : {};
+    return {
+      health: { uptime, total: sessions.total, connected: sessions.connected },
+      identity: {
+        workerId: facts.worker_id ?? null,
+        capacity: facts.capacity ?? { max: null, used: sessions.total },
+      },
+    };
+  }
+
+  /** `POST /api/sessions`: start (or find live) `session_id` on this worker. Network failures throw. */
+  startSession(sessionId: string, workspaceId: string): Promise<SessionAnswer> {
+    return this.sessionCall('POST', '/api/sessions', JSON.stringify({ session_id: sessionId, workspace_id: workspaceId }), true);
+  }
+
+  /** `DELETE /api/sessions/:id` without `logout`: the worker stops it with a final save and keeps its login. */
+  stopSession(sessionId: string): Promise<SessionAnswer> {
+    return this.sessionCall('DELETE', `/api/sessions/${encodeURIComponent(sessionId)}`, undefined, true);
+  }
+
+  /** `GET /api/sessions/:id`: its status now (`statusCode` 404: the worker does not have it). */
+  getSession(sessionId: string): Promise<SessionAnswer> {
+    return this.sessionCall('GET', `/api/sessions/${encodeURIComponent(sessionId)}`, undefined, true);
+  }
+
+  private async sessionCall(method: Call['method'], path: string, body: string | undefined, idempotent: boolean): Promise<SessionAnswer> {
+    const answer = await this.call(`${this.options.baseUrl}${path}`, {
+      method,
+      headers: { ...this.authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body,
+      idempotent,
+    });
+    const code = errorCode(answer.text).replace(/^ \((.*)\)$/, '$1');
+    return { statusCode: answer.statusCode, code: code === '' ? null : code, status: reportedStatus(answer.text) };
   }
 
   /**
@@ -482,7 +543,7 @@ function errorCode(text: string): string {
   }
 }
 
-function describeNetworkError(error: unknown): string {
+export function describeNetworkError(error: unknown): string {
   const err = error as { code?: string; message?: string };
   if (error instanceof RunDeadlineError) return 'was not sent: the run deadline (WA_SYNC_RUN_TIMEOUT_SECONDS) had passed';
   if (error instanceof AnswerTooLargeError) return `${error.message}; refused unread`;

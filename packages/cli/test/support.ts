@@ -233,9 +233,27 @@ export function workerSession(fields: Partial<WorkerSession> & { session_id: str
   return { workspace_id: '1', status: 'connected', phone_number: null, updated_at: '2026-01-01T00:00:00.000Z', ...fields };
 }
 
+/** A stand-in as one worker of a fleet: the id and cap its `/health` reports. */
+export interface FleetIdentity {
+  workerId: string;
+  /** `null`: no cap. */
+  max: number | null;
+}
+
 /** What the stand-in's `/health` reports by default, for `sessions`. */
-function healthReport(sessions: (WorkerSession | OffContract)[]): HealthResponse {
+function healthReport(sessions: (WorkerSession | OffContract)[], fleet?: FleetIdentity): HealthResponse {
   const known = sessions.filter((s): s is WorkerSession => !(s instanceof OffContract));
+  if (fleet) {
+    return {
+      status: 'ok',
+      uptime: 1390,
+      sessions: { total: sessions.length, connected: known.filter((s) => s.status === 'connected').length, by_status: {} },
+      memory: { rss: 1, heapUsed: 1, heapTotal: 1, external: 1 },
+      version: 'test',
+      worker_id: fleet.workerId,
+      capacity: { max: fleet.max, used: sessions.length },
+    };
+  }
   return {
     status: 'ok',
     uptime: 1390,
@@ -263,14 +281,34 @@ export class WorkerStandIn {
   requests: RecordedRequest[] = [];
   private stalled: (() => void)[] = [];
   private stallSessions = false;
+  /**
+   * Set: the stand-in is one worker of a fleet. `/health` names it and its cap, and it behaves
+   * as a worker does with its sessions: a start adds the session (`connected` at once, or as
+   * `startStatus` says), a stop (`DELETE`) removes it, `GET /api/sessions/:id` shows it.
+   */
+  readonly fleet: FleetIdentity | undefined;
+  /** The status a started session has (fleet stand-ins): `connected` unless set. */
+  startStatus: WorkerSession['status'] = 'connected';
+  /** While true, every connection is closed unanswered: a worker that is down. */
+  down = false;
 
-  private constructor(private readonly server: LocalServer) {}
+  private constructor(
+    private readonly server: LocalServer,
+    fleet?: FleetIdentity,
+  ) {
+    this.fleet = fleet;
+  }
 
-  static async start(): Promise<WorkerStandIn> {
+  static async start(fleet?: FleetIdentity): Promise<WorkerStandIn> {
     let standIn: WorkerStandIn | undefined;
     const server = await startLocalServer((req, res) => standIn!.handle(req, res));
-    standIn = new WorkerStandIn(server);
+    standIn = new WorkerStandIn(server, fleet);
     return standIn;
+  }
+
+  /** The ids of the sessions it lists now. */
+  sessionIds(): string[] {
+    return this.reported.flatMap((s) => (s instanceof OffContract ? [] : [s.session_id])).sort();
   }
 
   get url(): string {
@@ -356,6 +394,7 @@ export class WorkerStandIn {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.down) return void req.socket.destroy();
     void readBody(req).then((body) => {
       const url = req.url ?? '/';
       const apiKey = req.headers['x-api-key'] as string | undefined;
@@ -379,10 +418,10 @@ export class WorkerStandIn {
         if (health === 'trickle') return trickle(res);
         if (health && 'streamBytes' in health) return stream(res, health.status, health.streamBytes);
         if (health) return send('/health answer', health.status, contract.health, health.body);
-        return send('/health answer', 200, contract.health, healthReport(this.reported));
+        return send('/health answer', 200, contract.health, healthReport(this.reported, this.fleet));
       }
       if (apiKey !== API_KEY) return send('401 answer', 401, contract.error, { error: { code: 'unauthorized', message: 'bad key' } });
-      if (req.method === 'GET' && url.startsWith('/api/sessions')) {
+      if (req.method === 'GET' && (url === '/api/sessions' || url.startsWith('/api/sessions?'))) {
         const list = { sessions: this.reported.map((s) => (s instanceof OffContract ? s.value : s)) };
         // A list with an off-contract entry is off contract as a whole, by the test's choice.
         const listed = this.reported.some((s) => s instanceof OffContract) ? offContract(list) : list;
@@ -394,7 +433,18 @@ export class WorkerStandIn {
       if (req.method === 'POST' && url === '/api/sessions') {
         const { session_id, workspace_id } = JSON.parse(body) as CreateSessionRequest;
         if (this.drop.has(session_id)) return void req.socket.destroy();
-        const answer = this.answers.get(session_id) ?? { status: 201, body: workerSession({ session_id, workspace_id, status: 'initializing' }) };
+        const set = this.answers.get(session_id);
+        if (this.fleet && !set) {
+          const live = this.reported.find((s): s is WorkerSession => !(s instanceof OffContract) && s.session_id === session_id);
+          if (live) return send(`start answer for ${session_id}`, 200, contract.session, live);
+          if (this.fleet.max !== null && this.reported.length >= this.fleet.max) {
+            return send('503 answer', 503, contract.error, { error: { code: 'capacity_exhausted', message: 'full' } });
+          }
+          const started = workerSession({ session_id, workspace_id, status: this.startStatus });
+          this.reported.push(started);
+          return send(`start answer for ${session_id}`, 201, contract.session, started);
+        }
+        const answer = set ?? { status: 201, body: workerSession({ session_id, workspace_id, status: 'initializing' }) };
         return send(`start answer for ${session_id}`, answer.status, contract.session, answer.body);
       }
       const reconnect = /^\/api\/sessions\/([^/]+)\/reconnect$/.exec(url);
@@ -404,6 +454,17 @@ export class WorkerStandIn {
         const known = this.reported.find((s): s is WorkerSession => !(s instanceof OffContract) && s.session_id === session_id);
         const answer = this.answers.get(session_id) ?? { status: 202, body: workerSession({ ...known, session_id, status: 'reconnecting' }) };
         return send(`reconnect answer for ${session_id}`, answer.status, contract.session, answer.body);
+      }
+      const one = /^\/api\/sessions\/([^/?]+)$/.exec(url);
+      if (this.fleet && one && (req.method === 'GET' || req.method === 'DELETE')) {
+        const session_id = decodeURIComponent(one[1]);
+        const at = this.reported.findIndex((s) => !(s instanceof OffContract) && s.session_id === session_id);
+        if (at === -1) return send('404 answer', 404, contract.error, { error: { code: 'session_not_found', message: `${session_id} not found` } });
+        const session = this.reported[at] as WorkerSession;
+        if (req.method === 'GET') return send(`session ${session_id}`, 200, contract.session, session);
+        this.reported.splice(at, 1);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ session_id, stopped: true, logged_out: false }));
       }
       send('404 answer', 404, contract.error, { error: { code: 'not_found', message: `${req.method} ${url} not found` } });
     });

@@ -32,7 +32,7 @@ export { browserProcesses, waitFor } from '@wa-session-sync/test-support';
 // project's jest config is ignored by jest; it has to be set here.)
 jest.setTimeout(180_000);
 
-const PG_ADMIN_URL = process.env.E2E_PG_ADMIN_URL ?? DEFAULT_PG_ADMIN_URL;
+export const PG_ADMIN_URL = process.env.E2E_PG_ADMIN_URL ?? DEFAULT_PG_ADMIN_URL;
 
 /** How long and how often a scenario asks the worker or the webhook (a QR, a status, a message). */
 export const SCENARIO_WAIT = { timeoutMs: 60_000, intervalMs: 150 } satisfies WaitOptions;

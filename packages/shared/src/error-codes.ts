@@ -27,6 +27,10 @@ export const ERROR_CODES = [
   'not_pairing',
   // 409: the worker is shutting down.
   'worker_stopping',
+  // 409: another worker holds the session's lease (WHATSAPP_AUTH_STORE=postgres); the answer names it (`holder`).
+  'session_leased_elsewhere',
+  // 503: the database that holds the leases did not answer (WHATSAPP_AUTH_STORE=postgres).
+  'lease_store_unavailable',
   // 503: a start over WHATSAPP_MAX_SESSIONS or under WHATSAPP_MIN_FREE_MEMORY_MB (with Retry-After).
   'capacity_exhausted',
   // 413: a body over 1 MiB.
@@ -43,6 +47,8 @@ export const ERROR_CODES = [
   'sessions_dir_locked',
   // Boot: the sessions folder cannot be locked (no flock(1), or a lock file that is not a regular file of the worker's user).
   'sessions_dir_unlockable',
+  // Boot: WHATSAPP_AUTH_STORE=postgres, and the database cannot be reached or lacks the tables (`wa-sync migrate`).
+  'auth_store_unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

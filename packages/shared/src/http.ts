@@ -46,6 +46,8 @@ export const WorkerSessionSchema = Type.Object({
   ),
   last_message_at: Type.Optional(NullableString({ description: 'ISO-8601 UTC time the last message was received; null before the first' })),
   messages_24h: Type.Optional(Type.Integer({ minimum: 0, description: 'Messages received in the last 24 h (counted per minute)' })),
+  // Optional: a worker older than the fleet sends none.
+  worker_id: Type.Optional(Type.String({ description: 'WHATSAPP_WORKER_ID of the worker that answered: the one running the session' })),
 });
 export type WorkerSession = Static<typeof WorkerSessionSchema>;
 
@@ -168,5 +170,12 @@ export type HealthResponse = Static<typeof HealthResponseSchema>;
 export const ErrorCodeSchema = StringEnum(ERROR_CODES);
 
 /** Every error answer of the worker. */
-export const ErrorResponseSchema = Type.Object({ error: Type.Object({ code: ErrorCodeSchema, message: Type.String() }) });
+export const ErrorResponseSchema = Type.Object({
+  error: Type.Object({
+    code: ErrorCodeSchema,
+    message: Type.String(),
+    /** `session_leased_elsewhere`: the worker id that holds the session's lease. */
+    holder: Type.Optional(Type.String()),
+  }),
+});
 export type ErrorResponse = Static<typeof ErrorResponseSchema>;

@@ -34,6 +34,14 @@ export const REASONS = {
   AUTH_FAILURE: 'AUTH_FAILURE',
   /** WhatsApp Web was opened elsewhere (whatsapp-web.js `disconnected('CONFLICT')`). */
   CONFLICT: 'CONFLICT',
+  /**
+   * WHATSAPP_AUTH_STORE=postgres: this worker could not renew the session's lease in time (the
+   * database unreachable or slow) or lost it, so it closed the session's Chromium before the lease
+   * could lapse; relaunched here only if the lease can be taken again.
+   */
+  LEASE_LOST: 'LEASE_LOST',
+  /** WHATSAPP_AUTH_STORE=postgres: another worker holds the session's lease; this one does not run it. */
+  LEASED_ELSEWHERE: 'LEASED_ELSEWHERE',
   /** Stopped on request (`DELETE` without logout). */
   STOPPED: 'STOPPED',
   /** Stopped and logged out on request (`DELETE ?logout=true`). */

@@ -23,6 +23,9 @@ export const AlertKindSchema = Type.Union([
   Type.Literal('qr_timeout'),
   Type.Literal('logged_out'),
   Type.Literal('probe_failing'),
+  // WHATSAPP_AUTH_STORE=postgres: the session's login is larger than WHATSAPP_AUTH_SNAPSHOT_MAX_MB, so
+  // it is not saved in the database and cannot move to another worker without a QR.
+  Type.Literal('auth_snapshot_too_large'),
 ]);
 export type AlertKindName = Static<typeof AlertKindSchema>;
 

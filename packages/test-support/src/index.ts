@@ -33,5 +33,6 @@ export {
   processesMentioning,
   processesWhere,
 } from './proc-scan';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy';
 export { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
 export { browserForTests, browsersUnderTest, pathWithoutBrowsers, type BrowserChoice, type BrowserUnderTest } from './browsers';

@@ -6,7 +6,7 @@ import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import swagger from '@fastify/swagger';
 import type { ErrorCode, ErrorResponse } from '@wa-session-sync/shared';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle';
-import { CapacityExhaustedError, InvalidIdError, TooManyRequestsError, UnsupportedMediaTypeError, WorkerError } from './errors';
+import { CapacityExhaustedError, InvalidIdError, LeaseStoreUnavailableError, SessionLeasedElsewhereError, TooManyRequestsError, UnsupportedMediaTypeError, WorkerError } from './errors';
 import type { Logger } from './log';
 import type { WorkerMetrics } from './metrics';
 import { DashboardSignIns } from './routes/dashboard-auth';
@@ -184,8 +184,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof WorkerError) {
-      if (error instanceof CapacityExhaustedError || error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSec));
-      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+      if (error instanceof CapacityExhaustedError || error instanceof TooManyRequestsError || error instanceof LeaseStoreUnavailableError) {
+        reply.header('retry-after', String(error.retryAfterSec));
+      }
+      const body = errorBody(error.code, error.message);
+      if (error instanceof SessionLeasedElsewhereError) body.error.holder = error.holder;
+      return reply.code(error.statusCode).send(body);
     }
     if (error.validation) {
       return reply.code(400).send(errorBody(isInvalidId(error.validation) ? 'invalid_id' : 'invalid_request', error.message));

@@ -61,7 +61,35 @@ export interface WorkerConfig {
   metricsToken: string | undefined;
   /** This worker's name among several (WHATSAPP_WORKER_ID, default the host name): `wa_worker_info{worker_id}`. */
   workerId: string;
+  /** Where the sessions' logins live, and who may run them (WHATSAPP_AUTH_STORE). */
+  authStore: AuthStoreConfig;
 }
+
+/**
+ * `local`: the profiles in WHATSAPP_SESSIONS_DIR are the logins (one worker per folder).
+ * `postgres`: each session runs under a lease in the database and its login is saved there, so any
+ * worker can take it over without a QR, and never while another runs it.
+ */
+export type AuthStoreConfig =
+  | { kind: 'local' }
+  | {
+      kind: 'postgres';
+      /** DATABASE_URL (or DATABASE_URL_FILE): a secret, never logged. */
+      databaseUrl: string;
+      /** WHATSAPP_LEASE_TTL_SECONDS, in ms. */
+      leaseTtlMs: number;
+      /** WHATSAPP_AUTH_SNAPSHOT_MAX_MB, in bytes. */
+      snapshotMaxBytes: number;
+      /** WHATSAPP_AUTH_SNAPSHOT_INTERVAL_SECONDS, in ms. */
+      snapshotIntervalMs: number;
+    };
+
+/**
+ * The shortest lease WHATSAPP_LEASE_TTL_SECONDS takes: the holder closes a session's browser at 3/4
+ * of the lease and the watchdog kills it at 7/8, so the last eighth (here 0.75 s) is all that is left
+ * between a kill and the lease lapsing; any shorter and a slow kill could overlap the next holder.
+ */
+export const MIN_LEASE_TTL_SECONDS = 6;
 
 /**
  * Where whatsapp-web.js keeps the WhatsApp Web page of each version (its `webVersionCache`, typed
@@ -132,6 +160,18 @@ const raw: Parse<string> = (value) => value;
 const secret: Parse<string> = (value) => {
   const rule = guessableSecretRule(value);
   if (rule) throw new Invalid(rule);
+  return value;
+};
+
+/** A `postgres://` or `postgresql://` URL; its message never holds the value (it may carry a password). */
+const postgresUrl: Parse<string> = (value) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid('must be a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Invalid('must be a postgres:// URL');
   return value;
 };
 
@@ -264,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
   const metricsToken = e.secret('WHATSAPP_METRICS_TOKEN', secret);
   const workerId = e.get('WHATSAPP_WORKER_ID', text, os.hostname());
   const webVersionCache = resolveWebVersionCache(webVersionCacheType, sessionsDir, webVersionRemotePath);
+  const authStore = readAuthStore(e);
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError('WHATSAPP_WEBHOOK_SECRET: is required when WHATSAPP_WEBHOOK_URL is set');
   }
@@ -308,6 +349,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, uid: number | u
     sessionMemoryMb,
     metricsToken,
     workerId,
+    authStore,
+  };
+}
+
+function readAuthStore(e: Reader): AuthStoreConfig {
+  const kind = e.get('WHATSAPP_AUTH_STORE', oneOf('local', 'postgres'), 'local');
+  if (kind === 'local') return { kind };
+  const databaseUrl = e.secret('DATABASE_URL', postgresUrl);
+  if (databaseUrl === undefined) {
+    throw new ConfigError('DATABASE_URL: is required when WHATSAPP_AUTH_STORE=postgres (or set DATABASE_URL_FILE to a file holding it)');
+  }
+  return {
+    kind,
+    databaseUrl,
+    leaseTtlMs: e.get('WHATSAPP_LEASE_TTL_SECONDS', int(MIN_LEASE_TTL_SECONDS, 3600), 30) * 1000,
+    snapshotMaxBytes: Math.floor(e.get('WHATSAPP_AUTH_SNAPSHOT_MAX_MB', positiveNumber, 256) * 1024 * 1024),
+    snapshotIntervalMs: e.get('WHATSAPP_AUTH_SNAPSHOT_INTERVAL_SECONDS', int(10, 86_400), 300) * 1000,
   };
 }
 

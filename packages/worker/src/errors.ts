@@ -116,3 +116,33 @@ export class ForbiddenOriginError extends WorkerError {
     super('forbidden_origin', "A signed-in change must come from the dashboard's own origin", 403);
   }
 }
+
+/**
+ * WHATSAPP_AUTH_STORE=postgres: another worker holds the session's lease (`409`, naming it): this
+ * worker launches nothing, since two clients on one linked device corrupt its keys.
+ */
+export class SessionLeasedElsewhereError extends WorkerError {
+  constructor(
+    sessionId: string,
+    /** The worker id that holds the lease. */
+    readonly holder: string,
+    expiresAt: Date,
+  ) {
+    super(
+      'session_leased_elsewhere',
+      `Session ${sessionId} runs on worker ${holder} (its lease runs until ${expiresAt.toISOString()}): stop it there first, or wait for that lease to lapse if ${holder} is gone`,
+      409,
+    );
+  }
+}
+
+/** WHATSAPP_AUTH_STORE=postgres: the lease could not be taken because the database did not answer (`503`). */
+export class LeaseStoreUnavailableError extends WorkerError {
+  constructor(
+    sessionId: string,
+    cause: string,
+    readonly retryAfterSec = 5,
+  ) {
+    super('lease_store_unavailable', `Cannot take the lease of session ${sessionId}: the database did not answer (${cause})`, 503);
+  }
+}

@@ -198,6 +198,24 @@ const webVersionCacheFolder: PreflightCheck = {
 };
 
 /** Every check, in the order a start meets them. */
+/** WHATSAPP_AUTH_STORE=postgres: the database answers and `wa-sync migrate` has made its tables. */
+const authStore: PreflightCheck = {
+  name: 'auth store',
+  async run(config) {
+    if (config.authStore.kind === 'local') return pass(`local: the logins are the profiles in ${config.sessionsDir}`);
+    const { openAuthDatabase } = require('./portable/database') as typeof import('./portable/database');
+    try {
+      const knex = await openAuthDatabase(config.authStore.databaseUrl, config.workerId);
+      await knex.destroy();
+    } catch (error) {
+      const message = error instanceof WorkerError ? error.message : String(error);
+      return fail(message, 'start Postgres, check DATABASE_URL (or DATABASE_URL_FILE), and run `wa-sync migrate` against it');
+    }
+    const { databaseLabel } = require('./portable/database') as typeof import('./portable/database');
+    return pass(`postgres at ${databaseLabel(config.authStore.databaseUrl)}: reachable, tables in place; worker id ${config.workerId}`);
+  },
+};
+
 export const preflightChecks: readonly PreflightCheck[] = [
   privateFolder('sessions folder', 'WHATSAPP_SESSIONS_DIR', (config) => config.sessionsDir, true),
   privateFolder('log folder', 'LOG_DIR', (config) => config.logDir),
@@ -206,6 +224,7 @@ export const preflightChecks: readonly PreflightCheck[] = [
   browser,
   webhook,
   memory,
+  authStore,
 ];
 
 /** Runs the preflight, printing one line per check to `out`; resolves with the exit code. */

@@ -18,6 +18,7 @@ import { SessionHistory } from './sessions/history';
 import { prepareRestore, runRestore, type PreparedRestore } from './sessions/restore';
 import { errorMessage } from './util';
 import { WwebjsDriver } from './sessions/wwebjs-driver';
+import { LOCAL_AUTH, type SessionAuth } from './sessions/session-auth';
 
 /**
  * Niceness of every Chromium after launch: browsers yield the CPU to the worker's event loop, so
@@ -65,6 +66,11 @@ export async function runWorker(
   // The sessions' history and message counts (session folders) and the worker's heartbeat.
   const history = new SessionHistory({ sessionsDir: config.sessionsDir, logger });
   history.subscribe(bus);
+  // WHATSAPP_AUTH_STORE=postgres: leases and saved logins in the database (loaded only then).
+  let managerRef: SessionManager | undefined;
+  const portable = config.authStore.kind === 'postgres' ? await openPortableAuth(config, logger, () => managerRef!) : null;
+  const auth: SessionAuth = portable?.auth ?? LOCAL_AUTH;
+  logger.info('Auth store', { kind: auth.kind, workerId: config.workerId });
   const manager = new SessionManager({
     sessionsDir: config.sessionsDir,
     driver: new WwebjsDriver({
@@ -88,10 +94,15 @@ export async function runWorker(
     capacity: { maxSessions: config.maxSessions, minFreeMemoryMb: config.minFreeMemoryMb, sessionMemoryMb: config.sessionMemoryMb },
     qrTimeoutMs: config.qrTimeoutSec * 1000,
     readyTimeoutMs: config.readyTimeoutSec * 1000,
+    auth,
   });
+  managerRef = manager;
+  portable?.auth.start();
   metrics = new WorkerMetrics({ manager, webhook: dispatcher, version: packageVersion(), workerId: config.workerId });
   bus.subscribe(metrics.listener);
   manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
+  // Every view names the worker that runs the session (a fleet's sync records it).
+  manager.addViewFields(() => ({ worker_id: config.workerId }));
   // Before the saved sessions are registered: a crash's downtime is closed, then the start recorded.
   await history.start(await manager.savedSessions()).catch((error: unknown) => logger.error('History start failed', { error: errorMessage(error) }));
   // The saved sessions are registered before the API answers: a start for one of them (a sync
@@ -112,7 +123,9 @@ export async function runWorker(
   // The one shutdown path: `app.close()` stops taking requests, then these run in this order.
   closeInOrder(app, logger, [
     { name: 'health monitor', close: () => monitor.stop() },
+    // Each session's browser closed, its login saved and its lease let go (postgres), in the bound.
     { name: 'sessions', close: () => manager.shutdown(config.shutdownTimeoutMs) },
+    { name: 'auth store', close: () => portable?.knex.destroy() },
     // After the sessions: the worker's stop is recorded for each, the heartbeat removed.
     { name: 'history', close: () => history.stop() },
     // Anything launched while we were closing, and the earlier worker's browsers not reaped yet.
@@ -173,4 +186,27 @@ export async function runWorker(
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * WHATSAPP_AUTH_STORE=postgres: the database proven usable (else the worker does not start), and
+ * the leases and saved logins over it. `managerOf` gives the manager, made after this.
+ */
+async function openPortableAuth(config: WorkerConfig, logger: ReturnType<typeof createLogger>, managerOf: () => SessionManager) {
+  if (config.authStore.kind !== 'postgres') throw new Error('not a postgres auth store');
+  const { openAuthDatabase } = require('./portable/database') as typeof import('./portable/database');
+  const { PortableAuth } = require('./portable/portable-auth') as typeof import('./portable/portable-auth');
+  const knex = await openAuthDatabase(config.authStore.databaseUrl, config.workerId);
+  const auth = new PortableAuth({
+    knex,
+    workerId: config.workerId,
+    leaseTtlMs: config.authStore.leaseTtlMs,
+    snapshotMaxBytes: config.authStore.snapshotMaxBytes,
+    snapshotIntervalMs: config.authStore.snapshotIntervalMs,
+    logger,
+    onLeaseLost: (sessionId) => managerOf().leaseLost(sessionId),
+    wantsLease: (sessionId) => managerOf().wantsLease(sessionId),
+    alert: (target, kind, reason) => managerOf().alert(target.sessionId, kind, reason),
+  });
+  return { knex, auth };
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanEnv, spawnProcess, startWorker, tempDir, unprivilegedUser, WORKER_BIN, type ProcessResult, type WorkerProcess } from '@wa-session-sync/test-support';
+import knexFactory from 'knex';
+import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
+import { cleanEnv, createTestDatabase, spawnProcess, startWorker, tempDir, unprivilegedUser, WORKER_BIN, type ProcessResult, type WorkerProcess } from '@wa-session-sync/test-support';
 
 // `wa-worker --check` as an operator (or systemd's ExecStartPre) runs it: the built worker, as the
 // service's own user (nobody when the tests are root), in a working directory it cannot write.
@@ -66,7 +68,8 @@ describe('wa-worker --check', () => {
       expect.stringMatching(/^ok {3}browser: \S+ \(\S+\) opened a blank page: HeadlessChrome\/[\d.]+, sandbox (on|off: .+)$/),
       'ok   webhook URL: none set (WHATSAPP_WEBHOOK_URL): no events are sent',
       expect.stringMatching(/^ok {3}memory: \d+ MiB for this worker \(\d+ MiB available now\), enough for the default cap of \d+ sessions x WHATSAPP_SESSION_MEMORY_MB=200 /),
-      'wa-worker --check: all 8 checks passed',
+      `ok   auth store: local: the logins are the profiles in ${layout.env.WHATSAPP_SESSIONS_DIR}`,
+      'wa-worker --check: all 9 checks passed',
     ]);
     expect(run.code).toBe(0);
     // Nothing of a running worker was left behind: no log file, no profile.
@@ -83,7 +86,7 @@ describe('wa-worker --check', () => {
 
     expect(run.code).toBe(1);
     expect(lines(run)).toContainEqual(expect.stringMatching(new RegExp(`^FAIL sessions folder: ${rootOwned} is not writable by \\S+ \\(EACCES\\) -> give \\S+ the folder`)));
-    expect(lines(run).at(-1)).toMatch(/^wa-worker --check: \d of 8 checks failed$/);
+    expect(lines(run).at(-1)).toMatch(/^wa-worker --check: \d of 9 checks failed$/);
   }, 60_000);
 
   it('fails naming a browser that is not there', async () => {
@@ -95,7 +98,7 @@ describe('wa-worker --check', () => {
     expect(lines(run)).toContainEqual(
       `FAIL browser: none to launch -> PUPPETEER_EXECUTABLE_PATH=${path.join(root, 'no-such-chromium')} is not an executable file: point it at Chromium, or unset it to let the worker find one`,
     );
-    expect(lines(run)).toContain('wa-worker --check: 1 of 8 checks failed');
+    expect(lines(run)).toContain('wa-worker --check: 1 of 9 checks failed');
   }, 60_000);
 
   it('exits 2 on a key under 16 characters, without echoing it, having checked nothing else', async () => {
@@ -148,6 +151,30 @@ describe('wa-worker --check', () => {
     expect(lines(run)).toContainEqual(
       expect.stringMatching(/^FAIL memory: \d+ MiB of memory for this worker, under WHATSAPP_MAX_SESSIONS=100000 x WHATSAPP_SESSION_MEMORY_MB=200 .* -> set WHATSAPP_MAX_SESSIONS=\d+ or less, or give it more memory$/),
     );
-    expect(lines(run).at(-1)).toBe('wa-worker --check: 1 of 8 checks failed');
+    expect(lines(run).at(-1)).toBe('wa-worker --check: 1 of 9 checks failed');
+  }, 60_000);
+
+  it('checks the auth store: a database without the tables fails naming wa-sync migrate, never the password; a migrated one passes', async () => {
+    const db = await createTestDatabase({ prefix: 'wa_preflight', password: 'pf-s3cret-pw' });
+    try {
+      const layout = systemdLayout('auth-store');
+      const env = { WHATSAPP_AUTH_STORE: 'postgres', DATABASE_URL: db.url, WHATSAPP_WORKER_ID: 'worker-pf' };
+      const label = `127.0.0.1:5432/${db.name}`;
+
+      const before = await check(layout, env);
+      expect(before.code).toBe(1);
+      expect(lines(before)).toContain(
+        `FAIL auth store: WHATSAPP_AUTH_STORE=postgres: the database at ${label} has no whatsapp_session_leases, whatsapp_session_auth: run \`wa-sync migrate\` with the same DATABASE_URL first -> start Postgres, check DATABASE_URL (or DATABASE_URL_FILE), and run \`wa-sync migrate\` against it`,
+      );
+      expect(before.stdout + before.stderr).not.toContain('pf-s3cret-pw');
+
+      const knex = knexFactory({ client: 'pg', connection: db.url });
+      await migrateToLatest(knex).finally(() => knex.destroy());
+      const after = await check(layout, env);
+      expect(lines(after)).toContain(`ok   auth store: postgres at ${label}: reachable, tables in place; worker id worker-pf`);
+      expect(after.code).toBe(0);
+    } finally {
+      await db.drop();
+    }
   }, 60_000);
 });

@@ -57,6 +57,7 @@ export const ACCOUNTS_PAGE_SIZE = 2_000;
 function selectActiveAccounts(
   workspaceId: string | undefined,
   page?: { after: string | undefined; limit: number },
+  withWorker = false,
 ): { sql: string; bindings: (string | number)[] } {
   const bindings: (string | number)[] = [];
   let where = '';
@@ -74,7 +75,7 @@ function selectActiveAccounts(
                  CASE WHEN metadata \\?| array[${PLANNER_KEYS.map((key) => `'${key}'`).join(', ')}]
                       THEN jsonb_strip_nulls(jsonb_build_object(${PLANNER_KEYS.map((key) => `'${key}', metadata->'${key}'`).join(', ')})) END AS metadata,
                  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
-                 xmin::text AS version,
+                 xmin::text AS version,${withWorker ? ' worker_id,' : ''}
                  CASE WHEN jsonb_typeof(metadata) = 'object' THEN NULL ELSE jsonb_build_object('value', metadata) END AS invalid_metadata
             FROM ${ACCOUNTS_TABLE}
            WHERE is_active AND deleted_at IS NULL AND provider_type = 'webjs'${where}
@@ -117,9 +118,11 @@ export function readActiveAccountPages(
   workspaceId: string | undefined,
   connection: unknown,
   pageSize = ACCOUNTS_PAGE_SIZE,
+  /** Read `worker_id` too (a fleet's run: the column comes with migration 004). */
+  withWorker = false,
 ): AccountPages {
   const read = (after: string | undefined): Promise<Account[]> => {
-    const { sql, bindings } = selectActiveAccounts(workspaceId, { after, limit: pageSize });
+    const { sql, bindings } = selectActiveAccounts(workspaceId, { after, limit: pageSize }, withWorker);
     const page = schemaChecked(on(knex.raw(sql, bindings), connection)).then((result) => toAccounts(result.rows));
     // Handled when `next` hands it out; a run that fails first waits for it in `close`.
     page.catch(() => undefined);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { DatabaseConfig } from '../config';
 import { DatabaseUnavailableError, EmbeddedDatabaseLockedError, WaSyncError } from '../errors';
-import { migrateToLatest } from './migrations';
+import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { redact } from '../redact';
 
 export { redact };

@@ -20,6 +20,8 @@ export interface Account {
    * Absent or `null` for a row whose `metadata` is an object.
    */
   invalid_metadata?: { value: unknown } | null;
+  /** `whatsapp_accounts.worker_id`, read by a fleet's run only (absent otherwise). */
+  worker_id?: string | null;
 }
 
 /** A worker answer entry the sync refused to use (unknown status, no id, duplicate...). */
@@ -64,6 +66,12 @@ export interface WorkerSnapshot {
 export interface PlanOptions {
   autoReconnect: boolean;
   backoff: BackoffPolicy;
+  /**
+   * A fleet (WHATSAPP_NODE_SERVICE_URLS): a new account (see `isNewAccount`) is started too, on
+   * the worker placement picks, since the application cannot know which one. With one worker the
+   * application starts its new sessions itself, and the sync only revives.
+   */
+  startNew?: boolean;
 }
 
 /**

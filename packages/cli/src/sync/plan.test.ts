@@ -439,3 +439,27 @@ describe('Planner: the plan page by page', () => {
     expect(planner.finish().changes.map((c) => c.account.id)).toEqual(['1']);
   });
 });
+
+describe('plan: a new account in a fleet (startNew)', () => {
+  const FLEET = { ...AUTO, startNew: true } satisfies PlanOptions;
+  const fresh = () => account({ status: 'disconnected', phone_number: null, metadata: {} });
+
+  it('starts an account nobody has run yet (disconnected, never written by the sync)', () => {
+    const result = plan([fresh()], worker(), FLEET, NOW);
+    expect(result.changes).toHaveLength(1);
+    expect(result.changes[0]).toMatchObject({ action: 'start' });
+  });
+
+  it('does not with one worker: the application starts its new sessions itself', () => {
+    expect(plan([fresh()], worker(), AUTO, NOW).changes).toEqual([]);
+  });
+
+  it('does not without auto-reconnect', () => {
+    expect(plan([fresh()], worker(), { ...FLEET, autoReconnect: false }, NOW).changes).toEqual([]);
+  });
+
+  it('does not start again an account the sync has written since (a QR nobody scanned, a logout)', () => {
+    const stopped = syncWritten('disconnected', { sync_revive: false, reason: 'QR_TIMEOUT' });
+    expect(plan([stopped], worker(), FLEET, NOW).changes).toEqual([]);
+  });
+});

@@ -40,6 +40,15 @@ export function wantsRunning(account: Account): boolean {
   return writtenBySync(account) && account.metadata.sync_revive === true;
 }
 
+/**
+ * An account as the application inserts it and nobody has run yet: `disconnected` (the column's
+ * default), never written by the sync. A fleet's sync starts it (`PlanOptions.startNew`); once
+ * the sync has written it, it is revived only as any other (never after a QR timeout or a logout).
+ */
+export function isNewAccount(account: Account): boolean {
+  return account.status === 'disconnected' && account.metadata.sync_written_at === undefined;
+}
+
 export function writtenBySync(account: Account): boolean {
   const stamp = account.metadata.sync_written_at;
   return typeof stamp === 'string' && Date.parse(stamp) === Date.parse(account.updated_at);
@@ -156,7 +165,7 @@ function planAccount(
 ): PlannedChange | null {
   // Fast path, most rows on most runs: both sides agree that the session is connected.
   if (session?.status === 'connected' && account.status === 'connected') return null;
-  const revive = wantsRunning(account) && !PERSON_MUST_ACT.has(session?.reason ?? '');
+  const revive = (wantsRunning(account) || (options.startNew === true && !session && isNewAccount(account))) && !PERSON_MUST_ACT.has(session?.reason ?? '');
   const stamp = { sync_written_at: nowIso, sync_revive: revive };
 
   if (!session) {

@@ -204,7 +204,7 @@ async function readAndPlan(
   return { planned, planningMs: planningMs + performance.now() - started };
 }
 
-async function openAuditLog(file: string): Promise<AuditLog> {
+export async function openAuditLog(file: string): Promise<AuditLog> {
   try {
     return await AuditLog.open(file);
   } catch (error) {
@@ -217,7 +217,7 @@ async function openAuditLog(file: string): Promise<AuditLog> {
  * Opens the database and takes the sync lock; `lock: null` with the reason when another run holds
  * it. A holder older than `WA_SYNC_STUCK_MINUTES` is no overlap but a stuck sync: `SyncStuckError`.
  */
-async function openAndLock(config: SyncConfig, now: Date): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
+export async function openAndLock(config: SyncConfig, now: Date): Promise<{ db?: Database; lock: SyncLock | null; skipped?: string }> {
   let db: Database;
   try {
     db = await openDatabase(config.database, { statementTimeoutMs: config.runTimeoutMs });
@@ -259,7 +259,7 @@ export function formatAge(ms: number): string {
  * The audit lines of a run whose database write failed: every request already sent to the worker
  * is recorded (it happened), with nothing written to the row.
  */
-function unwrittenRequests(changes: PlannedChange[], outcomes: Map<PlannedChange, RequestOutcome>, error: unknown): AuditEntry[] {
+export function unwrittenRequests(changes: PlannedChange[], outcomes: Map<PlannedChange, RequestOutcome>, error: unknown): AuditEntry[] {
   const why = `database write failed: ${error instanceof Error ? error.message : String(error)}`;
   return changes.flatMap((change) => {
     const outcome = outcomes.get(change);

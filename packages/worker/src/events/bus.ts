@@ -14,7 +14,7 @@ interface SessionScoped {
 export type LaunchKind = 'start' | 'restore' | 'reconnect';
 
 /** Why a person must act (the `session.alert` webhook's `kind`). */
-export type AlertKind = 'reconnect_exhausted' | 'qr_timeout' | 'logged_out' | 'probe_failing';
+export type AlertKind = 'reconnect_exhausted' | 'qr_timeout' | 'logged_out' | 'probe_failing' | 'auth_snapshot_too_large';
 
 /**
  * Consecutive failed live probes of one session (no successful probe in between, whatever the

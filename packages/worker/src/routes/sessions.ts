@@ -80,7 +80,7 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
     },
     async (request, reply) => {
       const { session_id, workspace_id } = request.body;
-      const started = manager.start(workspace_id, session_id);
+      const started = await manager.claimAndStart(workspace_id, session_id);
       return reply.code(started.created ? 201 : 200).send(started.session);
     },
   );

@@ -22,6 +22,8 @@ export interface ClientEvents {
   authFailure(message: string): void;
   /** An incoming message. */
   message(message: MessagePayload): void;
+  /** Chromium is running: `pid` leads its process group (every helper of it). */
+  browserStarted?(pid: number): void;
   /** The browser or the page died (whatsapp-web.js does not report this). */
   browserGone(reason: string): void;
 }

@@ -1,5 +1,5 @@
 import { REASONS } from '@wa-session-sync/shared';
-import { CapacityExhaustedError } from '../errors';
+import { CapacityExhaustedError, SessionLeasedElsewhereError } from '../errors';
 import type { Logger } from '../log';
 import { errorMessage, KeyedSerial, withTimeout } from '../util';
 import type { Capacity } from './capacity';
@@ -9,6 +9,7 @@ import type { ManifestStore } from './manifest-store';
 import type { SessionRecord } from './record';
 import type { ReconnectScheduler } from './reconnect-scheduler';
 import type { SessionRegistry } from './registry';
+import type { SessionAuth } from './session-auth';
 import type { SessionEvents } from './session-events';
 
 export interface LifecycleOptions {
@@ -37,6 +38,8 @@ export interface LifecycleOptions {
   readyTimeoutMs: number;
   /** The worker is shutting down: nothing is launched or relaunched any more. */
   closing: () => boolean;
+  /** Where the sessions' logins live beyond the profile, and who may run them (`WHATSAPP_AUTH_STORE`). */
+  auth: SessionAuth;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface LifecycleOptions {
 export class SessionLifecycle {
   private readonly chains = new KeyedSerial();
   private readonly disposals = new WeakMap<SessionClient, Promise<void>>();
+  /** The pid leading each client's Chromium process group, once it runs. */
+  private readonly browserPids = new WeakMap<SessionClient, number>();
   /** The pending QR deadline of each record showing a QR. */
   private readonly qrDeadlines = new Deadlines();
   /** The pending ready deadline of each record authenticated and not yet ready. */
@@ -136,6 +141,9 @@ export class SessionLifecycle {
     const generation = ++record.generation;
     this.options.events.launchBegan(record);
     try {
+      // The lease still this worker's and the profile the newest login, before any browser starts.
+      await this.options.auth.beforeLaunch(record);
+      if (this.options.closing() || !registry.isCurrent(record, generation)) return;
       const turn = this.options.gate.run(async () => {
         // Stopped, replaced or shutting down while it waited for its turn.
         if (this.options.closing() || !registry.isCurrent(record, generation)) return null;
@@ -164,6 +172,15 @@ export class SessionLifecycle {
         if (client) await this.dispose(record, client);
         return;
       }
+      if (cause instanceof SessionLeasedElsewhereError) {
+        // Another worker took the session over while this one was not running it: it is not
+        // retried here (two clients on one linked device corrupt its keys).
+        logger.warn('Session runs on another worker; not launched here', { sessionId: record.sessionId, holder: cause.holder });
+        this.release(record, { dispose: 'later' });
+        this.options.events.loss(record, REASONS.LEASED_ELSEWHERE, record.reconnectAttempts, false);
+        this.options.events.apply(record, 'dropped', REASONS.LEASED_ELSEWHERE);
+        return;
+      }
       logger.warn('Session launch failed', { sessionId: record.sessionId, error: errorMessage(cause) });
       this.lost(record, generation, cause instanceof CapacityExhaustedError ? REASONS.LOW_MEMORY : REASONS.LAUNCH_FAILED);
     }
@@ -186,6 +203,7 @@ export class SessionLifecycle {
     void this.serial(record.sessionId, async () => {
       await dispose();
       if (registry.holds(record)) await manifests.saveRecord(record, 'stopped');
+      await this.options.auth.ended(record, 'stopped');
     });
   }
 
@@ -205,13 +223,16 @@ export class SessionLifecycle {
    * The session's client is lost (disconnected, browser or page died, probe failed, launch
    * failed): dispose of it, then retry with backoff, or settle on `disconnected` / `failed`.
    */
-  lost(record: SessionRecord, generation: number, reason: string): void {
-    const { registry, events, logger, reconnects } = this.options;
+  lost(record: SessionRecord, generation: number, reason: string, how: { disposeNow?: boolean } = {}): void {
+    const { registry, events, logger, reconnects, auth } = this.options;
     if (!registry.isCurrent(record, generation) || this.options.closing()) return;
-    this.release(record, { dispose: 'serial' });
+    auth.paused(record);
+    // A lease about to lapse cannot wait for what runs on the session's chain: its browser closes now.
+    this.release(record, { dispose: how.disposeNow ? 'now' : 'serial' });
     if (!this.options.autoReconnect) {
       events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'dropped', reason);
+      void this.serial(record.sessionId, () => auth.ended(record, 'abandoned'));
       return;
     }
     const decision = reconnects.decide(record);
@@ -220,6 +241,7 @@ export class SessionLifecycle {
       events.loss(record, reason, record.reconnectAttempts, false);
       events.apply(record, 'exhausted', reason);
       events.alert(record, 'reconnect_exhausted', reason);
+      void this.serial(record.sessionId, () => auth.ended(record, 'abandoned'));
       return;
     }
     record.reconnectAttempts = decision.attempt;
@@ -258,6 +280,8 @@ export class SessionLifecycle {
     }
     await client.kill().catch(() => undefined);
     await this.killProfileProcesses(record.folder);
+    const pid = this.browserPids.get(client);
+    if (pid !== undefined) this.options.auth.browserClosed(record, pid);
   }
 
   /** What the client of `generation` reports, turned into state machine events. */
@@ -299,6 +323,7 @@ export class SessionLifecycle {
         events.launchSettled(record, 'ready');
         events.apply(record, 'ready', null);
         void manifests.saveRecord(record, 'running');
+        this.options.auth.ready(record);
       },
       disconnected: (reason) => {
         if (!live()) return;
@@ -313,6 +338,8 @@ export class SessionLifecycle {
           this.readyDeadlines.clear(record);
           events.apply(record, 'logout', REASONS.LOGOUT);
           events.alert(record, 'logged_out', REASONS.LOGOUT);
+          this.options.auth.paused(record);
+          this.options.auth.loggedOutByPhone(record);
           void manifests.saveRecord(record, 'running');
           return;
         }
@@ -325,6 +352,11 @@ export class SessionLifecycle {
       },
       message: (message) => {
         if (live()) events.message(record, message);
+      },
+      browserStarted: (pid) => {
+        if (!live() || !record.client) return;
+        this.browserPids.set(record.client, pid);
+        this.options.auth.browserStarted(record, pid);
       },
       browserGone: (reason) => {
         if (!live()) return;

@@ -16,6 +16,7 @@ import { ReconnectScheduler } from './reconnect-scheduler';
 import { SessionRegistry } from './registry';
 import { SessionEvents } from './session-events';
 import type { Session } from './session';
+import { LOCAL_AUTH, type SessionAuth } from './session-auth';
 import { holdsBrowser } from './state';
 
 /** How long WhatsApp Web may take to give a pairing code (it answers in well under a second). */
@@ -59,6 +60,8 @@ export interface ManagerOptions {
   readyTimeoutMs?: number;
   now?: () => Date;
   random?: () => number;
+  /** Where the sessions' logins live beyond the profile, and who may run them (`WHATSAPP_AUTH_STORE`). Default: the local profile alone. */
+  auth?: SessionAuth;
 }
 
 /**
@@ -99,8 +102,11 @@ export class SessionManager {
   private readonly viewFields: Array<(view: WorkerSession, folder: string) => Partial<WorkerSession>> = [];
   private readonly destroyTimeoutMs: number;
   private readonly now: () => Date;
+  /** Where the sessions' logins live beyond the profile, and who may run them. */
+  readonly auth: SessionAuth;
 
   constructor(private readonly options: ManagerOptions) {
+    this.auth = options.auth ?? LOCAL_AUTH;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5000;
     this.now = options.now ?? (() => new Date());
     const { logger } = options;
@@ -132,6 +138,7 @@ export class SessionManager {
       qrTimeoutMs: options.qrTimeoutMs ?? 300_000,
       readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
       closing: () => this.closing,
+      auth: this.auth,
     });
   }
 
@@ -238,6 +245,66 @@ export class SessionManager {
   }
 
   /**
+   * {@link start}, once this worker has made sure it may run the session: with
+   * `WHATSAPP_AUTH_STORE=postgres` it takes the session's lease first, and another worker's lease
+   * refuses the start (`SessionLeasedElsewhereError`, 409) before anything is registered or launched.
+   */
+  async claimAndStart(workspaceId: string, sessionId: string, options: { replace?: boolean; origin?: string } = {}): Promise<StartResult> {
+    const existing = this.registry.find(sessionId);
+    if (existing && existing.workspaceId !== workspaceId) {
+      throw new SessionStateError('session_workspace_mismatch', `Session ${sessionId} belongs to another workspace`);
+    }
+    if (this.closing) throw new SessionStateError('worker_stopping', 'The worker is shutting down');
+    const target = { workspaceId, sessionId, folder: sessionFolder(this.options.sessionsDir, workspaceId, sessionId) };
+    const { fresh } = await this.auth.claim(target);
+    try {
+      return this.start(workspaceId, sessionId, options);
+    } catch (error) {
+      // Refused after all (capacity, shutting down): a lease taken for it is let go at once.
+      if (fresh && !this.registry.find(sessionId)) await this.auth.ended(target, 'abandoned');
+      throw error;
+    }
+  }
+
+  /**
+   * The restore's claim of a saved session: true when this worker may run it, false when another
+   * worker holds it (logged; the session stays on disk, not started here).
+   */
+  async claimForRestore(workspaceId: string, sessionId: string): Promise<boolean> {
+    try {
+      await this.auth.claim({ workspaceId, sessionId, folder: sessionFolder(this.options.sessionsDir, workspaceId, sessionId) });
+      return true;
+    } catch (error) {
+      this.options.logger.warn('Saved session not restored here', { sessionId, error: errorMessage(error) });
+      return false;
+    }
+  }
+
+  /**
+   * WHATSAPP_AUTH_STORE=postgres: the session's lease is lost or could lapse before it is renewed.
+   * Its browser is closed at once (the watchdog kills it if this does not happen in time) and the
+   * loss is handled as any other: the relaunch takes the lease again, or finds it held elsewhere.
+   */
+  leaseLost(sessionId: string): void {
+    const record = this.registry.find(sessionId);
+    if (!record || !holdsBrowser(record.status)) return;
+    this.options.logger.warn('Session lease lost; closing its browser', { sessionId });
+    this.lifecycle.lost(record, record.generation, REASONS.LEASE_LOST, { disposeNow: true });
+  }
+
+  /** Raises a `session.alert` for a session this worker knows (a situation a person must act on). */
+  alert(sessionId: string, kind: 'auth_snapshot_too_large', reason: string): void {
+    const record = this.registry.find(sessionId);
+    if (record) this.events.alert(record, kind, reason);
+  }
+
+  /** The session holds, or is about to hold, a browser here (so its lease is to be kept). */
+  wantsLease(sessionId: string): boolean {
+    const record = this.registry.find(sessionId);
+    return record !== undefined && holdsBrowser(record.status);
+  }
+
+  /**
    * Registers a saved session for the restore, synchronously: from now on it is listed
    * (`initializing`) and counted, and a `POST` for it answers 200 with it. A session already held
    * is left running and replaced when its turn comes (the seed's duplicate fix). Returns null when
@@ -335,7 +402,7 @@ export class SessionManager {
     const record = this.registry.find(sessionId);
     const workspaceId = record?.workspaceId ?? (await this.manifests.findSaved(sessionId))?.workspaceId;
     if (!workspaceId) throw new SessionNotFoundError(sessionId);
-    return this.start(workspaceId, sessionId, { replace: true, origin: 'reconnect' }).session;
+    return (await this.claimAndStart(workspaceId, sessionId, { replace: true, origin: 'reconnect' })).session;
   }
 
   /** `DELETE /:id`: stops the session and frees it; keeps its saved auth unless `logout`. */
@@ -365,6 +432,9 @@ export class SessionManager {
     if (options.logout) this.registry.forget(sessionId);
     await this.lifecycle.serial(sessionId, async () => {
       const folder = current?.folder ?? saved.folder;
+      const workspaceId = current?.workspaceId ?? saved.workspaceId;
+      // After the browser has closed: the final save of its login (or its deletion), then the lease let go.
+      await this.auth.ended({ workspaceId, sessionId, folder }, options.logout ? 'logged_out' : 'stopped');
       if (options.logout) {
         await this.manifests.removeFolder(folder);
       } else {
@@ -404,9 +474,16 @@ export class SessionManager {
     const work = records.map(
       (record) => this.lifecycle.release(record, { dispose: 'now', boundMs: Math.min(this.destroyTimeoutMs, timeoutMs) }).disposed,
     );
+    const started = Date.now();
     await withTimeout(Promise.all(work), timeoutMs, 'shutdown').catch(() => undefined);
     // Whatever still runs on a profile (a launch that was in flight) goes too.
     await Promise.all(records.map((record) => this.lifecycle.killProfileProcesses(record.folder)));
+    // Every browser is closed: each login's final save, then its lease let go, in what is left of the bound.
+    const left = Math.max(timeoutMs - (Date.now() - started), 1000);
+    await withTimeout(Promise.all(records.map((record) => this.auth.ended(record, 'stopped'))), left, 'final saves').catch((error: unknown) =>
+      this.options.logger.warn('Final saves of the logins did not finish', { error: errorMessage(error) }),
+    );
+    await this.auth.close();
     this.registry.clear();
   }
 

@@ -15,6 +15,8 @@ export interface RestoreReport {
   skipped: string[];
   /** Saved as running but beyond the worker's capacity (its cap, or the memory floor): left on disk, not started. */
   overCapacity: string[];
+  /** Saved as running, but another worker holds its lease (WHATSAPP_AUTH_STORE=postgres): left on disk, not started. */
+  leasedElsewhere: string[];
 }
 
 /** The restore's first step: every saved `running` session registered, in the order they will launch. */
@@ -31,7 +33,7 @@ export interface PreparedRestore {
  */
 export async function prepareRestore(options: { manager: SessionManager; sessionsDir: string; logger: Logger }): Promise<PreparedRestore> {
   const { manager, logger } = options;
-  const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [], overCapacity: [] };
+  const report: RestoreReport = { restored: [], pending: [], broken: [], skipped: [], overCapacity: [], leasedElsewhere: [] };
   const saved = await manager.savedSessions();
   const manifests = await Promise.allSettled(saved.map((entry) => readManifest(entry.folder)));
   const running = saved.filter((entry, i) => {
@@ -53,6 +55,11 @@ export async function prepareRestore(options: { manager: SessionManager; session
   if (held.size > 0) logger.info('Sessions whose earlier Chromium is still closing are restored last', { sessions: [...held].map((e) => e.sessionId) });
   const tickets: RestoreTicket[] = [];
   for (const entry of running) {
+    // WHATSAPP_AUTH_STORE=postgres: a session another worker holds (it took it over) is left alone.
+    if (!(await manager.claimForRestore(entry.workspaceId, entry.sessionId))) {
+      report.leasedElsewhere.push(entry.sessionId);
+      continue;
+    }
     const ticket = manager.reserveForRestore(entry.workspaceId, entry.sessionId);
     if (ticket) tickets.push(ticket);
     else report.overCapacity.push(entry.sessionId);

@@ -75,6 +75,7 @@ class WwebjsClient implements SessionClient {
       const browserProcess = this.client.pupBrowser?.process();
       silenceLateBrowserPipeErrors(browserProcess);
       if (browserNice !== 0 && browserProcess?.pid) void lowerProcessTreePriority(browserProcess.pid, browserNice);
+      if (browserProcess?.pid) this.events.browserStarted?.(browserProcess.pid);
       this.watchBrowser();
       return afterBrowserInitialized();
     };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { SESSION_STATUSES } from '@wa-session-sync/shared';
+import { SESSION_STATUSES } from '../../status';
 
 /** `whatsapp_accounts` exactly as the contract gives it. */
 export async function up(knex: Knex): Promise<void> {

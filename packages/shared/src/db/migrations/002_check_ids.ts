@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ID_PATTERN_SOURCE } from '@wa-session-sync/shared/dist/id-pattern';
+import { ID_PATTERN_SOURCE } from '../../id-pattern';
 
 /**
  * The contract's id pattern on `session_id` and `workspace_id`, for new and updated rows only
