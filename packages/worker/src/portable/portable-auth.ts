@@ -60,6 +60,8 @@ export class PortableAuth implements SessionAuth {
   /** Sessions whose too-large login was reported: once, not at every cadence. */
   private readonly tooLarge = new Set<string>();
   private sweep: NodeJS.Timeout | null = null;
+  /** When each lease was taken: a claim the caller has not yet registered its session for is not swept. */
+  private readonly claimedAt = new Map<string, number>();
   /** The browser (its process group's pid) the watchdog watches, per session. */
   private readonly browsers = new Map<string, number>();
 
@@ -105,6 +107,7 @@ export class PortableAuth implements SessionAuth {
       }
       if (!result.acquired) throw new SessionLeasedElsewhereError(target.sessionId, result.holder, result.expiresAt);
       this.options.logger.info('Session lease taken', { sessionId: target.sessionId, token: result.token });
+      this.claimedAt.set(target.sessionId, Date.now());
       return { fresh: true };
     });
   }
@@ -179,6 +182,7 @@ export class PortableAuth implements SessionAuth {
       else if (how === 'logged_out') await this.saves.run(target.sessionId, () => this.deleteSaved(target));
       await this.keeper.release(target.sessionId);
       this.lastSaved.delete(target.sessionId);
+      this.claimedAt.delete(target.sessionId);
     } catch (error) {
       this.options.logger.warn('Ending a session lease failed', { sessionId: target.sessionId, error: errorMessage(error) });
     }
@@ -214,6 +218,9 @@ export class PortableAuth implements SessionAuth {
         if (result === 'stale_fencing_token') {
           // Another worker took the session over: this one must not run it any more.
           this.options.logger.warn('stale_fencing_token: the login was not saved, another worker holds the session', { sessionId, token, why });
+          // Forgotten before anything relaunches it: the next claim asks the database again.
+          await this.keeper.release(sessionId);
+          this.stopSaving(sessionId);
           this.options.onLeaseLost(sessionId);
           return;
         }
@@ -247,6 +254,8 @@ export class PortableAuth implements SessionAuth {
       const result = await bounded(deleteAuth(this.options.knex, target.sessionId, token), 'deleting the login');
       if (result === 'stale_fencing_token') {
         this.options.logger.warn('stale_fencing_token: the saved login was not deleted, another worker holds the session', { sessionId: target.sessionId, token });
+        await this.keeper.release(target.sessionId);
+        this.options.onLeaseLost(target.sessionId);
         return;
       }
       this.lastSaved.delete(target.sessionId);
@@ -267,11 +276,14 @@ export class PortableAuth implements SessionAuth {
 
   /** Lets go of the leases of sessions that no longer hold a browser here (given up, forgotten). */
   private async releaseUnwanted(): Promise<void> {
+    const settled = Date.now() - Math.max(1000, this.options.leaseTtlMs / 3);
     for (const { sessionId } of this.keeper.held()) {
-      if (this.options.wantsLease(sessionId)) continue;
+      if (this.options.wantsLease(sessionId) || (this.claimedAt.get(sessionId) ?? 0) > settled) continue;
       // Their ends ran on the session's chain already, unless a path skipped them: a claim not followed by a start.
       await this.claims.run(sessionId, async () => {
-        if (!this.options.wantsLease(sessionId)) await this.keeper.release(sessionId);
+        if (this.options.wantsLease(sessionId)) return;
+        await this.keeper.release(sessionId);
+        this.claimedAt.delete(sessionId);
       });
     }
   }
