@@ -4,6 +4,7 @@ import { openDatabase } from './db/knex';
 import { migrateToLatest } from '@wa-session-sync/shared/dist/db/migrations';
 import { isWaSyncError } from './errors';
 import type { RunResult } from './sync/metrics-file';
+import type { SyncReport } from './sync/outcome';
 
 // The commands' handlers: a library call with the resolved config, its result onto the streams.
 // `cli.ts` loads this module only once a command is about to run with a valid configuration, so
@@ -33,22 +34,7 @@ export async function syncSessions(config: SyncConfig, io: CliIo): Promise<numbe
     else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
     return 0;
   }
-  const { summary } = outcome.report;
-  await recordRun(
-    config,
-    io,
-    {
-      outcome: 'synced',
-      counts: {
-        mismatches: summary.mismatches,
-        reconnected: summary.reconnected,
-        reconnectFailed: summary.reconnect_failed,
-        givenUp: summary.given_up,
-        unknownSessions: summary.unknown_worker_sessions,
-      },
-    },
-    startedAt,
-  );
+  await recordSynced(config, io, outcome.report.summary, startedAt);
   for (const warning of outcome.report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(outcome.report))}\n`);
   else io.stdout.write(renderReport(outcome.report, { color: config.color }));
@@ -98,22 +84,7 @@ async function syncFleet(config: SyncConfig, io: CliIo): Promise<number> {
     else io.stdout.write(`${renderFleetRun(outcome.plan, report.fleet, { color: config.color }).join('\n')}\n`);
     return 1;
   }
-  const { summary } = report;
-  await recordRun(
-    config,
-    io,
-    {
-      outcome: 'synced',
-      counts: {
-        mismatches: summary.mismatches,
-        reconnected: summary.reconnected,
-        reconnectFailed: summary.reconnect_failed,
-        givenUp: summary.given_up,
-        unknownSessions: summary.unknown_worker_sessions,
-      },
-    },
-    startedAt,
-  );
+  await recordSynced(config, io, report.summary, startedAt);
   for (const warning of report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
   else io.stdout.write(`${renderFleetRun(outcome.plan, report.fleet, { color: config.color }).join('\n')}\n${renderReport(report, { color: config.color })}`);
@@ -159,4 +130,23 @@ export async function drain(config: DrainConfig, workerId: string, io: CliIo): P
 export async function undrain(config: DrainConfig, workerId: string, io: CliIo): Promise<number> {
   const { undrainWorker } = require('./fleet/drain') as typeof import('./fleet/drain');
   return undrainWorker(config, workerId, io);
+}
+
+/** Records a run that synced (the metrics textfile), with its counts, for one worker or a fleet. */
+function recordSynced(config: SyncConfig, io: CliIo, summary: SyncReport['summary'], startedAt: number): Promise<void> {
+  return recordRun(
+    config,
+    io,
+    {
+      outcome: 'synced',
+      counts: {
+        mismatches: summary.mismatches,
+        reconnected: summary.reconnected,
+        reconnectFailed: summary.reconnect_failed,
+        givenUp: summary.given_up,
+        unknownSessions: summary.unknown_worker_sessions,
+      },
+    },
+    startedAt,
+  );
 }

@@ -7,9 +7,9 @@ import { readLeases, readWorkerRows, recordAccountWorkers, recordWorkerRuns } fr
 import { asDatabaseError, type Database } from '../db/knex';
 import type { SyncLock } from '../db/lock';
 import type { Account, PlannedChange, RequestOutcome, WorkerSnapshot } from '../sync/model';
-import { auditEntry, describeChange, statusUpdated, type ChangeResult, type SyncReport } from '../sync/outcome';
+import { auditEntry, describeChange, type SyncReport } from '../sync/outcome';
 import { Planner, settle } from '../sync/plan';
-import { openAndLock, openAuditLog, unwrittenRequests } from '../sync/run';
+import { findings, openAndLock, openAuditLog, unwrittenRequests } from '../sync/run';
 import { plan as placeSessions, type Decision, type Plan } from './placement';
 import { readFleet, workerInputs, type WorkerReading } from './read';
 import { fleetJson, type FleetJson } from './report';
@@ -324,7 +324,6 @@ function report(
   runId: string = randomUUID(),
 ): SyncReport & { fleet: FleetReport } {
   const answered = readings.filter((r): r is Extract<WorkerReading, { ok: true }> => r.ok);
-  const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
   return {
     run_id: runId,
     dry_run: config.dryRun,
@@ -340,24 +339,7 @@ function report(
       connected: answered.reduce((n, r) => n + r.health.connected, 0),
     },
     database: { label: database.config.label, active_accounts: planned.accountsChecked },
-    mismatches,
-    unknown_worker_sessions: planned.unknownWorkerSessions.map((s) => ({ session_id: s.session_id, workspace_id: s.workspace_id, status: s.status })),
-    invalid_worker_sessions: planned.invalidWorkerSessions,
-    invalid_worker_values: planned.invalidWorkerValues,
-    invalid_accounts: planned.invalidAccounts,
-    summary: {
-      mismatches: mismatches.length,
-      reconnected: count('reconnected'),
-      statuses_updated: config.dryRun ? 0 : mismatches.filter(statusUpdated).length,
-      reconnect_failed: count('reconnect_failed'),
-      backed_off: count('backed_off'),
-      given_up: count('given_up'),
-      conflicts: count('conflict'),
-      unknown_worker_sessions: planned.unknownWorkerSessions.length,
-      invalid_worker_sessions: planned.invalidWorkerSessions.length,
-      invalid_worker_values: planned.invalidWorkerValues.length,
-      invalid_accounts: planned.invalidAccounts.length,
-    },
+    ...findings(planned, mismatches, config.dryRun),
     audit_log: auditFile,
     warnings,
     duration_ms: Math.round(performance.now() - startedAt),

@@ -123,7 +123,6 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
     if (writeError) throw writeError;
 
     lap('audit');
-    const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
     return {
       kind: 'done',
       report: {
@@ -135,28 +134,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
         started_at: now.toISOString(),
         worker: { url: config.workerUrl, ...health },
         database: { label: database.config.label, active_accounts: planned.accountsChecked },
-        mismatches,
-        unknown_worker_sessions: planned.unknownWorkerSessions.map((s) => ({
-          session_id: s.session_id,
-          workspace_id: s.workspace_id,
-          status: s.status,
-        })),
-        invalid_worker_sessions: planned.invalidWorkerSessions,
-        invalid_worker_values: planned.invalidWorkerValues,
-        invalid_accounts: planned.invalidAccounts,
-        summary: {
-          mismatches: mismatches.length,
-          reconnected: count('reconnected'),
-          statuses_updated: config.dryRun ? 0 : mismatches.filter(statusUpdated).length,
-          reconnect_failed: count('reconnect_failed'),
-          backed_off: count('backed_off'),
-          given_up: count('given_up'),
-          conflicts: count('conflict'),
-          unknown_worker_sessions: planned.unknownWorkerSessions.length,
-          invalid_worker_sessions: planned.invalidWorkerSessions.length,
-          invalid_worker_values: planned.invalidWorkerValues.length,
-          invalid_accounts: planned.invalidAccounts.length,
-        },
+        ...findings(planned, mismatches, config.dryRun),
         audit_log: auditFile,
         warnings,
         duration_ms: Math.round(performance.now() - startedAt),
@@ -279,4 +257,33 @@ async function act(client: WorkerClient, changes: PlannedChange[]): Promise<Map<
   }));
   const outcomes = await client.requestAll(requests);
   return new Map(requesting.map((change, i) => [change, outcomes[i]]));
+}
+
+/**
+ * What a run found and did, as the report and `--json` give it: the changes, what the worker
+ * reported that no account or no column could take, and their counts. One worker's run and a
+ * fleet's (`fleet/run.ts`) report the same way.
+ */
+export function findings(planned: ReturnType<Planner['finish']>, mismatches: ReturnType<typeof describeChange>[], dryRun: boolean) {
+  const count = (result: ChangeResult) => mismatches.filter((m) => m.result === result).length;
+  return {
+    mismatches,
+    unknown_worker_sessions: planned.unknownWorkerSessions.map((s) => ({ session_id: s.session_id, workspace_id: s.workspace_id, status: s.status })),
+    invalid_worker_sessions: planned.invalidWorkerSessions,
+    invalid_worker_values: planned.invalidWorkerValues,
+    invalid_accounts: planned.invalidAccounts,
+    summary: {
+      mismatches: mismatches.length,
+      reconnected: count('reconnected'),
+      statuses_updated: dryRun ? 0 : mismatches.filter(statusUpdated).length,
+      reconnect_failed: count('reconnect_failed'),
+      backed_off: count('backed_off'),
+      given_up: count('given_up'),
+      conflicts: count('conflict'),
+      unknown_worker_sessions: planned.unknownWorkerSessions.length,
+      invalid_worker_sessions: planned.invalidWorkerSessions.length,
+      invalid_worker_values: planned.invalidWorkerValues.length,
+      invalid_accounts: planned.invalidAccounts.length,
+    },
+  };
 }
