@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -41,18 +42,18 @@ afterEach(async () => {
   for (const auth of made.splice(0)) await auth.close();
 });
 
-function portable(workerId: string, lost: string[] = []): PortableAuth {
+function portable(workerId: string, lost: string[] = [], options: { snapshotMaxBytes?: number; alerts?: string[] } = {}): PortableAuth {
   const auth = new PortableAuth({
     knex,
     workerId,
     leaseTtlMs: 30_000,
-    snapshotMaxBytes: 1024 * 1024,
+    snapshotMaxBytes: options.snapshotMaxBytes ?? 1024 * 1024,
     snapshotIntervalMs: 60_000,
     settleMs: 50,
     logger,
     onLeaseLost: (sessionId) => lost.push(sessionId),
     wantsLease: () => true,
-    alert: () => undefined,
+    alert: (target, kind, reason) => options.alerts?.push(`${target.sessionId} ${kind} ${reason}`),
   });
   made.push(auth);
   return auth;
@@ -151,5 +152,24 @@ describe('PortableAuth over Postgres', () => {
     await a.ended(target, 'logged_out');
     expect(await saved()).toBeUndefined();
     expect((await lease())!.live).toBe(false);
+  });
+
+  it('a login over WHATSAPP_AUTH_SNAPSHOT_MAX_MB is refused, never cut: nothing saved, one alert, a log line', async () => {
+    const alerts: string[] = [];
+    const a = portable('worker-a', [], { snapshotMaxBytes: 64, alerts });
+    const target = await folderWithLogin('e', 'x'.repeat(64) + randomBytes(4096).toString('hex'));
+    await db.query(`delete from whatsapp_session_auth`);
+    await db.query(`update whatsapp_session_leases set expires_at = now() - interval '1 second'`);
+    await a.claim(target);
+    a.ready(target);
+    await waitFor(() => alerts.length > 0, 'the alert');
+    expect(alerts).toEqual([expect.stringMatching(/^s1 auth_snapshot_too_large \d+ bytes over 64$/)]);
+    expect(await saved()).toBeUndefined();
+    await a.ended(target, 'stopped');
+    expect(alerts).toHaveLength(1);
+    expect(await saved()).toBeUndefined();
+    await closeLogger(logger);
+    expect(await fs.readFile(path.join(dir, 'logs', 'whatsapp-service.log'), 'utf8')).toContain('Login too large to save (WHATSAPP_AUTH_SNAPSHOT_MAX_MB)');
+    logger = createLogger({ logDir: path.join(dir, 'logs'), level: 'debug' });
   });
 });
