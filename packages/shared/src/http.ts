@@ -94,6 +94,13 @@ export type SessionEventsResponse = Static<typeof SessionEventsResponseSchema>;
 /** `GET /api/sessions/:session_id/qr` query. */
 export const QrQuerySchema = Type.Object({
   format: Type.Optional(StringEnum(['json', 'png'], { description: '`png`: the QR as an image' })),
+  v: Type.Optional(
+    Type.String({
+      maxLength: 16,
+      description:
+        "The tag of the QR a page shows (the dashboard's): a PNG asked for a QR the session showed within the last minute is served even if the session has moved on (scanned, refreshed) since the page saw it",
+    }),
+  ),
   api_key: apiKeyQuery,
 });
 export type QrQuery = Static<typeof QrQuerySchema>;

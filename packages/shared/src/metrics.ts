@@ -63,6 +63,17 @@ export const WORKER_METRICS = {
   wa_worker_alerts_total: { type: 'counter', labels: ['kind'], help: 'session.alert events raised, by kind.' },
   wa_worker_capacity_max_sessions: { type: 'gauge', labels: [], help: 'The most sessions the worker runs at once (/health capacity.max).' },
   wa_worker_capacity_used_sessions: { type: 'gauge', labels: [], help: 'Sessions counted against the capacity (/health capacity.used).' },
+  wa_worker_leases_held: { type: 'gauge', labels: [], help: 'Session leases this worker holds (WHATSAPP_AUTH_STORE=postgres; 0 with local).' },
+  wa_worker_lease_losses_total: {
+    type: 'counter',
+    labels: ['why'],
+    help: 'Leases this worker lost while running the session: not_renewed (gone from the database), deadline (no renewal in time), stale_fencing_token (a write refused).',
+  },
+  wa_worker_auth_saves_total: {
+    type: 'counter',
+    labels: ['outcome'],
+    help: 'Saves of a session login to the database: saved, stale_fencing_token, too_large, failed.',
+  },
 } as const satisfies Record<`wa_worker_${string}`, MetricSpec>;
 
 /**

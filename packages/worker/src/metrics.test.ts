@@ -124,4 +124,26 @@ describe('WorkerMetrics', () => {
   it('reads no cap as a capacity maximum of 0 (the capacity alert asks max > 0)', async () => {
     expect(await lines(metricsOver([], undefined, null), 'wa_worker_capacity')).toEqual(['wa_worker_capacity_max_sessions 0', 'wa_worker_capacity_used_sessions 0']);
   });
+
+  it('counts the leases held, those lost and the saves of logins (WHATSAPP_AUTH_STORE=postgres)', async () => {
+    let held = 3;
+    const manager = { list: () => [], usage: () => ({ max: 5, used: 0 }) } as unknown as SessionManager;
+    const metrics = new WorkerMetrics({ manager, webhook: null, version: '9.9.9', workerId: 'w-a', leasesHeld: () => held });
+    metrics.leaseLost('deadline');
+    metrics.load();
+    metrics.leaseLost('deadline');
+    metrics.leaseLost('stale_fencing_token');
+    metrics.authSave('saved');
+    metrics.authSave('saved');
+    metrics.authSave('too_large');
+    expect(await lines(metrics, 'wa_worker_leases_held', 'wa_worker_lease_losses_total', 'wa_worker_auth_saves_total')).toEqual([
+      'wa_worker_leases_held 3',
+      'wa_worker_lease_losses_total{why="deadline"} 2',
+      'wa_worker_lease_losses_total{why="stale_fencing_token"} 1',
+      'wa_worker_auth_saves_total{outcome="saved"} 2',
+      'wa_worker_auth_saves_total{outcome="too_large"} 1',
+    ]);
+    held = 0;
+    expect(await lines(metrics, 'wa_worker_leases_held')).toEqual(['wa_worker_leases_held 0']);
+  });
 });

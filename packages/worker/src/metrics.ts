@@ -19,7 +19,14 @@ export interface WorkerMetricsOptions {
   version: string;
   /** `WHATSAPP_WORKER_ID` (default: the host name). */
   workerId: string;
+  /** The leases this worker holds now (WHATSAPP_AUTH_STORE=postgres); none given: 0. */
+  leasesHeld?: () => number;
 }
+
+/** Why a lease was lost (`wa_worker_lease_losses_total`). */
+export type LeaseLoss = 'not_renewed' | 'deadline' | 'stale_fencing_token';
+/** What a save of a login came to (`wa_worker_auth_saves_total`). */
+export type AuthSaveOutcome = 'saved' | 'stale_fencing_token' | 'too_large' | 'failed';
 
 /** Buckets of the launch histogram, seconds: a launch takes from ~1 s (simulator) to minutes (a slow WhatsApp Web). */
 const LAUNCH_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
@@ -69,6 +76,16 @@ export class WorkerMetrics {
       if (outcome === 'dropped') m.counter('wa_worker_webhook_dropped_total').inc({ event });
       else m.counter('wa_worker_webhook_deliveries_total').inc({ event, outcome });
     });
+  }
+
+  /** A lease lost while its session ran here. */
+  leaseLost(why: LeaseLoss): void {
+    this.record((m) => m.counter('wa_worker_lease_losses_total').inc({ why }));
+  }
+
+  /** A save of a session's login to the database, and what it came to (an unchanged login is not a save). */
+  authSave(outcome: AuthSaveOutcome): void {
+    this.record((m) => m.counter('wa_worker_auth_saves_total').inc({ outcome }));
   }
 
   /** The restore at start has settled its last session. */
@@ -176,6 +193,9 @@ function build(prom: typeof PromClient, options: WorkerMetricsOptions): Loaded {
     },
     wa_worker_capacity_used_sessions() {
       this.set(manager.usage().used);
+    },
+    wa_worker_leases_held() {
+      this.set(options.leasesHeld?.() ?? 0);
     },
   };
   const counters = new Map<string, PromClient.Counter<string>>();

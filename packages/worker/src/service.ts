@@ -68,7 +68,7 @@ export async function runWorker(
   history.subscribe(bus);
   // WHATSAPP_AUTH_STORE=postgres: leases and saved logins in the database (loaded only then).
   let managerRef: SessionManager | undefined;
-  const portable = config.authStore.kind === 'postgres' ? await openPortableAuth(config, logger, () => managerRef!) : null;
+  const portable = config.authStore.kind === 'postgres' ? await openPortableAuth(config, logger, () => managerRef!, () => metrics) : null;
   const auth: SessionAuth = portable?.auth ?? LOCAL_AUTH;
   logger.info('Auth store', { kind: auth.kind, workerId: config.workerId });
   const manager = new SessionManager({
@@ -98,7 +98,13 @@ export async function runWorker(
   });
   managerRef = manager;
   portable?.auth.start();
-  metrics = new WorkerMetrics({ manager, webhook: dispatcher, version: packageVersion(), workerId: config.workerId });
+  metrics = new WorkerMetrics({
+    manager,
+    webhook: dispatcher,
+    version: packageVersion(),
+    workerId: config.workerId,
+    leasesHeld: () => portable?.auth.keeper.held().length ?? 0,
+  });
   bus.subscribe(metrics.listener);
   manager.addViewFields((view, folder) => history.viewFields(view.workspace_id, view.session_id, folder));
   // Every view names the worker that runs the session (a fleet's sync records it).
@@ -192,7 +198,12 @@ export async function runWorker(
  * WHATSAPP_AUTH_STORE=postgres: the database proven usable (else the worker does not start), and
  * the leases and saved logins over it. `managerOf` gives the manager, made after this.
  */
-async function openPortableAuth(config: WorkerConfig, logger: ReturnType<typeof createLogger>, managerOf: () => SessionManager) {
+async function openPortableAuth(
+  config: WorkerConfig,
+  logger: ReturnType<typeof createLogger>,
+  managerOf: () => SessionManager,
+  metricsOf: () => WorkerMetrics | undefined,
+) {
   if (config.authStore.kind !== 'postgres') throw new Error('not a postgres auth store');
   const { openAuthDatabase } = require('./portable/database') as typeof import('./portable/database');
   const { PortableAuth } = require('./portable/portable-auth') as typeof import('./portable/portable-auth');
@@ -207,6 +218,7 @@ async function openPortableAuth(config: WorkerConfig, logger: ReturnType<typeof 
     onLeaseLost: (sessionId) => managerOf().leaseLost(sessionId),
     wantsLease: (sessionId) => managerOf().wantsLease(sessionId),
     alert: (target, kind, reason) => managerOf().alert(target.sessionId, kind, reason),
+    observe: { leaseLost: (why) => metricsOf()?.leaseLost(why), authSave: (outcome) => metricsOf()?.authSave(outcome) },
   });
   return { knex, auth };
 }

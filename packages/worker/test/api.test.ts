@@ -1,3 +1,4 @@
+import { qrTag } from '../src/sessions/manager';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readManifest } from '../src/sessions/manifest';
@@ -130,6 +131,22 @@ describe('HTTP API', () => {
     expect(png.type).toBe('image/png');
     expect(png.raw.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(h.events.some((e) => e.event === 'session.qr')).toBe(true);
+  });
+
+  it('serves the PNG of the QR a page saw a moment ago though the session was paired since (the dashboard\'s race), never any other', async () => {
+    await h.api('POST', '/api/sessions', { session_id: 's1', workspace_id: 'w1' });
+    const c = await client(h, 's1');
+    c.emit.qr('2@first,def,ghi,jkl,1');
+    c.emit.qr('2@second,def,ghi,jkl,1');
+    c.emit.ready('628111');
+    const shown = qrTag('2@second,def,ghi,jkl,1');
+    const png = await h.api('GET', `/api/sessions/s1/qr?format=png&v=${shown}`);
+    expect(png.status).toBe(200);
+    expect(png.type).toBe('image/png');
+    // The QR before it, one never shown, no tag, or the JSON form: no QR to scan.
+    for (const url of [`?format=png&v=${qrTag('2@first,def,ghi,jkl,1')}`, '?format=png&v=zzz', '?format=png', `?v=${shown}`]) {
+      expect({ url, status: (await h.api('GET', `/api/sessions/s1/qr${url}`)).status }).toEqual({ url, status: 409 });
+    }
   });
 
   it('lists sessions with the contract fields plus reason, filtered by workspace', async () => {

@@ -42,7 +42,7 @@ afterEach(async () => {
   for (const auth of made.splice(0)) await auth.close();
 });
 
-function portable(workerId: string, lost: string[] = [], options: { snapshotMaxBytes?: number; alerts?: string[] } = {}): PortableAuth {
+function portable(workerId: string, lost: string[] = [], options: { snapshotMaxBytes?: number; alerts?: string[]; observed?: string[] } = {}): PortableAuth {
   const auth = new PortableAuth({
     knex,
     workerId,
@@ -54,6 +54,7 @@ function portable(workerId: string, lost: string[] = [], options: { snapshotMaxB
     onLeaseLost: (sessionId) => lost.push(sessionId),
     wantsLease: () => true,
     alert: (target, kind, reason) => options.alerts?.push(`${target.sessionId} ${kind} ${reason}`),
+    observe: { leaseLost: (why) => options.observed?.push(`lease ${why}`), authSave: (outcome) => options.observed?.push(`save ${outcome}`) },
   });
   made.push(auth);
   return auth;
@@ -75,7 +76,8 @@ const lease = async () =>
 describe('PortableAuth over Postgres', () => {
   it('moves a login between two workers under their leases, and fences the one that lost it', async () => {
     const lostOnA: string[] = [];
-    const a = portable('worker-a', lostOnA);
+    const observedOnA: string[] = [];
+    const a = portable('worker-a', lostOnA, { observed: observedOnA });
     const b = portable('worker-b');
     const onA = await folderWithLogin('a', 'the login as paired on A');
 
@@ -109,6 +111,7 @@ describe('PortableAuth over Postgres', () => {
     await fs.writeFile(path.join(onA.folder, LEVELDB, '000003.log'), 'what a stale A would write');
     a.ready(onA);
     await waitFor(() => lostOnA.includes('s1'), 'A told its lease is lost');
+    expect(observedOnA).toEqual(['save saved', 'save stale_fencing_token', 'lease stale_fencing_token']);
     expect(await saved()).toEqual({ saved_by: 'worker-a', fencing_token: first.token });
     // And it has forgotten the lease: a relaunch's claim asks the database, which names B.
     await expect(a.claim(onA)).rejects.toMatchObject({ holder: 'worker-b' });

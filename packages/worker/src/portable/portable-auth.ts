@@ -27,6 +27,11 @@ export interface PortableAuthOptions {
   wantsLease(sessionId: string): boolean;
   /** A person must act (the login too large to save). */
   alert(target: AuthTarget, kind: 'auth_snapshot_too_large', reason: string): void;
+  /** Counted for the metrics: a lease lost while its session ran, a save's outcome. */
+  observe?: {
+    leaseLost(why: 'not_renewed' | 'deadline' | 'stale_fencing_token'): void;
+    authSave(outcome: 'saved' | 'stale_fencing_token' | 'too_large' | 'failed'): void;
+  };
 }
 
 /** `<folder>/.wa-auth.json`: the sha256 of the login this folder's profile was last saved as, or restored from. */
@@ -81,6 +86,7 @@ export class PortableAuth implements SessionAuth {
       ttlMs: options.leaseTtlMs,
       logger: options.logger,
       onLost: (sessionId, why) => {
+        options.observe?.leaseLost(why);
         this.stopSaving(sessionId);
         options.logger.warn('Session lease lost', { sessionId, why });
         options.onLeaseLost(sessionId);
@@ -218,18 +224,22 @@ export class PortableAuth implements SessionAuth {
         if (result === 'stale_fencing_token') {
           // Another worker took the session over: this one must not run it any more.
           this.options.logger.warn('stale_fencing_token: the login was not saved, another worker holds the session', { sessionId, token, why });
+          this.options.observe?.authSave('stale_fencing_token');
+          this.options.observe?.leaseLost('stale_fencing_token');
           // Forgotten before anything relaunches it: the next claim asks the database again.
           await this.keeper.release(sessionId);
           this.stopSaving(sessionId);
           this.options.onLeaseLost(sessionId);
           return;
         }
+        this.options.observe?.authSave('saved');
         this.lastSaved.set(sessionId, snapshot.sha256);
         this.tooLarge.delete(sessionId);
         await writeMarker(target.folder, snapshot.sha256);
         this.options.logger.info('Login saved to the database', { sessionId, why, bytes: snapshot.sizeBytes, files: snapshot.files, ms: Date.now() - started });
       } catch (error) {
         if (error instanceof SnapshotTooLargeError) {
+          this.options.observe?.authSave('too_large');
           if (!this.tooLarge.has(sessionId)) {
             this.tooLarge.add(sessionId);
             this.options.logger.error('Login too large to save (WHATSAPP_AUTH_SNAPSHOT_MAX_MB): it cannot move to another worker without a QR', {
@@ -241,6 +251,7 @@ export class PortableAuth implements SessionAuth {
           }
           return;
         }
+        this.options.observe?.authSave('failed');
         this.options.logger.warn('Saving the login failed', { sessionId, why, error: errorMessage(error) });
       }
     });

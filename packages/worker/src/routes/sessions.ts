@@ -139,16 +139,19 @@ export function sessionRoutes(instance: FastifyInstance, options: { manager: Ses
     },
     async (request, reply) => {
       const current = manager.get(request.params.session_id);
-      if (current.status !== 'qr_scanning' || !current.qr) {
+      const { format, v } = request.query;
+      // The image of the QR the page names, while it is still shown or was a moment ago.
+      const qr = format === 'png' && v !== undefined ? (manager.recentQr(current.session_id, v) ?? current.qr) : current.qr;
+      if (!qr || (current.status !== 'qr_scanning' && qr === current.qr)) {
         throw new SessionStateError('qr_not_available', `No QR to scan: the session is ${current.status}`);
       }
-      if (request.query.format === 'png') {
+      if (format === 'png') {
         // Loaded on the first PNG asked for: qrcode and pngjs are 57 modules every start would load.
         const QRCode = require('qrcode') as typeof QRCodeModule;
-        const png = await QRCode.toBuffer(current.qr, { type: 'png', margin: 2, width: 300 });
+        const png = await QRCode.toBuffer(qr, { type: 'png', margin: 2, width: 300 });
         return reply.type('image/png').send(png);
       }
-      return { qr: current.qr };
+      return { qr };
     },
   );
 

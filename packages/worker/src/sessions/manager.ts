@@ -105,6 +105,9 @@ export class SessionManager {
   /** Where the sessions' logins live beyond the profile, and who may run them. */
   readonly auth: SessionAuth;
 
+  /** The last QR each session showed, and when: see {@link recentQr}. */
+  private readonly lastQrs = new Map<string, { qr: string; at: number }>();
+
   constructor(private readonly options: ManagerOptions) {
     this.auth = options.auth ?? LOCAL_AUTH;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5000;
@@ -112,6 +115,9 @@ export class SessionManager {
     const { logger } = options;
     this.bus = options.bus ?? new EventBus(logger);
     this.events = new SessionEvents({ bus: this.bus, logger, now: this.now });
+    this.bus.subscribe((event) => {
+      if (event.type === 'qr') this.lastQrs.set(event.session_id, { qr: event.qr, at: Date.now() });
+    });
     this.manifests = new ManifestStore(logger, this.now, options.sessionsDir);
     this.capacity = new Capacity(options.capacity ?? { minFreeMemoryMb: 0 });
     const reconnects = new ReconnectScheduler({
@@ -183,6 +189,18 @@ export class SessionManager {
   /** Every session saved on disk (read once, then kept up to date by the worker's own writes). */
   savedSessions(): Promise<SavedSession[]> {
     return this.manifests.saved();
+  }
+
+  /**
+   * The QR `sessionId` showed last if its tag is `tag` (the dashboard's, {@link qrTag}) and it was
+   * shown within the last minute, else null. A page that saw a QR asks for its image a moment
+   * later: the session may have been paired or shown a new QR meanwhile, and that race is no error
+   * (an old QR pairs nothing: WhatsApp refreshes its ref every ~20 s, and a paired one is spent).
+   */
+  recentQr(sessionId: string, tag: string): string | null {
+    const last = this.lastQrs.get(sessionId);
+    if (!last || Date.now() - last.at > 60_000 || qrTag(last.qr) !== tag) return null;
+    return last.qr;
   }
 
   /** Sessions counted against the cap (those holding or about to hold a browser), and the cap. */
@@ -528,6 +546,7 @@ export class SessionManager {
       if (holdsBrowser(record.status) || record.updatedAt.getTime() > before) continue;
       this.lifecycle.release(record, { remove: true, dispose: 'serial' });
       this.registry.forget(record.sessionId);
+      this.lastQrs.delete(record.sessionId);
       this.options.logger.info('Session forgotten after a day stopped; its folder stays', { sessionId: record.sessionId, status: record.status });
     }
   }
@@ -575,6 +594,13 @@ export class SessionManager {
       const timer = setTimeout(finish, timeoutMs);
     });
   }
+}
+
+/** The dashboard's tag of a QR (`dashboard/app.js` `tag()`: djb2 with xor, base 36), its image's cache key. */
+export function qrTag(text: string): string {
+  let hash = 5381;
+  for (let i = 0; i < text.length; i++) hash = ((hash * 33) ^ text.charCodeAt(i)) >>> 0;
+  return hash.toString(36);
 }
 
 /** How a start of this origin counts in the `launch` events. */
