@@ -103,7 +103,7 @@ async function pairWherePlaced(ids: string[]): Promise<void> {
     const { worker_id } = (await rows())[sessionId]!;
     const worker = workers.get(worker_id as WorkerId)!;
     const qr = await waitFor(async () => (await worker.session(sessionId))?.qr, `a QR for ${sessionId} on ${worker_id}`, SCENARIO_WAIT);
-    sim.scan(qr, phoneOf(sessionId));
+    await sim.scanWhenShown(qr, phoneOf(sessionId));
   }
   for (const sessionId of ids) await waitForStatus(workers.get((await rows())[sessionId]!.worker_id as WorkerId)!, sessionId, 'connected');
 }

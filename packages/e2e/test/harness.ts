@@ -71,7 +71,7 @@ export async function accountRows(db: TestDatabase): Promise<Record<string, Acco
 }
 
 /** Asks the worker for a session, shows its QR to the simulated phone, and waits until it is connected. */
-export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, phone: string): void }, account: Account): Promise<void> {
+export async function pair(worker: WorkerProcess, simulator: { scanWhenShown(qr: string, phone: string): Promise<void> }, account: Account): Promise<void> {
   const created = await worker.api('POST', '/api/sessions', { session_id: account.session_id, workspace_id: account.workspace_id });
   if (created.status !== 201 && created.status !== 200) {
     throw new Error(`POST /api/sessions for ${account.session_id} answered ${created.status}: ${JSON.stringify(created.json)}`);
@@ -80,7 +80,7 @@ export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, 
   const qr = await waitFor(async () => (last = await worker.session(account.session_id))?.qr, `a QR for ${account.session_id}`, SCENARIO_WAIT).catch((error: Error) => {
     throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}; worker output: ${worker.output().slice(-1500)}`);
   });
-  simulator.scan(qr, account.phone);
+  await simulator.scanWhenShown(qr, account.phone);
   await waitForStatus(worker, account.session_id, 'connected');
 }
 
@@ -89,7 +89,7 @@ export async function pair(worker: WorkerProcess, simulator: { scan(qr: string, 
  * its QR scanned and waited for `connected` concurrently (the worker's launch gate orders the
  * launches).
  */
-export async function pairAll(worker: WorkerProcess, simulator: { scan(qr: string, phone: string): void }, accounts: readonly Account[]): Promise<void> {
+export async function pairAll(worker: WorkerProcess, simulator: { scanWhenShown(qr: string, phone: string): Promise<void> }, accounts: readonly Account[]): Promise<void> {
   await Promise.all(accounts.map((account) => pair(worker, simulator, account)));
 }
 

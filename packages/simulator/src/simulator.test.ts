@@ -65,6 +65,19 @@ describe('WhatsAppSimulator', () => {
     expect(simulator.pages()[0]).toMatchObject({ ref: '2@shown', phone: null });
   });
 
+  it('scans a QR once its page has reported showing it, and times out naming none', async () => {
+    const simulator = new WhatsAppSimulator();
+    const channel = recordingChannel();
+    simulator.attachPage('a', null, channel);
+    // The worker read the QR off the page before the page's report arrived here.
+    const scanned = simulator.scanWhenShown(QR, '628111', 2000);
+    expect(channel.sent.map((s) => s.event)).toEqual(['hello']);
+    simulator.applyReport('a', { ref: '2@ref1', qr: QR, state: 'UNPAIRED' });
+    await scanned;
+    expect(channel.sent.map((s) => s.event)).toEqual(['hello', 'paired']);
+    await expect(simulator.scanWhenShown('2@never,x,y,z,w', '628111', 50)).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+
   it('refuses operations on a phone with no open page', () => {
     const simulator = new WhatsAppSimulator();
     const unknown = expect.objectContaining({ code: 'UNKNOWN_PHONE' });

@@ -146,6 +146,17 @@ export class WhatsAppSimulator extends EventEmitter {
     return this.doubleLoginLog.map((entry) => ({ ...entry, oldPages: [...entry.oldPages] }));
   }
 
+  /**
+   * {@link scan}, once a page has reported showing that QR: whatsapp-web.js reads the QR off the
+   * page and can hand it to its caller before the page's own report reaches this server (seen
+   * under load), so a scan at once could find no page for it. Rejects with TIMEOUT as
+   * {@link waitForPage}.
+   */
+  async scanWhenShown(qr: string, phone: string, timeoutMs = 10_000): Promise<void> {
+    await this.waitForPage({ qr }, timeoutMs);
+    this.scan(qr, phone);
+  }
+
   /** The phone scans the QR (the full string or its ref): the page showing it pairs as `phone`. */
   scan(qr: string, phone: string): void {
     const ref = refOfQr(qr);

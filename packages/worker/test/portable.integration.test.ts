@@ -159,7 +159,7 @@ describe('portable sessions across workers (WHATSAPP_AUTH_STORE=postgres)', () =
     expect((await workerA.health()).worker_id).toBe('worker-a');
     expect((await workerA.api('POST', '/api/sessions', { session_id: 's1', workspace_id: 'w1' })).status).toBe(201);
     await waitFor(async () => (await workerA.session('s1'))?.qr != null, 's1 showing a QR', 60_000);
-    sim.scan((await workerA.session('s1'))!.qr!, PHONE);
+    await sim.scanWhenShown((await workerA.session('s1'))!.qr!, PHONE);
     await waitFor(async () => (await status(workerA, 's1')) === 'connected', 's1 connected on A', 60_000);
     expect((await workerA.session('s1'))!.worker_id).toBe('worker-a');
     expect(await lease('s1')).toMatchObject({ worker_id: 'worker-a', live: true });
@@ -289,7 +289,7 @@ describe('the control: the same saved login on two workers without leases', () =
       started.push(d);
       expect((await d.api('POST', '/api/sessions', { session_id: 's9', workspace_id: 'w1' })).status).toBe(201);
       await waitFor(async () => (await d.session('s9'))?.qr != null, 's9 showing a QR', 60_000);
-      control.scan((await d.session('s9'))!.qr!, '6281100000909');
+      await control.scanWhenShown((await d.session('s9'))!.qr!, '6281100000909');
       await waitFor(async () => (await status(d, 's9')) === 'connected', 's9 connected on D', 60_000);
       // A graceful stop keeps the session saved as running, its profile closed and complete.
       d.child.kill('SIGTERM');
