@@ -92,7 +92,8 @@ describe('PortableAuth over Postgres', () => {
     await expect(b.claim(onB)).rejects.toThrow(SessionLeasedElsewhereError);
     await expect(b.claim(onB)).rejects.toMatchObject({ holder: 'worker-a', statusCode: 409 });
 
-    // Connected on A: saved once the profile settled.
+    // Launched and connected on A: saved once the profile settled.
+    await a.beforeLaunch(onA);
     a.ready(onA);
     await waitFor(async () => (await saved())?.saved_by === 'worker-a', 'the login saved by A');
     expect((await saved())!.fencing_token).toBe(first.token);
@@ -132,7 +133,7 @@ describe('PortableAuth over Postgres', () => {
     const target = await folderWithLogin('c', 'newer than anything saved');
     await db.query(`delete from whatsapp_session_auth`);
     await db.query(`update whatsapp_session_leases set expires_at = now() - interval '1 second'`);
-    await a.claim(target);
+    await a.beforeLaunch(target);
     a.ready(target);
     await waitFor(async () => (await saved())?.saved_by === 'worker-a', 'the login saved');
     // The profile moves on after the save (WhatsApp Web writes as it runs): it is kept at the next launch.
@@ -149,7 +150,7 @@ describe('PortableAuth over Postgres', () => {
     const a = portable('worker-a');
     const target = await folderWithLogin('d', 'to be logged out');
     await db.query(`update whatsapp_session_leases set expires_at = now() - interval '1 second'`);
-    await a.claim(target);
+    await a.beforeLaunch(target);
     a.ready(target);
     await waitFor(async () => (await saved())?.saved_by === 'worker-a', 'the login saved');
     await a.ended(target, 'logged_out');
@@ -163,7 +164,7 @@ describe('PortableAuth over Postgres', () => {
     const target = await folderWithLogin('e', 'x'.repeat(64) + randomBytes(4096).toString('hex'));
     await db.query(`delete from whatsapp_session_auth`);
     await db.query(`update whatsapp_session_leases set expires_at = now() - interval '1 second'`);
-    await a.claim(target);
+    await a.beforeLaunch(target);
     a.ready(target);
     await waitFor(() => alerts.length > 0, 'the alert');
     expect(alerts).toEqual([expect.stringMatching(/^s1 auth_snapshot_too_large \d+ bytes over 64$/)]);
@@ -174,5 +175,23 @@ describe('PortableAuth over Postgres', () => {
     await closeLogger(logger);
     expect(await fs.readFile(path.join(dir, 'logs', 'whatsapp-service.log'), 'utf8')).toContain('Login too large to save (WHATSAPP_AUTH_SNAPSHOT_MAX_MB)');
     logger = createLogger({ logDir: path.join(dir, 'logs'), level: 'debug' });
+  });
+
+  it('never saves a profile it did not launch on: a session claimed by a restore, then stopped before its turn', async () => {
+    const a = portable('worker-a');
+    const fresh = await folderWithLogin('f', 'the newest login, as saved');
+    await db.query(`update whatsapp_session_leases set expires_at = now() - interval '1 second'`);
+    await a.beforeLaunch(fresh);
+    a.ready(fresh);
+    await waitFor(async () => (await saved())?.saved_by === 'worker-a', 'the newest login saved');
+    await a.ended(fresh, 'stopped');
+    const newest = (await saved())!;
+
+    // Worker C's folder holds an older login of the same session (it ran it long ago).
+    const c = portable('worker-c');
+    const old = await folderWithLogin('g', 'an older login left on C');
+    await c.claim(old);
+    await c.ended(old, 'stopped');
+    expect(await saved()).toEqual(newest);
   });
 });

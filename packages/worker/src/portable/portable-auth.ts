@@ -65,6 +65,8 @@ export class PortableAuth implements SessionAuth {
   /** Sessions whose too-large login was reported: once, not at every cadence. */
   private readonly tooLarge = new Set<string>();
   private sweep: NodeJS.Timeout | null = null;
+  /** Sessions whose profile here is the newest login (checked or restored by their launch): only those are saved. */
+  private readonly current = new Set<string>();
   /** When each lease was taken: a claim the caller has not yet registered its session for is not swept. */
   private readonly claimedAt = new Map<string, number>();
   /** The browser (its process group's pid) the watchdog watches, per session. */
@@ -120,14 +122,20 @@ export class PortableAuth implements SessionAuth {
 
   async beforeLaunch(target: AuthTarget): Promise<void> {
     await this.claim(target);
+    this.current.delete(target.sessionId);
     const token = this.keeper.tokenOf(target.sessionId);
     const info = await bounded(authInfo(this.options.knex, target.sessionId), 'reading the saved login');
-    if (!info) return;
+    if (!info) {
+      // Nothing saved yet: this profile (a first pairing, or a login from before the store) is the login.
+      this.current.add(target.sessionId);
+      return;
+    }
     const marker = await readMarker(target.folder);
     const profile = profileDir(target.folder);
     if (marker?.sha256 === info.sha256 && (await exists(profile))) {
       // This profile was saved as that login, or restored from it: nobody saved a newer one since.
       this.lastSaved.set(target.sessionId, info.sha256);
+      this.current.add(target.sessionId);
       return;
     }
     const started = Date.now();
@@ -136,6 +144,7 @@ export class PortableAuth implements SessionAuth {
     const { files } = await restoreProfile(profile, saved.data);
     await writeMarker(target.folder, saved.sha256);
     this.lastSaved.set(target.sessionId, saved.sha256);
+    this.current.add(target.sessionId);
     this.options.logger.info('Login restored from the database', {
       sessionId: target.sessionId,
       bytes: saved.sizeBytes,
@@ -189,6 +198,7 @@ export class PortableAuth implements SessionAuth {
       await this.keeper.release(target.sessionId);
       this.lastSaved.delete(target.sessionId);
       this.claimedAt.delete(target.sessionId);
+      this.current.delete(target.sessionId);
     } catch (error) {
       this.options.logger.warn('Ending a session lease failed', { sessionId: target.sessionId, error: errorMessage(error) });
     }
@@ -205,7 +215,9 @@ export class PortableAuth implements SessionAuth {
     return this.saves.run(target.sessionId, async () => {
       const { sessionId } = target;
       const token = this.keeper.tokenOf(sessionId);
-      if (token === null) return;
+      // Only a profile this worker launched on, once made the newest login, is ever saved: a
+      // session claimed and never launched here (a restore cut short by a stop) may hold an older one.
+      if (token === null || !this.current.has(sessionId)) return;
       try {
         const started = Date.now();
         const snapshot = await snapshotProfile(profileDir(target.folder), { maxBytes: this.options.snapshotMaxBytes });
