@@ -19,21 +19,8 @@ export async function syncSessions(config: SyncConfig, io: CliIo): Promise<numbe
   const { runSync } = require('./sync/run') as typeof import('./sync/run');
   const { renderReport, reportJson } = require('./sync/report') as typeof import('./sync/report');
   const startedAt = Date.now();
-  let outcome: Awaited<ReturnType<typeof runSync>>;
-  try {
-    outcome = await runSync(config);
-  } catch (error) {
-    // A run that could not sync (exit 1) is recorded; a configuration error (exit 2, such as an
-    // audit log that cannot be written) is no run, and the file keeps the last one.
-    if (!isWaSyncError(error) || error.exitCode === 1) await recordRun(config, io, { outcome: 'failed' }, startedAt);
-    throw error;
-  }
-  if (outcome.kind === 'skipped') {
-    await recordRun(config, io, { outcome: 'skipped' }, startedAt);
-    if (config.json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason: outcome.reason })}\n`);
-    else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
-    return 0;
-  }
+  const outcome = await runRecorded(config, io, () => runSync(config), startedAt);
+  if (!outcome) return 0;
   await recordSynced(config, io, outcome.report.summary, startedAt);
   for (const warning of outcome.report.warnings) io.stderr.write(`wa-sync: warning: ${warning}\n`);
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(outcome.report))}\n`);
@@ -61,19 +48,8 @@ async function syncFleet(config: SyncConfig, io: CliIo): Promise<number> {
   const { renderReport, reportJson } = require('./sync/report') as typeof import('./sync/report');
   const { renderFleetRun } = require('./fleet/report') as typeof import('./fleet/report');
   const startedAt = Date.now();
-  let outcome: Awaited<ReturnType<typeof runFleetSync>>;
-  try {
-    outcome = await runFleetSync(config);
-  } catch (error) {
-    if (!isWaSyncError(error) || error.exitCode === 1) await recordRun(config, io, { outcome: 'failed' }, startedAt);
-    throw error;
-  }
-  if (outcome.kind === 'skipped') {
-    await recordRun(config, io, { outcome: 'skipped' }, startedAt);
-    if (config.json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason: outcome.reason })}\n`);
-    else io.stdout.write(`⏭️  Sync skipped: ${outcome.reason}\n`);
-    return 0;
-  }
+  const outcome = await runRecorded(config, io, () => runFleetSync(config), startedAt);
+  if (!outcome) return 0;
   const { report } = outcome;
   if (outcome.allDown) {
     // No worker answered: as the single worker's run, nothing was sent or written, and exit 1.
@@ -89,6 +65,33 @@ async function syncFleet(config: SyncConfig, io: CliIo): Promise<number> {
   if (config.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
   else io.stdout.write(`${renderFleetRun(outcome.plan, report.fleet, { color: config.color }).join('\n')}\n${renderReport(report, { color: config.color })}`);
   return 0;
+}
+
+/**
+ * One sync run (one worker's or a fleet's) as the metrics file and the output see it: a run that
+ * could not sync (exit 1) is recorded as failed; a configuration error (exit 2, such as an audit
+ * log that cannot be written) is no run, and the file keeps the last one. A run skipped because
+ * another holds the lock is recorded and said, and resolves null (exit 0).
+ */
+async function runRecorded<T extends { kind: string }>(
+  config: SyncConfig,
+  io: CliIo,
+  run: () => Promise<T>,
+  startedAt: number,
+): Promise<Exclude<T, { kind: 'skipped' }> | null> {
+  let outcome: T;
+  try {
+    outcome = await run();
+  } catch (error) {
+    if (!isWaSyncError(error) || error.exitCode === 1) await recordRun(config, io, { outcome: 'failed' }, startedAt);
+    throw error;
+  }
+  if (outcome.kind !== 'skipped') return outcome as Exclude<T, { kind: 'skipped' }>;
+  const { reason } = outcome as unknown as { reason: string };
+  await recordRun(config, io, { outcome: 'skipped' }, startedAt);
+  if (config.json) io.stdout.write(`${JSON.stringify({ ok: true, skipped: true, reason })}\n`);
+  else io.stdout.write(`⏭️  Sync skipped: ${reason}\n`);
+  return null;
 }
 
 /**

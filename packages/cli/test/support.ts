@@ -243,24 +243,15 @@ export interface FleetIdentity {
 /** What the stand-in's `/health` reports by default, for `sessions`. */
 function healthReport(sessions: (WorkerSession | OffContract)[], fleet?: FleetIdentity): HealthResponse {
   const known = sessions.filter((s): s is WorkerSession => !(s instanceof OffContract));
-  if (fleet) {
-    return {
-      status: 'ok',
-      uptime: 1390,
-      sessions: { total: sessions.length, connected: known.filter((s) => s.status === 'connected').length, by_status: {} },
-      memory: { rss: 1, heapUsed: 1, heapTotal: 1, external: 1 },
-      version: 'test',
-      worker_id: fleet.workerId,
-      capacity: { max: fleet.max, used: sessions.length },
-    };
-  }
   return {
     status: 'ok',
     uptime: 1390,
     sessions: { total: sessions.length, connected: known.filter((s) => s.status === 'connected').length, by_status: {} },
     memory: { rss: 1, heapUsed: 1, heapTotal: 1, external: 1 },
     version: 'test',
-    capacity: { max: null, used: sessions.length },
+    // One worker of a fleet names itself and its cap.
+    ...(fleet ? { worker_id: fleet.workerId } : {}),
+    capacity: { max: fleet ? fleet.max : null, used: sessions.length },
   };
 }
 

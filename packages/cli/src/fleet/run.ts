@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { WorkerSession } from '@wa-session-sync/shared';
 import type { SyncConfig } from '../config';
-import { readActiveAccountPages, writeAccounts, type AccountWrite } from '../db/accounts';
+import { readActiveAccountPages, writeAccounts } from '../db/accounts';
 import { readLeases, readWorkerRows, recordAccountWorkers, recordWorkerRuns } from '../db/fleet';
 import { asDatabaseError, type Database } from '../db/knex';
 import type { SyncLock } from '../db/lock';
 import type { Account, PlannedChange, RequestOutcome, WorkerSnapshot } from '../sync/model';
-import { auditEntry, describeChange, type SyncReport } from '../sync/outcome';
-import { Planner, settle } from '../sync/plan';
-import { findings, openAndLock, openAuditLog, unwrittenRequests } from '../sync/run';
+import { describeChange, type SyncReport } from '../sync/outcome';
+import { Planner } from '../sync/plan';
+import { auditRun, findings, openAndLock, openAuditLog, phaseTimer, settledWrites } from '../sync/run';
 import { plan as placeSessions, type Decision, type Plan } from './placement';
 import { readFleet, workerInputs, type WorkerReading } from './read';
 import { fleetJson, type FleetJson } from './report';
@@ -54,14 +54,7 @@ const LEASE_HELD = 'session_leased_elsewhere';
 
 export async function runFleetSync(config: SyncConfig, clock: () => Date = () => new Date()): Promise<FleetSyncOutcome> {
   const urls = config.fleet!;
-  const startedAt = performance.now();
-  const timings: Record<string, number> = {};
-  let mark = startedAt;
-  const lap = (phase: string) => {
-    const t = performance.now();
-    timings[phase] = Math.round((t - mark) * 10) / 10;
-    mark = t;
-  };
+  const { startedAt, timings, lap } = phaseTimer();
   const log = config.dryRun ? undefined : await openAuditLog(config.auditLogPath);
   let db: Database | undefined;
   let lock: SyncLock | null = null;
@@ -110,8 +103,7 @@ export async function runFleetSync(config: SyncConfig, clock: () => Date = () =>
     const decisions = new Map<string, Decision>();
     for (const d of fleetPlan.decisions) if (d.action !== 'stop') decisions.set(d.sessionId, d);
     const verdicts = new Map(fleetPlan.workers.map((w) => [w.workerId, w.verdict]));
-    timings.plan = Math.round((performance.now() - mark) * 10) / 10;
-    mark = performance.now();
+    lap('plan');
 
     if (fleetPlan.allDown) {
       return { kind: 'done', allDown: true, plan: fleetPlan, report: report(config, database, now, fleetPlan, readings, [], planned, [], 0, null, [], startedAt, timings) };
@@ -197,12 +189,7 @@ export async function runFleetSync(config: SyncConfig, clock: () => Date = () =>
     await Promise.all(tasks);
     lap('requests');
 
-    const writes = new Map<PlannedChange, AccountWrite>();
-    for (const change of changes) {
-      const outcome = outcomes.get(change);
-      const write = outcome ? settle(change, outcome, config.backoff, now) : change.write;
-      if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
-    }
+    const writes = settledWrites(changes, outcomes, config.backoff, now);
     let written = new Set<string>();
     let writeError: unknown;
     let workersRecorded = 0;
@@ -223,22 +210,7 @@ export async function runFleetSync(config: SyncConfig, clock: () => Date = () =>
     }
     lap('write');
 
-    const runId = randomUUID();
-    const mismatches = changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
-    let auditFile: string | null = null;
-    const warnings: string[] = [];
-    if (log) {
-      const entries = writeError
-        ? unwrittenRequests(changes, outcomes, writeError)
-        : changes.map((change, i) => auditEntry(change, mismatches[i], writes.get(change)));
-      try {
-        await log.write(runId, entries);
-        if (entries.length > 0) auditFile = log.file;
-      } catch (error) {
-        warnings.push(`the audit log ${log.file} could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${entries.length} line(s) lost`);
-      }
-    }
-    if (writeError) throw writeError;
+    const { runId, mismatches, auditFile, warnings } = await auditRun(log, changes, { writes, outcomes, written, writeError }, config.dryRun);
     lap('audit');
     return {
       kind: 'done',

@@ -12,6 +12,7 @@ import {
   describeChange,
   statusUpdated,
   type ChangeResult,
+  type MismatchReport,
   type SyncOutcome,
 } from './outcome';
 import { Planner, settle } from './plan';
@@ -24,14 +25,7 @@ export type { ChangeResult, MismatchReport, SyncOutcome, SyncReport } from './ou
  * Throws a `WaSyncError` when it cannot sync; then nothing has been written.
  */
 export async function runSync(config: SyncConfig, clock: () => Date = () => new Date()): Promise<SyncOutcome> {
-  const startedAt = performance.now();
-  const timings: Record<string, number> = {};
-  let mark = startedAt;
-  const lap = (phase: string) => {
-    const t = performance.now();
-    timings[phase] = Math.round((t - mark) * 10) / 10;
-    mark = t;
-  };
+  const { startedAt, timings, lap } = phaseTimer();
   // Before anything is sent or written: a run that could not record what it did must not do it.
   const log = config.dryRun ? undefined : await openAuditLog(config.auditLogPath);
   const client = new WorkerClient({
@@ -83,12 +77,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
 
     const outcomes = config.dryRun ? new Map<PlannedChange, RequestOutcome>() : await act(client, planned.changes);
     lap('requests');
-    const writes = new Map<PlannedChange, AccountWrite>();
-    for (const change of planned.changes) {
-      const outcome = outcomes.get(change);
-      const write = outcome ? settle(change, outcome, config.backoff, now) : change.write;
-      if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
-    }
+    const writes = settledWrites(planned.changes, outcomes, config.backoff, now);
 
     // One UPDATE statement for every row (so one transaction). The audit lines are written once,
     // from what really happened: rows someone changed meanwhile (skipped by the statement) are
@@ -103,24 +92,7 @@ export async function runSync(config: SyncConfig, clock: () => Date = () => new 
       }
     }
     lap('write');
-    const runId = randomUUID();
-    const mismatches = planned.changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, config.dryRun));
-    let auditFile: string | null = null;
-    const warnings: string[] = [];
-    if (log) {
-      const entries = writeError
-        ? unwrittenRequests(planned.changes, outcomes, writeError)
-        : planned.changes.map((change, i) => auditEntry(change, mismatches[i], writes.get(change)));
-      // The rows are committed by now: a failing audit write must not turn a done sync into a
-      // failed one (the next run would redo it), so it is a warning, and the lines go to stderr.
-      try {
-        await log.write(runId, entries);
-        if (entries.length > 0) auditFile = log.file;
-      } catch (error) {
-        warnings.push(`the audit log ${log.file} could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${entries.length} line(s) lost`);
-      }
-    }
-    if (writeError) throw writeError;
+    const { runId, mismatches, auditFile, warnings } = await auditRun(log, planned.changes, { writes, outcomes, written, writeError }, config.dryRun);
 
     lap('audit');
     return {
@@ -286,4 +258,64 @@ export function findings(planned: ReturnType<Planner['finish']>, mismatches: Ret
       invalid_accounts: planned.invalidAccounts.length,
     },
   };
+}
+
+/** The row write each change comes to, once its request (if any) has been answered. */
+export function settledWrites(
+  changes: readonly PlannedChange[],
+  outcomes: Map<PlannedChange, RequestOutcome>,
+  backoff: PlanOptions['backoff'],
+  now: Date,
+): Map<PlannedChange, AccountWrite> {
+  const writes = new Map<PlannedChange, AccountWrite>();
+  for (const change of changes) {
+    const outcome = outcomes.get(change);
+    const write = outcome ? settle(change, outcome, backoff, now) : change.write;
+    if (write) writes.set(change, { ...write, id: change.account.id, version: change.account.version });
+  }
+  return writes;
+}
+
+/**
+ * Every change described as it really came out, and the audit lines written once from that: rows
+ * someone changed meanwhile (skipped by the statement) are conflicts, and when the statement
+ * failed the requests already sent are still recorded; then the write's error, if any, is thrown.
+ * The rows are committed before this: a failing audit write must not turn a done sync into a
+ * failed one (the next run would redo it), so it is a warning, and the lines are counted lost.
+ */
+export async function auditRun(
+  log: AuditLog | undefined,
+  changes: PlannedChange[],
+  done: { writes: Map<PlannedChange, AccountWrite>; outcomes: Map<PlannedChange, RequestOutcome>; written: Set<string>; writeError: unknown },
+  dryRun: boolean,
+): Promise<{ runId: string; mismatches: MismatchReport[]; auditFile: string | null; warnings: string[] }> {
+  const { writes, outcomes, written, writeError } = done;
+  const runId = randomUUID();
+  const mismatches = changes.map((change) => describeChange(change, writes.get(change) ?? null, outcomes.get(change), written, dryRun));
+  let auditFile: string | null = null;
+  const warnings: string[] = [];
+  if (log) {
+    const entries = writeError ? unwrittenRequests(changes, outcomes, writeError) : changes.map((change, i) => auditEntry(change, mismatches[i], writes.get(change)));
+    try {
+      await log.write(runId, entries);
+      if (entries.length > 0) auditFile = log.file;
+    } catch (error) {
+      warnings.push(`the audit log ${log.file} could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${entries.length} line(s) lost`);
+    }
+  }
+  if (writeError) throw writeError;
+  return { runId, mismatches, auditFile, warnings };
+}
+
+/** Each phase's milliseconds (one decimal), one after another: `lap(name)` ends the phase under way. */
+export function phaseTimer(): { startedAt: number; timings: Record<string, number>; lap(phase: string): void } {
+  const startedAt = performance.now();
+  const timings: Record<string, number> = {};
+  let mark = startedAt;
+  const lap = (phase: string) => {
+    const t = performance.now();
+    timings[phase] = Math.round((t - mark) * 10) / 10;
+    mark = t;
+  };
+  return { startedAt, timings, lap };
 }

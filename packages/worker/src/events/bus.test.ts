@@ -1,19 +1,6 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { EventBus, type WorkerEvent } from './bus';
+import { recordingLogger } from '../../test/recording-logger';
 
-/** A logger keeping what it was given, to see a listener's failure reported. */
-function recordingLogger(): { logger: winston.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    objectMode: true,
-    write(info: Record<string, unknown>, _encoding, next) {
-      lines.push(info);
-      next();
-    },
-  });
-  return { logger: winston.createLogger({ transports: [new winston.transports.Stream({ stream })] }), lines };
-}
 
 const at = new Date('2026-01-01T00:00:00.000Z');
 const qr: WorkerEvent = { type: 'qr', at, session_id: 's1', workspace_id: 'w1', qr: '2@abc' };

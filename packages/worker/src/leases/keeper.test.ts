@@ -1,20 +1,7 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { LeaseKeeper, type AcquireResult, type LeaseBackend, type LeaseLostReason } from './keeper';
 import type { Watchdog } from './watchdog';
+import { recordingLogger } from '../../test/recording-logger';
 
-/** A logger keeping what it was given. */
-function recordingLogger(): { logger: winston.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    objectMode: true,
-    write(info: Record<string, unknown>, _encoding, next) {
-      lines.push(info);
-      next();
-    },
-  });
-  return { logger: winston.createLogger({ transports: [new winston.transports.Stream({ stream })] }), lines };
-}
 
 interface PendingRenewal {
   leases: Array<{ sessionId: string; token: string }>;

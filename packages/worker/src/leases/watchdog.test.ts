@@ -1,23 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { waitFor } from '@wa-session-sync/test-support';
 import { readStat } from '../browser/proc';
 import { startWatchdog, type ThreadWatchdog } from './watchdog';
+import { recordingLogger } from '../../test/recording-logger';
 
-/** A logger keeping what it was given, to see the watchdog's kill reported. */
-function recordingLogger(): { logger: winston.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    objectMode: true,
-    write(info: Record<string, unknown>, _encoding, next) {
-      lines.push(info);
-      next();
-    },
-  });
-  return { logger: winston.createLogger({ transports: [new winston.transports.Stream({ stream })] }), lines };
-}
 
 /** Blocks this thread's event loop (no timer, message or I/O callback runs) for `ms`. */
 function blockEventLoop(ms: number): void {

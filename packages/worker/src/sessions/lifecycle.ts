@@ -293,6 +293,7 @@ export class SessionLifecycle {
         if (!live()) return;
         this.readyDeadlines.clear(record);
         record.qr = qr;
+        record.session.lastQr = { qr, at: Date.now() };
         events.apply(record, 'qr');
         events.qr(record, qr);
         // From the first QR of a wait: a refreshed QR does not extend it.

@@ -105,9 +105,6 @@ export class SessionManager {
   /** Where the sessions' logins live beyond the profile, and who may run them. */
   readonly auth: SessionAuth;
 
-  /** The last QR each session showed, and when: see {@link recentQr}. */
-  private readonly lastQrs = new Map<string, { qr: string; at: number }>();
-
   constructor(private readonly options: ManagerOptions) {
     this.auth = options.auth ?? LOCAL_AUTH;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5000;
@@ -115,9 +112,6 @@ export class SessionManager {
     const { logger } = options;
     this.bus = options.bus ?? new EventBus(logger);
     this.events = new SessionEvents({ bus: this.bus, logger, now: this.now });
-    this.bus.subscribe((event) => {
-      if (event.type === 'qr') this.lastQrs.set(event.session_id, { qr: event.qr, at: Date.now() });
-    });
     this.manifests = new ManifestStore(logger, this.now, options.sessionsDir);
     this.capacity = new Capacity(options.capacity ?? { minFreeMemoryMb: 0 });
     const reconnects = new ReconnectScheduler({
@@ -198,7 +192,7 @@ export class SessionManager {
    * (an old QR pairs nothing: WhatsApp refreshes its ref every ~20 s, and a paired one is spent).
    */
   recentQr(sessionId: string, tag: string): string | null {
-    const last = this.lastQrs.get(sessionId);
+    const last = this.registry.known(sessionId)?.lastQr;
     if (!last || Date.now() - last.at > 60_000 || qrTag(last.qr) !== tag) return null;
     return last.qr;
   }
@@ -546,7 +540,6 @@ export class SessionManager {
       if (holdsBrowser(record.status) || record.updatedAt.getTime() > before) continue;
       this.lifecycle.release(record, { remove: true, dispose: 'serial' });
       this.registry.forget(record.sessionId);
-      this.lastQrs.delete(record.sessionId);
       this.options.logger.info('Session forgotten after a day stopped; its folder stays', { sessionId: record.sessionId, status: record.status });
     }
   }

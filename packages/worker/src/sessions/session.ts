@@ -30,6 +30,8 @@ export class Session {
   readonly counters: SessionCounters = { messages: 0, lastMessageAt: null, launches: 0, reconnectAttempts: 0, probeFailuresInRow: 0 };
   /** Its current launch while the worker holds it (set by the registry); null once stopped and removed. */
   current: SessionRecord | null = null;
+  /** The last QR any launch showed, and when (the manager's `recentQr`: a page's image request racing a pairing). */
+  lastQr: { qr: string; at: number } | null = null;
 
   constructor(
     readonly workspaceId: string,
